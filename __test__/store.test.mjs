@@ -1,0 +1,280 @@
+// The store's contract, as a Baileys application sees it through the public API.
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+
+import test from 'ava'
+
+import * as esm from '../index.mjs'
+import { ErrorCodes, isAuthStoreError, openStore, useRustAuthState } from '../index.mjs'
+import { tempDb, tempDir } from './helpers/temp.mjs'
+
+const baileys = await import('baileys')
+const require = createRequire(import.meta.url)
+
+const BACKENDS = ['sqlite-file', 'sqlite::memory:', 'memory:']
+const urlOf = (backend) => (backend === 'sqlite-file' ? tempDb().url : backend)
+
+const preKey = (n) => ({ public: Buffer.alloc(32, n), private: Buffer.alloc(32, n + 1) })
+
+/** Rejects with the given code (and is an AuthStoreError). */
+async function rejectsWith(t, promise, code) {
+  const err = await t.throwsAsync(promise)
+  t.is(err.code, code, err.message)
+  t.true(isAuthStoreError(err))
+  return err
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: a get issued after un-awaited sets sees the last of them`, async (t) => {
+    const store = await openStore(urlOf(backend))
+    const { state } = await useRustAuthState('order', { store, baileys })
+    const writes = []
+    for (let i = 0; i < 100; i++) writes.push(state.keys.set({ 'pre-key': { 1: preKey(i) } }))
+    const read = state.keys.get('pre-key', ['1'])
+    t.deepEqual((await read)['1'], preKey(99))
+    await Promise.all(writes)
+    await store.close()
+  })
+
+  test(`${backend}: sessions are isolated from each other`, async (t) => {
+    const store = await openStore(urlOf(backend))
+    const a = await useRustAuthState('a', { store, baileys })
+    const b = await useRustAuthState('b', { store, baileys })
+    await a.state.keys.set({ session: { 'x.0': { owner: 'a' } }, 'pre-key': { 1: preKey(1) } })
+    await b.state.keys.set({ session: { 'x.0': { owner: 'b' } } })
+    t.deepEqual(await a.state.keys.get('session', ['x.0']), { 'x.0': { owner: 'a' } })
+    t.deepEqual(await b.state.keys.get('session', ['x.0']), { 'x.0': { owner: 'b' } })
+    t.deepEqual(await b.state.keys.get('pre-key', ['1']), { 1: null })
+    await a.state.keys.clear()
+    t.deepEqual(await a.state.keys.get('session', ['x.0']), { 'x.0': null })
+    t.deepEqual(await b.state.keys.get('session', ['x.0']), { 'x.0': { owner: 'b' } })
+    await store.close()
+  })
+
+  test(`${backend}: sessions() lists sessions with creds or keys, and deleteSession removes exactly one`, async (t) => {
+    const store = await openStore(urlOf(backend))
+    t.deepEqual(await store.sessions(), [])
+    const c = await useRustAuthState('c', { store, baileys })
+    const a = await useRustAuthState('a', { store, baileys })
+    const b = await useRustAuthState('b', { store, baileys })
+    t.deepEqual(await store.sessions(), [], 'fresh creds are not saved until saveCreds')
+    await c.saveCreds()
+    await a.state.keys.set({ 'pre-key': { 1: preKey(1) } })
+    await b.saveCreds()
+    await b.state.keys.set({ 'pre-key': { 1: preKey(2) } })
+    t.deepEqual(await store.sessions(), ['a', 'b', 'c'])
+
+    await store.deleteSession('b')
+    t.deepEqual(await store.sessions(), ['a', 'c'])
+    t.is(await store.getCreds('b'), null)
+    t.deepEqual(await store.getKeys('b', 'pre-key', ['1']), { 1: null })
+    t.deepEqual(await store.getKeys('a', 'pre-key', ['1']), { 1: preKey(1) })
+    await store.deleteSession('never-existed')
+    await store.close()
+  })
+
+  test(`${backend}: every Baileys 7 key type and unknown types round-trip`, async (t) => {
+    const store = await openStore(urlOf(backend))
+    const { state } = await useRustAuthState('types', { store, baileys })
+    const syncKey = baileys.proto.Message.AppStateSyncKeyData.fromObject({
+      keyData: Buffer.alloc(32, 7),
+      fingerprint: { rawId: 1, currentIndex: 2, deviceIndexes: [0, 1] },
+      timestamp: 1700000000,
+    })
+    const data = {
+      'pre-key': { 1: preKey(1) },
+      session: { '15550000001.0': { _sessions: { 'BQ==': { registrationId: 7, closed: -1 } }, version: 'v1' } },
+      'sender-key': { '1203@g.us::9000_1::0': Buffer.from('[{"senderKeyId":1}]') },
+      'sender-key-memory': { '1203@g.us': { '9000_1:0@lid': true } },
+      'app-state-sync-key': { 'AAAAAPbW/w==': syncKey },
+      'app-state-sync-version': { regular: { version: 3, hash: Buffer.alloc(128, 1), indexValueMap: { 'a/b+c=': { valueMac: Buffer.alloc(32, 2) } } } },
+      'lid-mapping': { 15550000001: '9000', '9000_reverse': '15550000001' },
+      'device-list': { 15550000001: ['0', '12'] },
+      tctoken: { '15550000001@s.whatsapp.net': { token: Buffer.from([1, 2]), timestamp: '1700000000' }, __index: { jids: ['x'] } },
+      'identity-key': { '15550000001.0': new Uint8Array(33).fill(5) },
+      'type-from-the-future': { 'any:id/with::odd@chars': { nested: [1, 'two', null, { three: Buffer.from('3') }] } },
+    }
+    await state.keys.set(data)
+    for (const [type, byId] of Object.entries(data)) {
+      const got = await state.keys.get(type, Object.keys(byId))
+      if (type === 'app-state-sync-key') {
+        const value = got['AAAAAPbW/w==']
+        t.true(value instanceof baileys.proto.Message.AppStateSyncKeyData, 'revived as a protobuf message')
+        t.deepEqual(Buffer.from(value.keyData), Buffer.alloc(32, 7))
+        continue
+      }
+      // What Baileys' own file store returns: BufferJSON round trip.
+      const expected = JSON.parse(JSON.stringify(byId, baileys.BufferJSON.replacer), baileys.BufferJSON.reviver)
+      t.deepEqual(got, expected, type)
+    }
+    await store.close()
+  })
+
+  test(`${backend}: null and undefined delete, within one atomic batch`, async (t) => {
+    const store = await openStore(urlOf(backend))
+    const { state } = await useRustAuthState('del', { store, baileys })
+    await state.keys.set({ 'pre-key': { 1: preKey(1), 2: preKey(2), 3: preKey(3) } })
+    await state.keys.set({ 'pre-key': { 1: null, 2: undefined, 4: preKey(4) }, session: null })
+    t.deepEqual(await state.keys.get('pre-key', ['1', '2', '3', '4']), { 1: null, 2: null, 3: preKey(3), 4: preKey(4) })
+    await store.close()
+  })
+
+  test(`${backend}: of overlapping saveCreds calls, the latest state wins`, async (t) => {
+    const store = await openStore(urlOf(backend))
+    const { state, saveCreds } = await useRustAuthState('creds', { store, baileys })
+    state.creds.me = { id: 'first@s.whatsapp.net' }
+    const first = saveCreds()
+    state.creds.me = { id: 'second@s.whatsapp.net', name: 'Second' }
+    const second = saveCreds()
+    await Promise.all([first, second])
+    const reopened = await useRustAuthState('creds', { store, baileys })
+    t.deepEqual(reopened.state.creds.me, { id: 'second@s.whatsapp.net', name: 'Second' })
+    t.deepEqual(reopened.state.creds.signedIdentityKey, JSON.parse(JSON.stringify(state.creds.signedIdentityKey, baileys.BufferJSON.replacer), baileys.BufferJSON.reviver))
+    await store.close()
+  })
+
+  test(`${backend}: a closed store rejects every call with ERR_STORE_CLOSED`, async (t) => {
+    const store = await openStore(urlOf(backend))
+    const { state, saveCreds } = await useRustAuthState('closed', { store, baileys })
+    const pending = state.keys.set({ 'pre-key': { 1: preKey(1) } })
+    await store.close()
+    await t.notThrowsAsync(pending, 'work issued before close() finishes')
+    t.true(store.closed)
+    await rejectsWith(t, state.keys.get('pre-key', ['1']), ErrorCodes.STORE_CLOSED)
+    await rejectsWith(t, state.keys.set({ 'pre-key': { 1: null } }), ErrorCodes.STORE_CLOSED)
+    await rejectsWith(t, state.keys.clear(), ErrorCodes.STORE_CLOSED)
+    await rejectsWith(t, saveCreds(), ErrorCodes.STORE_CLOSED)
+    await rejectsWith(t, store.sessions(), ErrorCodes.STORE_CLOSED)
+    await rejectsWith(t, store.deleteSession('closed'), ErrorCodes.STORE_CLOSED)
+    await rejectsWith(t, useRustAuthState('closed', { store, baileys }), ErrorCodes.STORE_CLOSED)
+    await t.notThrowsAsync(store.close(), 'closing twice is harmless')
+  })
+}
+
+test('a SQLite store keeps everything across close and reopen', async (t) => {
+  const { url } = tempDb()
+  let store = await openStore(url)
+  const first = await useRustAuthState('s', { store, baileys })
+  await first.saveCreds()
+  await first.state.keys.set({ session: { 'a.0': { v: 1 } } })
+  await store.close()
+  store = await openStore(url)
+  const again = await useRustAuthState('s', { store, baileys })
+  t.deepEqual(Buffer.from(again.state.creds.noiseKey.private), Buffer.from(first.state.creds.noiseKey.private))
+  t.deepEqual(await again.state.keys.get('session', ['a.0']), { 'a.0': { v: 1 } })
+  await store.close()
+})
+
+test('database files are readable by their owner only', async (t) => {
+  const { path, url } = tempDb()
+  const store = await openStore(url)
+  await store.setCreds('s', { secret: Buffer.alloc(32, 1) })
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    t.true(existsSync(file), file)
+    t.is(statSync(file).mode & 0o777, 0o600, file)
+  }
+  await store.close()
+})
+
+test('a database written by a newer version is refused and left untouched', async (t) => {
+  const { path, url } = tempDb()
+  const store = await openStore(url)
+  await store.setCreds('s', { a: 1 })
+  await store.close()
+  // PRAGMA user_version lives at byte 60 of the SQLite header, big-endian.
+  const file = readFileSync(path)
+  const current = file.readUInt32BE(60)
+  t.true(current >= 1)
+  file.writeUInt32BE(current + 1, 60)
+  writeFileSync(path, file)
+  const err = await rejectsWith(t, openStore(url), ErrorCodes.STORE_VERSION)
+  t.regex(err.message, /upgrade/)
+  t.deepEqual(readFileSync(path), file, 'not one byte changed')
+  t.false(existsSync(`${path}-wal`), 'no journal created')
+})
+
+test('a file that is not a store is refused with ERR_STORE_CORRUPT', async (t) => {
+  const { path, url } = tempDb()
+  writeFileSync(path, Buffer.alloc(8192, 0x42))
+  await rejectsWith(t, openStore(url), ErrorCodes.STORE_CORRUPT)
+})
+
+test('saved creds that cannot be read are an error, never a fresh identity', async (t) => {
+  const { path, url } = tempDb()
+  let store = await openStore(url)
+  const marker = 'CREDS-END-MARKER'
+  await store.setCreds('s', { registrationId: 1, zzz: marker })
+  await store.close()
+  // Damage the stored value: the marker is its last string; make its length run past the end.
+  const file = readFileSync(path)
+  const at = file.indexOf(marker)
+  t.true(at > 0)
+  t.is(file[at - 1], marker.length)
+  file[at - 1] = 0x7f
+  writeFileSync(path, file)
+  store = await openStore(url)
+  await rejectsWith(t, useRustAuthState('s', { store, baileys }), ErrorCodes.STORE_CORRUPT)
+  await rejectsWith(t, store.getCreds('s'), ErrorCodes.STORE_CORRUPT)
+  await store.close()
+})
+
+test('a store in a missing directory fails with ERR_STORE_IO', async (t) => {
+  await rejectsWith(t, openStore(`sqlite:${join(tempDir(), 'missing', 'auth.db')}`), ErrorCodes.STORE_IO)
+})
+
+test('bad URLs and options are rejected with ERR_INVALID_ARG', async (t) => {
+  await rejectsWith(t, openStore(''), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore(42), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore('postgres://localhost/db'), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore('sqlite:'), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, useRustAuthState('s', { store: 42 }), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, useRustAuthState('s', { store: 'memory:', baileys: {} }), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, useRustAuthState(''), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, useRustAuthState(undefined), ErrorCodes.INVALID_ARG)
+})
+
+test('useRustAuthState shares one store per URL, openStore opens a new one each time', async (t) => {
+  const { url, path } = tempDb()
+  const a = await useRustAuthState('a', { store: url, baileys })
+  const b = await useRustAuthState('b', { store: `sqlite://${path}`, baileys })
+  t.is(a.store, b.store)
+  const separate = await openStore(url)
+  t.not(separate, a.store)
+  await separate.close()
+  await a.store.close()
+  const c = await useRustAuthState('c', { store: url, baileys })
+  t.not(c.store, a.store, 'a closed shared store is replaced by a new one')
+  t.false(c.store.closed)
+  await c.store.close()
+})
+
+test.serial('the default store comes from BAILEYS_AUTH_STORE', async (t) => {
+  const { url } = tempDb('from-env.db')
+  process.env.BAILEYS_AUTH_STORE = url
+  try {
+    const { store, saveCreds } = await useRustAuthState('env', { baileys })
+    t.is(store.url, url)
+    await saveCreds()
+    await store.close()
+  } finally {
+    delete process.env.BAILEYS_AUTH_STORE
+  }
+})
+
+test('Baileys is found without options.baileys', async (t) => {
+  const { state, store } = await useRustAuthState('auto', { store: 'memory:' })
+  t.is(typeof state.creds.registrationId, 'number')
+  await store.close()
+})
+
+test('CommonJS and ES module entries export the same API', (t) => {
+  const cjs = require('../index.js')
+  for (const name of ['useRustAuthState', 'openStore', 'AuthStore', 'ErrorCodes', 'isAuthStoreError']) {
+    t.is(esm[name], cjs[name], name)
+  }
+  t.deepEqual(Object.values(cjs.ErrorCodes).sort(), [
+    'ERR_INVALID_ARG', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT', 'ERR_STORE_IO', 'ERR_STORE_VERSION',
+  ])
+  t.false(isAuthStoreError(new Error('plain')))
+})

@@ -1,0 +1,88 @@
+//! The one error type of the core, with the stable codes that JavaScript sees as `err.code`.
+
+use thiserror::Error;
+
+/// Everything a store operation can fail with. Each variant maps to one stable code
+/// ([`StoreError::code`]); the message is for people and may change between versions.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum StoreError {
+    /// The caller passed something that cannot be stored or is not a valid argument.
+    #[error("{0}")]
+    InvalidArg(String),
+    /// The store was closed before this operation was issued.
+    #[error("the store is closed")]
+    Closed,
+    /// Stored data cannot be read back: a damaged file, or a file that is not ours.
+    #[error("the store is corrupt: {0}")]
+    Corrupt(String),
+    /// The database was written by a newer version of this library; it is left untouched.
+    #[error("the database has schema version {found}, but this version of baileys-rust-auth supports up to {supported}; upgrade baileys-rust-auth")]
+    Version { found: i64, supported: i64 },
+    /// The operating system or database engine failed: disk full, permissions, locks.
+    #[error("store I/O failed: {0}")]
+    Io(String),
+}
+
+impl StoreError {
+    /// The stable code, exported to JavaScript as `err.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::InvalidArg(_) => "ERR_INVALID_ARG",
+            StoreError::Closed => "ERR_STORE_CLOSED",
+            StoreError::Corrupt(_) => "ERR_STORE_CORRUPT",
+            StoreError::Version { .. } => "ERR_STORE_VERSION",
+            StoreError::Io(_) => "ERR_STORE_IO",
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        StoreError::InvalidArg(message.into())
+    }
+
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        StoreError::Corrupt(message.into())
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        match err.sqlite_error_code() {
+            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
+                StoreError::Corrupt(err.to_string())
+            }
+            _ => StoreError::Io(err.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(err: std::io::Error) -> Self {
+        StoreError::Io(err.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(StoreError::invalid("x").code(), "ERR_INVALID_ARG");
+        assert_eq!(StoreError::Closed.code(), "ERR_STORE_CLOSED");
+        assert_eq!(StoreError::corrupt("x").code(), "ERR_STORE_CORRUPT");
+        assert_eq!(StoreError::Version { found: 9, supported: 1 }.code(), "ERR_STORE_VERSION");
+        assert_eq!(StoreError::Io("x".into()).code(), "ERR_STORE_IO");
+    }
+
+    #[test]
+    fn sqlite_corruption_maps_to_corrupt() {
+        let err = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+            None,
+        );
+        assert_eq!(StoreError::from(err).code(), "ERR_STORE_CORRUPT");
+    }
+}

@@ -1,0 +1,214 @@
+//! Runs one store's operations on a thread of its own, strictly in the order they were
+//! submitted.
+//!
+//! This gives the two guarantees the JavaScript API promises: blocking database work never
+//! runs on the JavaScript thread, and an operation issued after another (even without
+//! awaiting it) sees its effect, because one thread applies them first come, first served.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Mutex;
+
+use super::error::{Result, StoreError};
+use super::store::Store;
+
+type Job = Box<dyn FnOnce(&mut dyn Store) + Send>;
+
+enum Message {
+    Run(Job),
+    Close(Box<dyn FnOnce() + Send>),
+}
+
+/// A handle to a store's worker thread. Dropping it (without [`Executor::close`]) lets the
+/// worker finish what was submitted and then close the store.
+pub struct Executor {
+    sender: Mutex<Option<Sender<Message>>>,
+}
+
+impl Executor {
+    /// Starts a worker thread that opens the store with `open` and then serves jobs.
+    /// `done` receives the executor once the store is open, or the error that opening gave.
+    pub fn open<F, D>(name: &str, open: F, done: D)
+    where
+        F: FnOnce() -> Result<Box<dyn Store>> + Send + 'static,
+        D: FnOnce(Result<Executor>) + Send + 'static,
+    {
+        let (sender, receiver) = channel::<Message>();
+        let spawned = std::thread::Builder::new()
+            .name(format!("baileys-auth:{name}"))
+            .spawn(move || {
+                let mut store = match catch_unwind(AssertUnwindSafe(open)).unwrap_or_else(|_| Err(panicked())) {
+                    Ok(store) => store,
+                    Err(err) => return done(Err(err)),
+                };
+                done(Ok(Executor { sender: Mutex::new(Some(sender)) }));
+                for message in receiver {
+                    match message {
+                        Message::Run(job) => job(store.as_mut()),
+                        Message::Close(closed) => {
+                            drop(store);
+                            return closed();
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            // `done` moved into the closure that failed to start; nothing can be reported
+            // through it, so the thread spawn failure is logged. This only happens when the
+            // process is out of threads or memory.
+            tracing::error!(error = %e, "cannot start store thread");
+        }
+    }
+
+    /// Queues `op`; `done` receives its result, on the worker thread. If the store is
+    /// closed, `done` receives [`StoreError::Closed`] at once, on the caller's thread.
+    pub fn submit<T, F, D>(&self, op: F, done: D)
+    where
+        T: 'static,
+        F: FnOnce(&mut dyn Store) -> Result<T> + Send + 'static,
+        D: FnOnce(Result<T>) + Send + 'static,
+    {
+        let job: Job = Box::new(move |store| {
+            let result = catch_unwind(AssertUnwindSafe(|| op(store))).unwrap_or_else(|_| Err(panicked()));
+            done(result)
+        });
+        let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(sender) => {
+                if let Err(unsent) = sender.send(Message::Run(job)) {
+                    drop(guard);
+                    if let Message::Run(job) = unsent.0 {
+                        // The worker is gone; run the job against a store that refuses.
+                        job(&mut ClosedStore);
+                    }
+                }
+            }
+            None => {
+                drop(guard);
+                job(&mut ClosedStore)
+            }
+        }
+    }
+
+    /// Closes the store after every operation submitted before this call has finished.
+    /// Later operations fail with [`StoreError::Closed`]. Closing twice is harmless.
+    pub fn close<D>(&self, done: D)
+    where
+        D: FnOnce() + Send + 'static,
+    {
+        let sender = self.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match sender {
+            Some(sender) => {
+                if let Err(unsent) = sender.send(Message::Close(Box::new(done))) {
+                    if let Message::Close(done) = unsent.0 {
+                        done();
+                    }
+                }
+            }
+            None => done(),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.sender.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+    }
+}
+
+fn panicked() -> StoreError {
+    StoreError::Io("internal error: a store operation panicked".into())
+}
+
+/// What jobs submitted after close run against: every operation fails with `Closed`.
+struct ClosedStore;
+
+impl Store for ClosedStore {
+    fn get_creds(&mut self, _: &str) -> Result<Option<Vec<u8>>> {
+        Err(StoreError::Closed)
+    }
+    fn set_creds(&mut self, _: &str, _: &[u8]) -> Result<()> {
+        Err(StoreError::Closed)
+    }
+    fn get_keys(&mut self, _: &str, _: &str, _: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        Err(StoreError::Closed)
+    }
+    fn apply(&mut self, _: &str, _: &[super::store::KeyWrite]) -> Result<()> {
+        Err(StoreError::Closed)
+    }
+    fn clear_keys(&mut self, _: &str) -> Result<()> {
+        Err(StoreError::Closed)
+    }
+    fn delete_session(&mut self, _: &str) -> Result<()> {
+        Err(StoreError::Closed)
+    }
+    fn sessions(&mut self) -> Result<Vec<String>> {
+        Err(StoreError::Closed)
+    }
+    fn check(&mut self) -> Result<Vec<String>> {
+        Err(StoreError::Closed)
+    }
+}
+
+/// Opens the store a URL names.
+pub fn open_url(url: &super::url::StoreUrl) -> Result<Box<dyn Store>> {
+    use super::url::StoreUrl;
+    Ok(match url {
+        StoreUrl::SqliteFile(path) => Box::new(super::sqlite::SqliteStore::open(path)?),
+        StoreUrl::SqliteMemory => Box::new(super::sqlite::SqliteStore::open_in_memory()?),
+        StoreUrl::Memory => Box::new(super::memory::MemoryStore::new()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::memory::MemoryStore;
+    use crate::core::store::KeyWrite;
+    use std::sync::mpsc;
+
+    fn open_memory() -> Executor {
+        let (tx, rx) = mpsc::channel();
+        Executor::open("test", || Ok(Box::new(MemoryStore::new()) as Box<dyn Store>), move |r| {
+            tx.send(r).unwrap()
+        });
+        rx.recv().unwrap().unwrap()
+    }
+
+    #[test]
+    fn operations_apply_in_submission_order() {
+        let exec = open_memory();
+        for i in 0..100u8 {
+            exec.submit(
+                move |s| s.apply("s", &[KeyWrite { kind: "t".into(), id: "k".into(), value: Some(vec![i]) }]),
+                |r| r.unwrap(),
+            );
+        }
+        let (tx, rx) = mpsc::channel();
+        exec.submit(|s| s.get_keys("s", "t", &["k".into()]), move |r| tx.send(r).unwrap());
+        assert_eq!(rx.recv().unwrap().unwrap(), vec![Some(vec![99])]);
+    }
+
+    #[test]
+    fn close_finishes_queued_work_then_refuses() {
+        let exec = open_memory();
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        exec.submit(|s| s.sessions(), move |r| tx.send(r.map(|_| "ran")).unwrap());
+        exec.close(move || tx2.send(Ok("closed")).unwrap());
+        assert_eq!(rx.recv().unwrap(), Ok("ran"));
+        assert_eq!(rx.recv().unwrap(), Ok("closed"));
+        let (tx, rx) = mpsc::channel();
+        exec.submit(|s| s.sessions(), move |r| tx.send(r).unwrap());
+        assert_eq!(rx.recv().unwrap(), Err(StoreError::Closed));
+        assert!(exec.is_closed());
+        exec.close(|| {});
+    }
+
+    #[test]
+    fn open_errors_reach_the_caller() {
+        let (tx, rx) = mpsc::channel();
+        Executor::open("bad", || Err(StoreError::Io("nope".into())), move |r| {
+            tx.send(r.err()).unwrap()
+        });
+        assert_eq!(rx.recv().unwrap(), Some(StoreError::Io("nope".into())));
+    }
+}

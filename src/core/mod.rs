@@ -1,0 +1,9 @@
+//! The store core: everything that does not depend on Node.
+
+pub mod codec;
+pub mod error;
+pub mod executor;
+pub mod memory;
+pub mod sqlite;
+pub mod store;
+pub mod url;

@@ -1,0 +1,456 @@
+//! JavaScript values to codec bytes and back, with the semantics of Baileys' own store.
+//!
+//! Baileys' `useMultiFileAuthState` stores `JSON.stringify(v, BufferJSON.replacer)` and reads
+//! it back with `BufferJSON.reviver`. Applications depend on exactly what that round trip
+//! returns, so [`encode`] walks a value the way `JSON.stringify` does (own enumerable string
+//! keys, `toJSON`, `undefined` properties dropped, `undefined` array items as `null`,
+//! non-finite numbers as `null`) and applies the replacer's and reviver's Buffer rules, but
+//! writes the compact codec instead of text. [`decode`] builds plain objects, arrays and
+//! Buffers, as the reviver does.
+//!
+//! Unlike `JSON.stringify`, values that would silently lose data are rejected: functions,
+//! symbols, BigInts, ArrayBuffers, typed arrays other than Uint8Array, and circular objects.
+//!
+//! This module talks to N-API directly (`napi::sys`) because it visits every node of
+//! large values; each call here is one N-API call, nothing more.
+
+use std::ptr;
+
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
+use napi::sys;
+
+use crate::core::codec::{Encoder, Reader, Token, MAX_DEPTH};
+use crate::core::error::StoreError;
+
+type Env = sys::napi_env;
+
+/// Base64 as `Buffer.from(s, 'base64')` reads it: padding optional.
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+type JsValue = sys::napi_value;
+
+/// Why a value cannot be stored, and where in it (outermost key first once complete).
+struct Unstorable {
+    reason: String,
+    path: Vec<String>,
+}
+
+impl Unstorable {
+    fn new(reason: impl Into<String>) -> Self {
+        Unstorable { reason: reason.into(), path: Vec::new() }
+    }
+
+    fn at(mut self, segment: &str) -> Self {
+        self.path.push(segment.to_owned());
+        self
+    }
+
+    fn into_error(mut self, what: &str) -> StoreError {
+        self.path.reverse();
+        // A circular value would otherwise print a path MAX_DEPTH segments long.
+        const SHOWN: usize = 8;
+        let mut location: String = self.path.iter().take(SHOWN).map(|s| format!("[{s:?}]")).collect();
+        if self.path.len() > SHOWN {
+            location.push_str("…");
+        }
+        StoreError::invalid(format!("{what}{location} cannot be stored: {}", self.reason))
+    }
+}
+
+type Walk<T = ()> = Result<T, Unstorable>;
+
+/// Checks an N-API status. A pending JavaScript exception (a throwing getter or `toJSON`)
+/// is cleared and reported as the reason, so the caller gets one typed error.
+fn check(env: Env, status: sys::napi_status) -> Walk {
+    if status == sys::Status::napi_ok {
+        return Ok(());
+    }
+    let mut pending = false;
+    unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+    if pending {
+        let mut exception = ptr::null_mut();
+        unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) };
+        let message = coerce_to_string(env, exception).unwrap_or_else(|| "an exception".into());
+        return Err(Unstorable::new(format!("reading it threw {message}")));
+    }
+    Err(Unstorable::new(format!("N-API call failed with status {status}")))
+}
+
+fn coerce_to_string(env: Env, value: JsValue) -> Option<String> {
+    let mut s = ptr::null_mut();
+    if unsafe { sys::napi_coerce_to_string(env, value, &mut s) } != sys::Status::napi_ok {
+        let mut exception = ptr::null_mut();
+        unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) };
+        return None;
+    }
+    read_string(env, s).ok()
+}
+
+pub(crate) fn type_of(env: Env, value: JsValue) -> sys::napi_valuetype {
+    let mut t = sys::ValueType::napi_undefined;
+    unsafe { sys::napi_typeof(env, value, &mut t) };
+    t
+}
+
+/// Reads a JS string (the caller has checked the type).
+fn read_string(env: Env, value: JsValue) -> Walk<String> {
+    let mut len = 0usize;
+    check(env, unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) })?;
+    let mut buf = vec![0u8; len + 1];
+    let mut written = 0usize;
+    check(env, unsafe {
+        sys::napi_get_value_string_utf8(env, value, buf.as_mut_ptr().cast(), len + 1, &mut written)
+    })?;
+    buf.truncate(written);
+    // N-API writes valid UTF-8 (lone surrogates become U+FFFD).
+    Ok(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+fn read_number(env: Env, value: JsValue) -> Walk<f64> {
+    let mut n = 0f64;
+    check(env, unsafe { sys::napi_get_value_double(env, value, &mut n) })?;
+    Ok(n)
+}
+
+fn is(env: Env, value: JsValue, test: unsafe extern "C" fn(Env, JsValue, *mut bool) -> sys::napi_status) -> Walk<bool> {
+    let mut result = false;
+    check(env, unsafe { test(env, value, &mut result) })?;
+    Ok(result)
+}
+
+fn array_length(env: Env, array: JsValue) -> Walk<u32> {
+    let mut len = 0u32;
+    check(env, unsafe { sys::napi_get_array_length(env, array, &mut len) })?;
+    Ok(len)
+}
+
+fn element(env: Env, array: JsValue, index: u32) -> Walk<JsValue> {
+    let mut item = ptr::null_mut();
+    check(env, unsafe { sys::napi_get_element(env, array, index, &mut item) })?;
+    Ok(item)
+}
+
+fn property(env: Env, object: JsValue, key: JsValue) -> Walk<JsValue> {
+    let mut value = ptr::null_mut();
+    check(env, unsafe { sys::napi_get_property(env, object, key, &mut value) })?;
+    Ok(value)
+}
+
+fn named_property(env: Env, object: JsValue, name: &std::ffi::CStr) -> Walk<JsValue> {
+    let mut value = ptr::null_mut();
+    check(env, unsafe { sys::napi_get_named_property(env, object, name.as_ptr(), &mut value) })?;
+    Ok(value)
+}
+
+/// The own enumerable string keys, in `Object.keys` order (what `JSON.stringify` visits).
+fn own_keys(env: Env, object: JsValue) -> Walk<Vec<(String, JsValue)>> {
+    let mut names = ptr::null_mut();
+    check(env, unsafe {
+        sys::napi_get_all_property_names(
+            env,
+            object,
+            sys::KeyCollectionMode::own_only,
+            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+            sys::KeyConversion::numbers_to_strings,
+            &mut names,
+        )
+    })?;
+    let len = array_length(env, names)?;
+    (0..len)
+        .map(|i| {
+            let key = element(env, names, i)?;
+            Ok((read_string(env, key)?, key))
+        })
+        .collect()
+}
+
+/// Encodes a value for storage.
+pub(crate) fn encode(env: Env, value: JsValue, what: &str) -> Result<Vec<u8>, StoreError> {
+    let mut walker = Walker { env, out: Encoder::new() };
+    walker.value(value, 0).map_err(|e| e.into_error(what))?;
+    Ok(walker.out.finish())
+}
+
+/// Whether a value stands for "delete this key" in `keys.set`.
+pub(crate) fn is_nullish(env: Env, value: JsValue) -> bool {
+    matches!(type_of(env, value), sys::ValueType::napi_undefined | sys::ValueType::napi_null)
+}
+
+struct Walker {
+    env: Env,
+    out: Encoder,
+}
+
+impl Walker {
+    fn value(&mut self, value: JsValue, depth: usize) -> Walk {
+        let env = self.env;
+        match type_of(env, value) {
+            sys::ValueType::napi_undefined | sys::ValueType::napi_null => self.out.null(),
+            sys::ValueType::napi_boolean => {
+                let mut b = false;
+                check(env, unsafe { sys::napi_get_value_bool(env, value, &mut b) })?;
+                self.out.bool(b);
+            }
+            sys::ValueType::napi_number => self.out.number(read_number(env, value)?),
+            sys::ValueType::napi_string => self.out.string(&read_string(env, value)?),
+            sys::ValueType::napi_object => self.object(value, depth)?,
+            sys::ValueType::napi_bigint => return Err(Unstorable::new("it is a BigInt")),
+            sys::ValueType::napi_function => return Err(Unstorable::new("it is a function")),
+            sys::ValueType::napi_symbol => return Err(Unstorable::new("it is a symbol")),
+            other => return Err(Unstorable::new(format!("it has JavaScript type {other}"))),
+        }
+        Ok(())
+    }
+
+    fn object(&mut self, value: JsValue, depth: usize) -> Walk {
+        let env = self.env;
+        if depth >= MAX_DEPTH {
+            return Err(Unstorable::new(format!(
+                "it is circular or nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        if let Some(bytes) = self.binary(value)? {
+            self.out.bytes(bytes);
+            return Ok(());
+        }
+        if is(env, value, sys::napi_is_array)? {
+            let len = array_length(env, value)?;
+            self.out.array_header(len as usize);
+            for i in 0..len {
+                self.value(element(env, value, i)?, depth + 1).map_err(|e| e.at(&i.to_string()))?;
+            }
+            return Ok(());
+        }
+        let to_json = named_property(env, value, c"toJSON")?;
+        if type_of(env, to_json) == sys::ValueType::napi_function {
+            let mut key = ptr::null_mut();
+            check(env, unsafe { sys::napi_create_string_utf8(env, c"".as_ptr(), 0, &mut key) })?;
+            let mut result = ptr::null_mut();
+            check(env, unsafe { sys::napi_call_function(env, value, to_json, 1, &key, &mut result) })?;
+            return self.value(result, depth + 1);
+        }
+        let mut entries = Vec::new();
+        for (key, key_value) in own_keys(env, value)? {
+            let item = property(env, value, key_value)?;
+            // JSON.stringify drops undefined properties.
+            if type_of(env, item) != sys::ValueType::napi_undefined {
+                entries.push((key, item));
+            }
+        }
+        if let Some(bytes) = self.serialized_buffer(&entries).map_err(|e| e.at("data"))? {
+            self.out.bytes(&bytes);
+            return Ok(());
+        }
+        self.out.object_header(entries.len());
+        for (key, item) in entries {
+            self.out.key(&key);
+            self.value(item, depth + 1).map_err(|e| e.at(&key))?;
+        }
+        Ok(())
+    }
+
+    /// The bytes of a Buffer or Uint8Array, borrowed from the JS heap; an error for binary
+    /// containers that `JSON.stringify` would silently turn into `{}`.
+    fn binary<'a>(&self, value: JsValue) -> Walk<Option<&'a [u8]>> {
+        let env = self.env;
+        if is(env, value, sys::napi_is_typedarray)? {
+            let mut kind = 0;
+            let mut len = 0usize;
+            let mut data = ptr::null_mut();
+            let mut buffer = ptr::null_mut();
+            let mut offset = 0usize;
+            check(env, unsafe {
+                sys::napi_get_typedarray_info(env, value, &mut kind, &mut len, &mut data, &mut buffer, &mut offset)
+            })?;
+            if kind != sys::TypedarrayType::uint8_array {
+                return Err(Unstorable::new("only Buffer and Uint8Array binary values can be stored"));
+            }
+            if len == 0 || data.is_null() {
+                return Ok(Some(&[]));
+            }
+            // The slice is copied into the encoder before any JS runs again.
+            return Ok(Some(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }));
+        }
+        if is(env, value, sys::napi_is_arraybuffer)? || is(env, value, sys::napi_is_dataview)? {
+            return Err(Unstorable::new("store a Buffer or Uint8Array, not an ArrayBuffer or DataView"));
+        }
+        Ok(None)
+    }
+
+    /// Buffers that arrive already serialized, as Baileys' reviver would revive them:
+    /// `{type: 'Buffer', data}` (base64 string or byte array, 6.7 and 7.0 shapes),
+    /// `{buffer: true, value}` (6.7), and objects whose keys are all numeric and whose values
+    /// are all numbers (a Uint8Array passed through `JSON.stringify` without a replacer).
+    fn serialized_buffer(&self, entries: &[(String, JsValue)]) -> Walk<Option<Vec<u8>>> {
+        let env = self.env;
+        let field = |name: &str| entries.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+        let tagged = match (field("type"), field("data"), field("buffer"), field("value")) {
+            (Some(t), Some(data), _, _) if self.is_string_equal(t, "Buffer")? => Some(data),
+            (_, _, Some(flag), Some(value)) if self.is_true(flag)? => Some(value),
+            _ => None,
+        };
+        if let Some(data) = tagged {
+            return match type_of(env, data) {
+                sys::ValueType::napi_string => BASE64
+                    .decode(read_string(env, data)?)
+                    .map(Some)
+                    .map_err(|_| Unstorable::new("a serialized Buffer's data is not base64")),
+                sys::ValueType::napi_object if is(env, data, sys::napi_is_array)? => {
+                    let len = array_length(env, data)?;
+                    let items: Vec<JsValue> = (0..len).map(|i| element(env, data, i)).collect::<Walk<_>>()?;
+                    self.bytes_of_numbers(&items).map(Some)
+                }
+                _ => Ok(None),
+            };
+        }
+        let numeric = !entries.is_empty()
+            && entries.iter().all(|(k, v)| {
+                starts_like_integer(k) && type_of(env, *v) == sys::ValueType::napi_number
+            });
+        if numeric {
+            let items: Vec<JsValue> = entries.iter().map(|(_, v)| *v).collect();
+            return self.bytes_of_numbers(&items).map(Some);
+        }
+        Ok(None)
+    }
+
+    /// `Buffer.from(array)`: each item converted with ToUint8 (truncate, wrap modulo 256).
+    fn bytes_of_numbers(&self, items: &[JsValue]) -> Walk<Vec<u8>> {
+        items
+            .iter()
+            .map(|item| {
+                if type_of(self.env, *item) != sys::ValueType::napi_number {
+                    return Err(Unstorable::new("a serialized Buffer holds something other than numbers"));
+                }
+                let n = read_number(self.env, *item)?;
+                Ok(if n.is_finite() { (n.trunc() as i64).rem_euclid(256) as u8 } else { 0 })
+            })
+            .collect()
+    }
+
+    fn is_string_equal(&self, value: JsValue, expected: &str) -> Walk<bool> {
+        Ok(type_of(self.env, value) == sys::ValueType::napi_string && read_string(self.env, value)? == expected)
+    }
+
+    fn is_true(&self, value: JsValue) -> Walk<bool> {
+        let mut b = false;
+        Ok(type_of(self.env, value) == sys::ValueType::napi_boolean
+            && unsafe { sys::napi_get_value_bool(self.env, value, &mut b) } == sys::Status::napi_ok
+            && b)
+    }
+}
+
+/// Whether `parseInt(key, 10)` is a number: optional whitespace, an optional sign, a digit.
+fn starts_like_integer(key: &str) -> bool {
+    let rest = key.trim_start();
+    let rest = rest.strip_prefix(['+', '-']).unwrap_or(rest);
+    rest.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Builds the JS value of stored bytes: plain objects and arrays, Buffers for bytes.
+pub(crate) fn decode(env: Env, data: &[u8]) -> Result<JsValue, StoreError> {
+    let mut reader = Reader::new(data)?;
+    let value = build(env, &mut reader, 0)?;
+    reader.finish()?;
+    Ok(value)
+}
+
+fn build(env: Env, reader: &mut Reader<'_>, depth: usize) -> Result<JsValue, StoreError> {
+    if depth > MAX_DEPTH {
+        return Err(StoreError::corrupt("stored value nests too deep"));
+    }
+    let mut out = ptr::null_mut();
+    let status = match reader.next_token()? {
+        Token::Null => unsafe { sys::napi_get_null(env, &mut out) },
+        Token::Bool(b) => unsafe { sys::napi_get_boolean(env, b, &mut out) },
+        Token::Number(n) => unsafe { sys::napi_create_double(env, n, &mut out) },
+        Token::Str(s) => create_string(env, s, &mut out),
+        Token::Bytes(b) => {
+            let mut data = ptr::null_mut();
+            unsafe { sys::napi_create_buffer_copy(env, b.len(), b.as_ptr().cast(), &mut data, &mut out) }
+        }
+        Token::Array(len) => {
+            napi_ok(unsafe { sys::napi_create_array_with_length(env, len, &mut out) })?;
+            for i in 0..len {
+                let item = build(env, reader, depth + 1)?;
+                napi_ok(unsafe { sys::napi_set_element(env, out, i as u32, item) })?;
+            }
+            sys::Status::napi_ok
+        }
+        Token::Object(len) => {
+            napi_ok(unsafe { sys::napi_create_object(env, &mut out) })?;
+            for _ in 0..len {
+                let mut key = ptr::null_mut();
+                napi_ok(create_string(env, reader.key()?, &mut key))?;
+                let item = build(env, reader, depth + 1)?;
+                napi_ok(unsafe { sys::napi_set_property(env, out, key, item) })?;
+            }
+            sys::Status::napi_ok
+        }
+    };
+    napi_ok(status)?;
+    Ok(out)
+}
+
+pub(crate) fn create_string(env: Env, s: &str, out: &mut JsValue) -> sys::napi_status {
+    unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, out) }
+}
+
+pub(crate) fn napi_ok(status: sys::napi_status) -> Result<(), StoreError> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(StoreError::Io(format!("N-API call failed with status {status}")))
+    }
+}
+
+/// A non-empty string argument, such as a session id.
+pub(crate) fn string_arg(env: Env, value: JsValue, what: &str) -> Result<String, StoreError> {
+    if type_of(env, value) == sys::ValueType::napi_string {
+        let s = read_string(env, value).map_err(|e| e.into_error(what))?;
+        if !s.is_empty() {
+            return Ok(s);
+        }
+    }
+    Err(StoreError::invalid(format!("{what} must be a non-empty string")))
+}
+
+/// An array of strings, such as the ids of `keys.get`.
+pub(crate) fn string_array_arg(env: Env, value: JsValue, what: &str) -> Result<Vec<String>, StoreError> {
+    let invalid = || StoreError::invalid(format!("{what} must be an array of strings"));
+    let is_array = type_of(env, value) == sys::ValueType::napi_object
+        && is(env, value, sys::napi_is_array).map_err(|_| invalid())?;
+    if !is_array {
+        return Err(invalid());
+    }
+    let len = array_length(env, value).map_err(|e| e.into_error(what))?;
+    (0..len)
+        .map(|i| {
+            let item = element(env, value, i).map_err(|e| e.into_error(what))?;
+            if type_of(env, item) != sys::ValueType::napi_string {
+                return Err(invalid());
+            }
+            read_string(env, item).map_err(|e| e.into_error(what))
+        })
+        .collect()
+}
+
+/// The entries of a plain object argument (`keys.set`'s data and its per-type maps):
+/// own enumerable string keys and their values.
+pub(crate) fn object_entries(env: Env, value: JsValue, what: &str) -> Result<Vec<(String, JsValue)>, StoreError> {
+    let is_array = is(env, value, sys::napi_is_array).unwrap_or(false);
+    if type_of(env, value) != sys::ValueType::napi_object || is_array {
+        return Err(StoreError::invalid(format!("{what} must be an object")));
+    }
+    let keys = own_keys(env, value).map_err(|e| e.into_error(what))?;
+    keys.into_iter()
+        .map(|(key, key_value)| {
+            let item = property(env, value, key_value).map_err(|e| e.into_error(what))?;
+            Ok((key, item))
+        })
+        .collect()
+}
