@@ -2,7 +2,7 @@
 import test from 'ava'
 
 import { openStore, useRustAuthState } from '../index.mjs'
-import { makeDevice, sendDirect, sendGroup, startSession } from './helpers/signal-pair.mjs'
+import { makeDevice, sendDirect, sendGroup, startSession } from '../examples/lib/simulated-devices.mjs'
 import { tempDb } from './helpers/temp.mjs'
 
 const baileys = await import('baileys')

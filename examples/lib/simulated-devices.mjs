@@ -1,5 +1,7 @@
-// Test harness: drives REAL Baileys Signal crypto (libsignal sessions + sender keys)
-// over an arbitrary auth-state store, so a store can be proven correct end-to-end.
+// Simulated WhatsApp devices: REAL Baileys Signal crypto (libsignal sessions + sender keys)
+// over any auth-state store, with this file standing in for the WhatsApp server (pre-key
+// bundles, message delivery). Used by examples/two-devices.mjs and by the test suite to
+// prove a store correct end to end, without a network or a phone.
 //
 // Only dependency is the `baileys` module, passed in by the caller (it is ESM-only and
 // resolved from wherever the test runs), plus node built-ins.
