@@ -278,3 +278,15 @@ test('CommonJS and ES module entries export the same API', (t) => {
   ])
   t.false(isAuthStoreError(new Error('plain')))
 })
+
+test('keys and ids named __proto__ are data, as with JSON.parse', async (t) => {
+  const store = await openStore('memory:')
+  const value = JSON.parse('{"__proto__": {"polluted": true}, "x": 1}')
+  await store.setKeys('s', { session: { __proto__: null, ['__proto__']: value } })
+  const got = await store.getKeys('s', 'session', ['__proto__'])
+  t.true(Object.hasOwn(got, '__proto__'))
+  t.deepEqual(Object.keys(got.__proto__), ['__proto__', 'x'])
+  t.is(Object.getPrototypeOf(got.__proto__), Object.prototype)
+  t.is({}.polluted, undefined)
+  await store.close()
+})

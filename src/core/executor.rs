@@ -7,7 +7,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Sender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::error::{Result, StoreError};
 use super::store::Store;
@@ -34,14 +34,25 @@ impl Executor {
         D: FnOnce(Result<Executor>) + Send + 'static,
     {
         let (sender, receiver) = channel::<Message>();
+        // Shared with this thread so that a failed spawn can still report through `done`.
+        let done = Arc::new(Mutex::new(Some(done)));
+        let report = {
+            let done = Arc::clone(&done);
+            move |result: Result<Executor>| {
+                if let Some(done) = done.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    done(result)
+                }
+            }
+        };
+        let report_spawn_error = report.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("baileys-auth:{name}"))
             .spawn(move || {
                 let mut store = match catch_unwind(AssertUnwindSafe(open)).unwrap_or_else(|_| Err(panicked())) {
                     Ok(store) => store,
-                    Err(err) => return done(Err(err)),
+                    Err(err) => return report(Err(err)),
                 };
-                done(Ok(Executor { sender: Mutex::new(Some(sender)) }));
+                report(Ok(Executor { sender: Mutex::new(Some(sender)) }));
                 for message in receiver {
                     match message {
                         Message::Run(job) => job(store.as_mut()),
@@ -53,10 +64,7 @@ impl Executor {
                 }
             });
         if let Err(e) = spawned {
-            // `done` moved into the closure that failed to start; nothing can be reported
-            // through it, so the thread spawn failure is logged. This only happens when the
-            // process is out of threads or memory.
-            tracing::error!(error = %e, "cannot start store thread");
+            report_spawn_error(Err(StoreError::Io(format!("cannot start the store's thread: {e}"))));
         }
     }
 

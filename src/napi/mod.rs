@@ -61,9 +61,7 @@ unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys::napi_valu
                     }
                     None => value::napi_ok(sys::napi_get_null(env, &mut item))?,
                 }
-                let mut key = std::ptr::null_mut();
-                value::napi_ok(value::create_string(env, id, &mut key))?;
-                value::napi_ok(sys::napi_set_property(env, out, key, item))?;
+                value::set_own_property(env, out, id, item)?;
             }
         }
         Reply::Names(names) => {

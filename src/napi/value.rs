@@ -384,16 +384,38 @@ fn build(env: Env, reader: &mut Reader<'_>, depth: usize) -> Result<JsValue, Sto
         Token::Object(len) => {
             napi_ok(unsafe { sys::napi_create_object(env, &mut out) })?;
             for _ in 0..len {
-                let mut key = ptr::null_mut();
-                napi_ok(create_string(env, reader.key()?, &mut key))?;
+                let name = reader.key()?;
                 let item = build(env, reader, depth + 1)?;
-                napi_ok(unsafe { sys::napi_set_property(env, out, key, item) })?;
+                set_own_property(env, out, name, item)?;
             }
             sys::Status::napi_ok
         }
     };
     napi_ok(status)?;
     Ok(out)
+}
+
+/// Sets `object[name] = value` as an own data property, as `JSON.parse` does; plain
+/// assignment of `"__proto__"` would replace the object's prototype instead.
+pub(crate) fn set_own_property(env: Env, object: JsValue, name: &str, value: JsValue) -> Result<(), StoreError> {
+    let mut key = ptr::null_mut();
+    napi_ok(create_string(env, name, &mut key))?;
+    if name != "__proto__" {
+        return napi_ok(unsafe { sys::napi_set_property(env, object, key, value) });
+    }
+    let descriptor = sys::napi_property_descriptor {
+        utf8name: ptr::null(),
+        name: key,
+        method: None,
+        getter: None,
+        setter: None,
+        value,
+        attributes: sys::PropertyAttributes::writable
+            | sys::PropertyAttributes::enumerable
+            | sys::PropertyAttributes::configurable,
+        data: ptr::null_mut(),
+    };
+    napi_ok(unsafe { sys::napi_define_properties(env, object, 1, &descriptor) })
 }
 
 pub(crate) fn create_string(env: Env, s: &str, out: &mut JsValue) -> sys::napi_status {
