@@ -290,3 +290,50 @@ test('keys and ids named __proto__ are data, as with JSON.parse', async (t) => {
   t.is({}.polluted, undefined)
   await store.close()
 })
+
+test('promises settle in the order their calls were issued', async (t) => {
+  const store = await openStore(tempDb().url)
+  const settled = []
+  const calls = []
+  for (let i = 0; i < 3000; i++) {
+    const call = i % 3 === 0 ? store.getKeys('s', 'pre-key', [String(i - 1)]) : store.setKeys('s', { 'pre-key': { [i]: preKey(i % 200) } })
+    calls.push(call.then(() => settled.push(i)))
+  }
+  await Promise.all(calls)
+  t.deepEqual(settled, [...settled].sort((a, b) => a - b))
+  await store.close()
+})
+
+test('an open store lets the process exit once its pending writes are done', async (t) => {
+  const { url } = tempDb()
+  const script = `
+    const { openStore } = require(${JSON.stringify(require.resolve('../index.js'))})
+    openStore(${JSON.stringify(url)}).then((store) => {
+      // Not awaited and never closed: the write must still complete before exit.
+      store.setKeys('s', { 'pre-key': { 1: { public: Buffer.alloc(32, 9) } } })
+    })`
+  const { execFileSync } = await import('node:child_process')
+  execFileSync(process.execPath, ['-e', script], { timeout: 20_000 })
+  const store = await openStore(url)
+  t.deepEqual(await store.getKeys('s', 'pre-key', ['1']), { 1: { public: Buffer.alloc(32, 9) } })
+  await store.close()
+})
+
+test('a process exits cleanly with stores closed, unclosed and garbage-collected', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  const dir = tempDir()
+  const script = `
+    const { openStore } = require(${JSON.stringify(require.resolve('../index.js'))})
+    async function use(url, close) {
+      const store = await openStore(url)
+      await store.setKeys('a', { session: { x: { v: 1 } } })
+      await store.getKeys('a', 'session', ['x'])
+      if (close) await store.close()
+    }
+    const urls = ['memory:', 'sqlite::memory:', ${JSON.stringify(`sqlite:${dir}/a.db`)}, ${JSON.stringify(`sqlite:${dir}/b.db`)}]
+    Promise.all(urls.flatMap((url, i) => [use(url, true), use(url, i % 2 === 0)]))`
+  // Shutdown races with Node's own teardown of thread-safe functions: try it several times.
+  for (let run = 0; run < 8; run++) {
+    t.notThrows(() => execFileSync(process.execPath, ['-e', script], { timeout: 20_000, stdio: 'pipe' }), `run ${run}`)
+  }
+})

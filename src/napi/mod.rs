@@ -7,12 +7,15 @@
 //! JavaScript thread, and errors into `Error`s whose `code` is the core's stable code.
 //! The public API is `index.js`; this class is not meant to be used directly.
 
+mod settle;
 mod value;
 
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{Object, ToNapiValue, Unknown};
 use napi::{sys, Env, JsValue};
+
+use settle::{Settle, Settler};
 use napi_derive::napi;
 
 use crate::core::error::StoreError;
@@ -21,29 +24,16 @@ use crate::core::store::KeyWrite;
 use crate::core::url::StoreUrl;
 
 /// What a finished operation hands back to JavaScript.
-enum Reply {
+pub(crate) enum Reply {
     Unit,
     Value(Option<Vec<u8>>),
     Keys { ids: Vec<String>, values: Vec<Option<Vec<u8>>> },
     Names(Vec<String>),
-    Opened(Executor),
+    Opened(Executor, Arc<Settler>),
 }
 
-type Settle = Box<dyn FnOnce(Result<Reply, StoreError>) + Send>;
-
-/// Settles a promise: built on the JavaScript thread when the worker's result arrives.
-struct Outcome(Result<Reply, StoreError>);
-
-impl ToNapiValue for Outcome {
-    unsafe fn to_napi_value(env: sys::napi_env, outcome: Self) -> napi::Result<sys::napi_value> {
-        match outcome.0.and_then(|reply| reply_to_js(env, reply)) {
-            Ok(value) => Ok(value),
-            Err(err) => Err(js_error(env, &err)),
-        }
-    }
-}
-
-unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys::napi_value, StoreError> {
+/// Builds the JS value of a reply, on the JavaScript thread.
+pub(crate) unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys::napi_value, StoreError> {
     let mut out = std::ptr::null_mut();
     match reply {
         Reply::Unit => value::napi_ok(sys::napi_get_undefined(env, &mut out))?,
@@ -72,45 +62,34 @@ unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys::napi_valu
                 value::napi_ok(sys::napi_set_element(env, out, i as u32, item))?;
             }
         }
-        Reply::Opened(exec) => {
-            out = NativeStore::to_napi_value(env, NativeStore { exec: Arc::new(exec) })
+        Reply::Opened(exec, settler) => {
+            out = NativeStore::to_napi_value(env, NativeStore { exec: Arc::new(exec), settler })
                 .map_err(|e| StoreError::Io(e.to_string()))?
         }
     }
     Ok(out)
 }
 
-/// A JS `Error` with `code` set to the stable code, as a napi error that keeps the object.
-unsafe fn js_error(env: sys::napi_env, err: &StoreError) -> napi::Error {
-    let (mut code, mut message, mut error) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
-    value::create_string(env, err.code(), &mut code);
-    value::create_string(env, &err.to_string(), &mut message);
-    if sys::napi_create_error(env, code, message, &mut error) != sys::Status::napi_ok {
-        return napi::Error::from_reason(format!("{}: {err}", err.code()));
-    }
-    napi::Error::from(Unknown::from_raw_unchecked(env, error))
-}
-
 /// Returns a promise for an operation. `prepare` runs now, on the JavaScript thread: it
 /// validates and converts the arguments and returns the step that submits the work. If it
 /// fails, the promise rejects with its error and nothing is submitted.
-fn promise<'env, P, R>(env: &'env Env, prepare: P) -> napi::Result<Object<'env>>
+fn promise<'env, P, R>(env: &'env Env, settler: &Arc<Settler>, prepare: P) -> napi::Result<Object<'env>>
 where
     P: FnOnce() -> Result<R, StoreError>,
     R: FnOnce(Settle),
 {
-    let (deferred, promise) = env.create_deferred()?;
-    let settle: Settle = Box::new(move |result| deferred.resolve(move |_| Ok(Outcome(result))));
+    let (promise, settle) = settler.promise(env.raw()).map_err(|e| napi::Error::from_reason(e.to_string()))?;
     match prepare() {
         Ok(submit) => submit(settle),
         Err(err) => settle(Err(err)),
     }
-    Ok(promise)
+    Ok(Object::from_raw(env.raw(), promise))
 }
 
 #[napi]
 pub struct NativeStore {
     exec: Arc<Executor>,
+    settler: Arc<Settler>,
 }
 
 #[napi]
@@ -118,16 +97,18 @@ impl NativeStore {
     /// Opens the store a URL names, on a thread of its own.
     #[napi(ts_return_type = "Promise<NativeStore>")]
     pub fn open<'env>(env: &'env Env, url: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        let settler = Settler::new(env.raw()).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+        let for_store = Arc::clone(&settler);
+        promise(env, &settler, move || {
             let url_text = value::string_arg(env.raw(), url.raw(), "store URL")?;
             let url = StoreUrl::parse(&url_text)?;
-            Ok(move |settle: Settle| Executor::open(&url_text, move || open_url(&url), move |opened| settle(opened.map(Reply::Opened))))
+            Ok(move |settle: Settle| Executor::open(&url_text, move || open_url(&url), move |opened| settle(opened.map(|exec| Reply::Opened(exec, for_store)))))
         })
     }
 
     #[napi(ts_return_type = "Promise<unknown | null>")]
     pub fn get_creds<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.get_creds(&session), |r| settle(r.map(Reply::Value))))
         })
@@ -135,7 +116,7 @@ impl NativeStore {
 
     #[napi(ts_return_type = "Promise<void>")]
     pub fn set_creds<'env>(&self, env: &'env Env, session: Unknown<'env>, creds: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             if value::is_nullish(env.raw(), creds.raw()) {
                 return Err(StoreError::invalid("creds must be an object"));
@@ -153,7 +134,7 @@ impl NativeStore {
         kind: Unknown<'env>,
         ids: Unknown<'env>,
     ) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             let kind = value::string_arg(env.raw(), kind.raw(), "key type")?;
             let ids = value::string_array_arg(env.raw(), ids.raw(), "ids")?;
@@ -167,7 +148,7 @@ impl NativeStore {
     /// `data` is `{ [type]: { [id]: value | null | undefined } }`; null or undefined deletes.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn set_keys<'env>(&self, env: &'env Env, session: Unknown<'env>, data: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        promise(env, &self.settler, || {
             let raw_env = env.raw();
             let session = value::string_arg(raw_env, session.raw(), "sessionId")?;
             let mut writes = Vec::new();
@@ -191,7 +172,7 @@ impl NativeStore {
 
     #[napi(ts_return_type = "Promise<void>")]
     pub fn clear_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.clear_keys(&session), |r| settle(r.map(|_| Reply::Unit))))
         })
@@ -199,7 +180,7 @@ impl NativeStore {
 
     #[napi(ts_return_type = "Promise<void>")]
     pub fn delete_session<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.delete_session(&session), |r| settle(r.map(|_| Reply::Unit))))
         })
@@ -207,7 +188,7 @@ impl NativeStore {
 
     #[napi(ts_return_type = "Promise<string[]>")]
     pub fn sessions<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        promise(env, &self.settler, || {
             Ok(move |settle: Settle| self.exec.submit(|s| s.sessions(), |r| settle(r.map(Reply::Names))))
         })
     }
@@ -215,14 +196,14 @@ impl NativeStore {
     /// Runs the backend's consistency check; resolves to the problems found (empty if sound).
     #[napi(ts_return_type = "Promise<string[]>")]
     pub fn check<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        promise(env, || Ok(move |settle: Settle| self.exec.submit(|s| s.check(), |r| settle(r.map(Reply::Names)))))
+        promise(env, &self.settler, || Ok(move |settle: Settle| self.exec.submit(|s| s.check(), |r| settle(r.map(Reply::Names)))))
     }
 
     /// Finishes every operation issued before it, then closes; later calls reject with
     /// `ERR_STORE_CLOSED`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        promise(env, || {
+        promise(env, &self.settler, || {
             Ok(move |settle: Settle| self.exec.close(move || settle(Ok(Reply::Unit))))
         })
     }

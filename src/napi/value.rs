@@ -55,7 +55,7 @@ impl Unstorable {
         const SHOWN: usize = 8;
         let mut location: String = self.path.iter().take(SHOWN).map(|s| format!("[{s:?}]")).collect();
         if self.path.len() > SHOWN {
-            location.push_str("…");
+            location.push('…');
         }
         StoreError::invalid(format!("{what}{location} cannot be stored: {}", self.reason))
     }

@@ -1,0 +1,171 @@
+//! Settles a store's promises on the JavaScript thread, in the order the store finished
+//! the operations.
+//!
+//! Each store has one thread-safe function (a FIFO queue into the JavaScript thread). The
+//! worker thread finishes operations in issue order and queues each result here, so promises
+//! also settle in issue order: a caller that acts on each resolution (acknowledging a
+//! message upstream, say) never sees a later write confirmed before an earlier one. One
+//! queue per store is also cheaper than a thread-safe function per call.
+//!
+//! The queue keeps the Node process alive only while an operation is pending, like any
+//! other I/O: an idle open store does not prevent the process from exiting.
+
+use std::ffi::c_void;
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use napi::sys;
+
+use super::value::{create_string, napi_ok};
+use super::{reply_to_js, Reply};
+use crate::core::error::StoreError;
+
+/// Hands an operation's result to its promise; callable from any thread, once.
+pub(crate) type Settle = Box<dyn FnOnce(Result<Reply, StoreError>) + Send>;
+
+pub(crate) struct Settler {
+    queue: Arc<Queue>,
+    /// Promises created and not yet settled; touched on the JavaScript thread only.
+    pending: AtomicUsize,
+}
+
+/// The thread-safe function, until either we release it or Node finalizes it. When Node
+/// shuts down it frees thread-safe functions on its own, possibly before our objects are
+/// dropped; its finalizer empties this slot so that nothing touches the freed function.
+struct Queue(Mutex<Option<Tsfn>>);
+
+#[derive(Clone, Copy)]
+struct Tsfn(sys::napi_threadsafe_function);
+
+// A thread-safe function is made to be called from any thread.
+unsafe impl Send for Tsfn {}
+
+/// A `napi_deferred` travelling to the worker and back; it is only used on the JS thread.
+struct Deferred(sys::napi_deferred);
+unsafe impl Send for Deferred {}
+
+struct Completion {
+    deferred: Deferred,
+    result: Result<Reply, StoreError>,
+    settler: Arc<Settler>,
+}
+
+impl Settler {
+    pub(crate) fn new(env: sys::napi_env) -> Result<Arc<Settler>, StoreError> {
+        let mut name = ptr::null_mut();
+        napi_ok(create_string(env, "baileys-rust-auth", &mut name))?;
+        let queue = Arc::new(Queue(Mutex::new(None)));
+        let finalize_data = Arc::into_raw(Arc::clone(&queue)) as *mut c_void;
+        let mut tsfn = ptr::null_mut();
+        let created = napi_ok(unsafe {
+            sys::napi_create_threadsafe_function(
+                env,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                name,
+                0, // unbounded: a worker never blocks on the JavaScript thread
+                1,
+                finalize_data,
+                Some(forget_queue),
+                ptr::null_mut(),
+                Some(settle_on_js_thread),
+                &mut tsfn,
+            )
+        });
+        if let Err(err) = created {
+            drop(unsafe { Arc::from_raw(finalize_data as *const Queue) });
+            return Err(err);
+        }
+        *queue.lock() = Some(Tsfn(tsfn));
+        unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
+        Ok(Arc::new(Settler { queue, pending: AtomicUsize::new(0) }))
+    }
+
+    /// A new promise and the callback that settles it.
+    pub(crate) fn promise(self: &Arc<Self>, env: sys::napi_env) -> Result<(sys::napi_value, Settle), StoreError> {
+        let mut deferred = ptr::null_mut();
+        let mut promise = ptr::null_mut();
+        napi_ok(unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) })?;
+        if self.pending.fetch_add(1, Ordering::Relaxed) == 0 {
+            self.keep_process_alive(env, true);
+        }
+        let settler = Arc::clone(self);
+        let deferred = Deferred(deferred);
+        let settle: Settle = Box::new(move |result| {
+            let queue = Arc::clone(&settler.queue);
+            let completion = Box::into_raw(Box::new(Completion { deferred, result, settler }));
+            // Held across the call so that Node cannot free the function meanwhile.
+            let slot = queue.lock();
+            let status = match *slot {
+                Some(tsfn) => unsafe {
+                    sys::napi_call_threadsafe_function(tsfn.0, completion.cast(), sys::ThreadsafeFunctionCallMode::nonblocking)
+                },
+                None => sys::Status::napi_closing,
+            };
+            drop(slot);
+            if status != sys::Status::napi_ok {
+                // Node is shutting down: there is no JavaScript left to tell.
+                drop(unsafe { Box::from_raw(completion) });
+            }
+        });
+        Ok((promise, settle))
+    }
+
+    /// Refs or unrefs the queue's hold on the event loop (JavaScript thread only).
+    fn keep_process_alive(&self, env: sys::napi_env, alive: bool) {
+        if let Some(tsfn) = *self.queue.lock() {
+            unsafe {
+                if alive {
+                    sys::napi_ref_threadsafe_function(env, tsfn.0);
+                } else {
+                    sys::napi_unref_threadsafe_function(env, tsfn.0);
+                }
+            }
+        }
+    }
+}
+
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Tsfn>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for Settler {
+    fn drop(&mut self) {
+        let tsfn = self.queue.lock().take();
+        if let Some(tsfn) = tsfn {
+            unsafe { sys::napi_release_threadsafe_function(tsfn.0, sys::ThreadsafeFunctionReleaseMode::release) };
+        }
+    }
+}
+
+/// Node's finalizer of the thread-safe function: after it, the function is gone.
+unsafe extern "C" fn forget_queue(_: sys::napi_env, data: *mut c_void, _: *mut c_void) {
+    let queue = Arc::from_raw(data as *const Queue);
+    queue.lock().take();
+}
+
+unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _: sys::napi_value, _: *mut c_void, data: *mut c_void) {
+    let Completion { deferred, result, settler } = *Box::from_raw(data.cast::<Completion>());
+    if env.is_null() {
+        return; // the environment is being torn down
+    }
+    match result.and_then(|reply| reply_to_js(env, reply)) {
+        Ok(value) => sys::napi_resolve_deferred(env, deferred.0, value),
+        Err(err) => sys::napi_reject_deferred(env, deferred.0, error_value(env, &err)),
+    };
+    if settler.pending.fetch_sub(1, Ordering::Relaxed) == 1 {
+        settler.keep_process_alive(env, false);
+    }
+}
+
+/// A JS `Error` whose `code` is the error's stable code.
+pub(crate) fn error_value(env: sys::napi_env, err: &StoreError) -> sys::napi_value {
+    let (mut code, mut message, mut error) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    create_string(env, err.code(), &mut code);
+    create_string(env, &err.to_string(), &mut message);
+    unsafe { sys::napi_create_error(env, code, message, &mut error) };
+    error
+}
