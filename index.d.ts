@@ -59,7 +59,7 @@ export declare class AuthStore {
   readonly url: string
   /** Whether `close()` has been called. */
   readonly closed: boolean
-  /** Every session written to (creds or keys) and not deleted since, sorted. */
+  /** Every session that has creds or keys, sorted. */
   sessions(): Promise<string[]>
   /** Removes a session's creds and all its keys, atomically. */
   deleteSession(sessionId: string): Promise<void>

@@ -20,8 +20,8 @@ function isAuthStoreError(err) {
   return err instanceof Error && knownCodes.has(err.code)
 }
 
-function storeError(code, message) {
-  const err = new Error(message)
+function storeError(code, message, cause) {
+  const err = new Error(message, cause === undefined ? undefined : { cause })
   err.code = code
   return err
 }
@@ -64,7 +64,7 @@ class AuthStore {
     return this.#native.closed
   }
 
-  /** Every session written to (creds or keys) and not deleted since, sorted. */
+  /** Every session that has creds or keys, sorted. */
   sessions() {
     return this.#native.sessions()
   }
@@ -178,7 +178,11 @@ function sharedStore(url) {
 let defaultBaileys
 function loadBaileys(baileys) {
   if (baileys !== undefined) {
-    if (baileys === null || typeof baileys.initAuthCreds !== 'function') {
+    let initAuthCreds
+    try {
+      initAuthCreds = baileys?.initAuthCreds
+    } catch {}
+    if (typeof initAuthCreds !== 'function') {
       return Promise.reject(
         storeError(ErrorCodes.INVALID_ARG, 'options.baileys must be the Baileys module (it has initAuthCreds)'),
       )
@@ -207,8 +211,14 @@ async function useRustAuthState(sessionId, options = {}) {
   if (options === null || typeof options !== 'object') {
     throw storeError(ErrorCodes.INVALID_ARG, 'options must be an object')
   }
-  const store = options.store instanceof AuthStore ? options.store : await sharedStore(options.store ?? defaultStoreUrl())
-  const baileys = await loadBaileys(options.baileys)
+  let storeOption, baileysOption
+  try {
+    ;({ store: storeOption, baileys: baileysOption } = options)
+  } catch (cause) {
+    throw storeError(ErrorCodes.INVALID_ARG, 'options cannot be read', cause)
+  }
+  const store = storeOption instanceof AuthStore ? storeOption : await sharedStore(storeOption ?? defaultStoreUrl())
+  const baileys = await loadBaileys(baileysOption)
   const appStateSyncKey = baileys.proto?.Message?.AppStateSyncKeyData
 
   const state = {

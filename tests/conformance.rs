@@ -54,8 +54,11 @@ fn sessions_are_isolated_and_deleted_whole() {
         store.set_creds("a", b"creds-a").unwrap();
         store.apply("a", &[put("t", "k", b"a")]).unwrap();
         store.apply("b", &[put("t", "k", b"b")]).unwrap();
-        assert_eq!(store.sessions().unwrap(), ids(&["a", "b"]), "{name}");
+        store.apply("c", &[del("t", "k")]).unwrap();
+        assert_eq!(store.sessions().unwrap(), ids(&["a", "b"]), "{name}: deletes alone create no session");
         store.clear_keys("b").unwrap();
+        assert_eq!(store.sessions().unwrap(), ids(&["a"]), "{name}: a session without creds or keys is not listed");
+        store.apply("b", &[put("t", "k", b"b")]).unwrap();
         assert_eq!(store.get_keys("a", "t", &ids(&["k"])).unwrap(), vec![Some(b"a".to_vec())], "{name}");
         store.delete_session("a").unwrap();
         assert_eq!(store.get_creds("a").unwrap(), None, "{name}");

@@ -152,6 +152,16 @@ impl Encoder {
         }
     }
 
+    /// Bytes written so far, the format byte included.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether nothing but the format byte has been written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.len() <= 1
+    }
+
     pub fn finish(self) -> Vec<u8> {
         self.buf
     }
@@ -287,6 +297,11 @@ impl<'a> Reader<'a> {
 
 fn truncated() -> StoreError {
     StoreError::corrupt("stored value is truncated")
+}
+
+/// Whether an encoded value is an object (checks the tag only).
+pub fn is_object(data: &[u8]) -> bool {
+    data.len() >= 2 && data[0] == FORMAT_VERSION && data[1] == TAG_OBJECT
 }
 
 /// Encodes a whole [`Value`].
@@ -442,6 +457,13 @@ mod tests {
         assert!(decode(&[99, TAG_NULL]).is_err());
         assert!(decode(&[FORMAT_VERSION, TAG_NULL, TAG_NULL]).is_err());
         assert!(decode(&[]).is_err());
+    }
+
+    #[test]
+    fn tells_objects_from_other_values() {
+        assert!(is_object(&encode(&Value::Object(vec![]))));
+        assert!(!is_object(&encode(&Value::Null)));
+        assert!(!is_object(&encode(&Value::Array(vec![]))));
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub struct Executor {
 impl Executor {
     /// Starts a worker thread that opens the store with `open` and then serves jobs.
     /// `done` receives the executor once the store is open, or the error that opening gave.
-    pub fn open<F, D>(name: &str, open: F, done: D)
+    pub fn open<F, D>(open: F, done: D)
     where
         F: FnOnce() -> Result<Box<dyn Store>> + Send + 'static,
         D: FnOnce(Result<Executor>) + Send + 'static,
@@ -46,7 +46,7 @@ impl Executor {
         };
         let report_spawn_error = report.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("baileys-auth:{name}"))
+            .name("baileys-rust-auth store".into())
             .spawn(move || {
                 let mut store = match catch_unwind(AssertUnwindSafe(open)).unwrap_or_else(|_| Err(panicked())) {
                     Ok(store) => store,
@@ -175,7 +175,7 @@ mod tests {
 
     fn open_memory() -> Executor {
         let (tx, rx) = mpsc::channel();
-        Executor::open("test", || Ok(Box::new(MemoryStore::new()) as Box<dyn Store>), move |r| {
+        Executor::open(|| Ok(Box::new(MemoryStore::new()) as Box<dyn Store>), move |r| {
             tx.send(r).unwrap()
         });
         rx.recv().unwrap().unwrap()
@@ -214,7 +214,7 @@ mod tests {
     #[test]
     fn open_errors_reach_the_caller() {
         let (tx, rx) = mpsc::channel();
-        Executor::open("bad", || Err(StoreError::Io("nope".into())), move |r| {
+        Executor::open(|| Err(StoreError::Io("nope".into())), move |r| {
             tx.send(r.err()).unwrap()
         });
         assert_eq!(rx.recv().unwrap(), Some(StoreError::Io("nope".into())));

@@ -43,6 +43,9 @@ impl Store for MemoryStore {
     }
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
+        if !self.sessions.contains_key(session) && writes.iter().all(|w| w.value.is_none()) {
+            return Ok(());
+        }
         let keys = &mut self.sessions.entry(session.to_owned()).or_default().keys;
         for write in writes {
             let key = (write.kind.clone(), write.id.clone());
@@ -67,7 +70,12 @@ impl Store for MemoryStore {
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
-        Ok(self.sessions.keys().cloned().collect())
+        Ok(self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.creds.is_some() || !s.keys.is_empty())
+            .map(|(name, _)| name.clone())
+            .collect())
     }
 
     fn check(&mut self) -> Result<Vec<String>> {

@@ -181,7 +181,16 @@ impl Store for SqliteStore {
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let session_id = Self::session_id(&tx, session)?;
+        let session_id = if writes.iter().any(|w| w.value.is_some()) {
+            Self::session_id(&tx, session)?
+        } else {
+            // Deletes only: nothing to do for a session that does not exist.
+            let mut stmt = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
+            match stmt.query_row([session], |r| r.get::<_, i64>(0)).optional()? {
+                Some(id) => id,
+                None => return Ok(()),
+            }
+        };
         {
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO keys (session_id, type, id, value) VALUES (?1, ?2, ?3, ?4)
@@ -216,7 +225,11 @@ impl Store for SqliteStore {
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached("SELECT name FROM sessions ORDER BY name")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name FROM sessions s
+             WHERE creds IS NOT NULL OR EXISTS (SELECT 1 FROM keys k WHERE k.session_id = s.id)
+             ORDER BY name",
+        )?;
         let names = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         Ok(names)
     }

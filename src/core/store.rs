@@ -28,6 +28,7 @@ pub trait Store: Send {
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
 
     /// Applies every write of the batch, or none of them if any fails. Durable on return.
+    /// A batch of deletes only does not create the session.
     fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()>;
 
     /// Removes every key of the session (not its creds).
@@ -36,7 +37,7 @@ pub trait Store: Send {
     /// Removes the session: its creds and all its keys.
     fn delete_session(&mut self, session: &str) -> Result<()>;
 
-    /// Every session written to (creds or keys) and not deleted since, sorted.
+    /// Every session that has creds or at least one key, sorted.
     fn sessions(&mut self) -> Result<Vec<String>>;
 
     /// Checks the store's own consistency (for SQLite: `PRAGMA integrity_check` and the

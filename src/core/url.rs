@@ -22,6 +22,9 @@ impl StoreUrl {
         if url.is_empty() {
             return Err(StoreError::invalid("store URL must be a non-empty string"));
         }
+        if url.contains('\0') {
+            return Err(StoreError::invalid("store URL must not contain a NUL character"));
+        }
         if url == "sqlite::memory:" || url == "sqlite://:memory:" {
             return Ok(StoreUrl::SqliteMemory);
         }
@@ -64,7 +67,7 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_unknown_schemes() {
-        for bad in ["", "sqlite:", "sqlite://", "postgres://localhost/db", "ftp://x"] {
+        for bad in ["", "sqlite:", "sqlite://", "postgres://localhost/db", "ftp://x", "sqlite:/tmp/a\0b.db"] {
             assert_eq!(StoreUrl::parse(bad).unwrap_err().code(), "ERR_INVALID_ARG", "{bad}");
         }
     }

@@ -102,7 +102,7 @@ impl NativeStore {
         promise(env, &settler, move || {
             let url_text = value::string_arg(env.raw(), url.raw(), "store URL")?;
             let url = StoreUrl::parse(&url_text)?;
-            Ok(move |settle: Settle| Executor::open(&url_text, move || open_url(&url), move |opened| settle(opened.map(|exec| Reply::Opened(exec, for_store)))))
+            Ok(move |settle: Settle| Executor::open(move || open_url(&url), move |opened| settle(opened.map(|exec| Reply::Opened(exec, for_store)))))
         })
     }
 
@@ -121,7 +121,7 @@ impl NativeStore {
             if value::is_nullish(env.raw(), creds.raw()) {
                 return Err(StoreError::invalid("creds must be an object"));
             }
-            let bytes = value::encode(env.raw(), creds.raw(), "creds")?;
+            let bytes = value::encode_object(env.raw(), creds.raw(), "creds")?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.set_creds(&session, &bytes), |r| settle(r.map(|_| Reply::Unit))))
         })
     }

@@ -96,7 +96,9 @@ pub(crate) fn type_of(env: Env, value: JsValue) -> sys::napi_valuetype {
     t
 }
 
-/// Reads a JS string (the caller has checked the type).
+/// Reads a JS string (the caller has checked the type). Strings that are not valid Unicode
+/// (a lone UTF-16 surrogate) are refused: UTF-8 cannot hold them, and replacing them would
+/// make two different ids the same.
 fn read_string(env: Env, value: JsValue) -> Walk<String> {
     let mut len = 0usize;
     check(env, unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) })?;
@@ -106,8 +108,25 @@ fn read_string(env: Env, value: JsValue) -> Walk<String> {
         sys::napi_get_value_string_utf8(env, value, buf.as_mut_ptr().cast(), len + 1, &mut written)
     })?;
     buf.truncate(written);
-    // N-API writes valid UTF-8 (lone surrogates become U+FFFD).
-    Ok(String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    // N-API writes valid UTF-8, with U+FFFD in place of lone surrogates.
+    let text = String::from_utf8(buf).map_err(|_| Unstorable::new("a string is not valid UTF-8"))?;
+    if text.contains('\u{FFFD}') && has_lone_surrogate(env, value)? {
+        return Err(Unstorable::new("a string contains a lone UTF-16 surrogate, which is not valid Unicode"));
+    }
+    Ok(text)
+}
+
+/// Whether a string holds an unpaired surrogate (only asked when U+FFFD showed up).
+fn has_lone_surrogate(env: Env, value: JsValue) -> Walk<bool> {
+    let mut len = 0usize;
+    check(env, unsafe { sys::napi_get_value_string_utf16(env, value, ptr::null_mut(), 0, &mut len) })?;
+    let mut units = vec![0u16; len + 1];
+    let mut written = 0usize;
+    check(env, unsafe {
+        sys::napi_get_value_string_utf16(env, value, units.as_mut_ptr(), len + 1, &mut written)
+    })?;
+    units.truncate(written);
+    Ok(char::decode_utf16(units).any(|c| c.is_err()))
 }
 
 fn read_number(env: Env, value: JsValue) -> Walk<f64> {
@@ -168,11 +187,25 @@ fn own_keys(env: Env, object: JsValue) -> Walk<Vec<(String, JsValue)>> {
         .collect()
 }
 
+/// The largest value accepted, encoded. It keeps one value well under SQLite's 1 GB row
+/// limit and stops a huge sparse array from exhausting memory.
+pub(crate) const MAX_VALUE_BYTES: usize = 512 << 20;
+
 /// Encodes a value for storage.
 pub(crate) fn encode(env: Env, value: JsValue, what: &str) -> Result<Vec<u8>, StoreError> {
-    let mut walker = Walker { env, out: Encoder::new() };
-    walker.value(value, 0).map_err(|e| e.into_error(what))?;
+    let mut walker = Walker { env, out: Encoder::new(), intrinsics: None };
+    walker.top(value).map_err(|e| e.into_error(what))?;
     Ok(walker.out.finish())
+}
+
+/// Encodes creds: like [`encode`], but the value must be an object once serialized (a `toJSON`
+/// that returns `null` would otherwise erase the account's identity).
+pub(crate) fn encode_object(env: Env, value: JsValue, what: &str) -> Result<Vec<u8>, StoreError> {
+    let bytes = encode(env, value, what)?;
+    if !crate::core::codec::is_object(&bytes) {
+        return Err(StoreError::invalid(format!("{what} must serialize to an object")));
+    }
+    Ok(bytes)
 }
 
 /// Whether a value stands for "delete this key" in `keys.set`.
@@ -180,21 +213,54 @@ pub(crate) fn is_nullish(env: Env, value: JsValue) -> bool {
     matches!(type_of(env, value), sys::ValueType::napi_undefined | sys::ValueType::napi_null)
 }
 
+/// `Object.prototype` and `Object.prototype.toString`, looked up once per value and only if
+/// the value holds an object that is not a plain object.
+#[derive(Clone, Copy)]
+struct Intrinsics {
+    object_prototype: JsValue,
+    to_string: JsValue,
+}
+
+/// Walks a value the way `JSON.stringify(value, BufferJSON.replacer)` does: for each value,
+/// `toJSON` first (once), then the Buffer rules, then boxed primitives unwrapped, then the
+/// value itself; properties that end up `undefined` are dropped.
 struct Walker {
     env: Env,
     out: Encoder,
+    intrinsics: Option<Intrinsics>,
 }
 
 impl Walker {
-    fn value(&mut self, value: JsValue, depth: usize) -> Walk {
+    fn top(&mut self, value: JsValue) -> Walk {
+        let value = self.to_json(value, "")?;
+        self.write(value, 0)
+    }
+
+    /// JSON's first step for any object: if it has a callable `toJSON`, use its result.
+    /// Buffers and Uint8Arrays are stored as bytes directly (what the replacer makes of
+    /// `Buffer.prototype.toJSON`'s output anyway).
+    fn to_json(&mut self, value: JsValue, key: &str) -> Walk<JsValue> {
+        let env = self.env;
+        if type_of(env, value) != sys::ValueType::napi_object || is(env, value, sys::napi_is_typedarray)? {
+            return Ok(value);
+        }
+        let to_json = named_property(env, value, c"toJSON")?;
+        if type_of(env, to_json) != sys::ValueType::napi_function {
+            return Ok(value);
+        }
+        let mut js_key = ptr::null_mut();
+        check(env, create_string(env, key, &mut js_key))?;
+        let mut result = ptr::null_mut();
+        check(env, unsafe { sys::napi_call_function(env, value, to_json, 1, &js_key, &mut result) })?;
+        Ok(result)
+    }
+
+    /// Writes a value whose `toJSON` has been applied.
+    fn write(&mut self, value: JsValue, depth: usize) -> Walk {
         let env = self.env;
         match type_of(env, value) {
             sys::ValueType::napi_undefined | sys::ValueType::napi_null => self.out.null(),
-            sys::ValueType::napi_boolean => {
-                let mut b = false;
-                check(env, unsafe { sys::napi_get_value_bool(env, value, &mut b) })?;
-                self.out.bool(b);
-            }
+            sys::ValueType::napi_boolean => self.out.bool(read_bool(env, value)?),
             sys::ValueType::napi_number => self.out.number(read_number(env, value)?),
             sys::ValueType::napi_string => self.out.string(&read_string(env, value)?),
             sys::ValueType::napi_object => self.object(value, depth)?,
@@ -202,6 +268,9 @@ impl Walker {
             sys::ValueType::napi_function => return Err(Unstorable::new("it is a function")),
             sys::ValueType::napi_symbol => return Err(Unstorable::new("it is a symbol")),
             other => return Err(Unstorable::new(format!("it has JavaScript type {other}"))),
+        }
+        if self.out.len() > MAX_VALUE_BYTES {
+            return Err(Unstorable::new(format!("it is larger than {} MiB", MAX_VALUE_BYTES >> 20)));
         }
         Ok(())
     }
@@ -218,25 +287,46 @@ impl Walker {
             return Ok(());
         }
         if is(env, value, sys::napi_is_array)? {
-            let len = array_length(env, value)?;
-            self.out.array_header(len as usize);
-            for i in 0..len {
-                self.value(element(env, value, i)?, depth + 1).map_err(|e| e.at(&i.to_string()))?;
-            }
-            return Ok(());
+            return self.array(value, array_length(env, value)?, depth);
         }
-        let to_json = named_property(env, value, c"toJSON")?;
-        if type_of(env, to_json) == sys::ValueType::napi_function {
-            let mut key = ptr::null_mut();
-            check(env, unsafe { sys::napi_create_string_utf8(env, c"".as_ptr(), 0, &mut key) })?;
-            let mut result = ptr::null_mut();
-            check(env, unsafe { sys::napi_call_function(env, value, to_json, 1, &key, &mut result) })?;
-            return self.value(result, depth + 1);
+        if !self.is_plain_object(value)? {
+            // Exotic objects, told apart the way Object.prototype.toString tells them.
+            match self.class_of(value)?.as_str() {
+                // A Proxy of an array: JSON sees through it.
+                "[object Array]" => {
+                    let length = read_number(env, named_property(env, value, c"length")?)?;
+                    return self.array(value, length as u32, depth);
+                }
+                "[object String]" => {
+                    let mut s = ptr::null_mut();
+                    check(env, unsafe { sys::napi_coerce_to_string(env, value, &mut s) })?;
+                    self.out.string(&read_string(env, s)?);
+                    return Ok(());
+                }
+                "[object Number]" => {
+                    let mut n = ptr::null_mut();
+                    check(env, unsafe { sys::napi_coerce_to_number(env, value, &mut n) })?;
+                    self.out.number(read_number(env, n)?);
+                    return Ok(());
+                }
+                "[object Boolean]" => {
+                    let value_of = named_property(env, value, c"valueOf")?;
+                    let mut b = ptr::null_mut();
+                    check(env, unsafe { sys::napi_call_function(env, value, value_of, 0, ptr::null(), &mut b) })?;
+                    self.out.bool(read_bool(env, b)?);
+                    return Ok(());
+                }
+                "[object SharedArrayBuffer]" => {
+                    return Err(Unstorable::new("store a Buffer or Uint8Array, not a SharedArrayBuffer"));
+                }
+                _ => {}
+            }
         }
         let mut entries = Vec::new();
         for (key, key_value) in own_keys(env, value)? {
             let item = property(env, value, key_value)?;
-            // JSON.stringify drops undefined properties.
+            let item = self.to_json(item, &key).map_err(|e| e.at(&key))?;
+            // JSON.stringify drops properties that are (or whose toJSON gives) undefined.
             if type_of(env, item) != sys::ValueType::napi_undefined {
                 entries.push((key, item));
             }
@@ -248,9 +338,60 @@ impl Walker {
         self.out.object_header(entries.len());
         for (key, item) in entries {
             self.out.key(&key);
-            self.value(item, depth + 1).map_err(|e| e.at(&key))?;
+            self.write(item, depth + 1).map_err(|e| e.at(&key))?;
         }
         Ok(())
+    }
+
+    fn array(&mut self, array: JsValue, len: u32, depth: usize) -> Walk {
+        // Every item takes at least a byte: refuse a huge (sparse) array before walking it.
+        if len as usize > MAX_VALUE_BYTES {
+            return Err(Unstorable::new(format!("it is larger than {} MiB", MAX_VALUE_BYTES >> 20)));
+        }
+        self.out.array_header(len as usize);
+        for i in 0..len {
+            let index = i.to_string();
+            let item = element(self.env, array, i).map_err(|e| e.at(&index))?;
+            // undefined items become null, as in JSON.
+            let item = self.to_json(item, &index).map_err(|e| e.at(&index))?;
+            self.write(item, depth + 1).map_err(|e| e.at(&index))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the object's prototype is `Object.prototype`: the common case, which needs
+    /// none of the checks for exotic objects.
+    fn is_plain_object(&mut self, value: JsValue) -> Walk<bool> {
+        let env = self.env;
+        let intrinsics = self.intrinsics()?;
+        let mut prototype = ptr::null_mut();
+        check(env, unsafe { sys::napi_get_prototype(env, value, &mut prototype) })?;
+        let mut same = false;
+        check(env, unsafe { sys::napi_strict_equals(env, prototype, intrinsics.object_prototype, &mut same) })?;
+        Ok(same)
+    }
+
+    fn class_of(&mut self, value: JsValue) -> Walk<String> {
+        let env = self.env;
+        let to_string = self.intrinsics()?.to_string;
+        let mut tag = ptr::null_mut();
+        check(env, unsafe { sys::napi_call_function(env, value, to_string, 0, ptr::null(), &mut tag) })?;
+        read_string(env, tag)
+    }
+
+    fn intrinsics(&mut self) -> Walk<Intrinsics> {
+        if let Some(found) = self.intrinsics {
+            return Ok(found);
+        }
+        let env = self.env;
+        let mut global = ptr::null_mut();
+        check(env, unsafe { sys::napi_get_global(env, &mut global) })?;
+        let object = named_property(env, global, c"Object")?;
+        let object_prototype = named_property(env, object, c"prototype")?;
+        let to_string = named_property(env, object_prototype, c"toString")?;
+        let found = Intrinsics { object_prototype, to_string };
+        self.intrinsics = Some(found);
+        Ok(found)
     }
 
     /// The bytes of a Buffer or Uint8Array, borrowed from the JS heap; an error for binary
@@ -284,7 +425,7 @@ impl Walker {
     /// Buffers that arrive already serialized, as Baileys' reviver would revive them:
     /// `{type: 'Buffer', data}` (base64 string or byte array, 6.7 and 7.0 shapes),
     /// `{buffer: true, value}` (6.7), and objects whose keys are all numeric and whose values
-    /// are all numbers (a Uint8Array passed through `JSON.stringify` without a replacer).
+    /// are all finite numbers (a Uint8Array passed through `JSON.stringify` without a replacer).
     fn serialized_buffer(&self, entries: &[(String, JsValue)]) -> Walk<Option<Vec<u8>>> {
         let env = self.env;
         let field = |name: &str| entries.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
@@ -309,7 +450,9 @@ impl Walker {
         }
         let numeric = !entries.is_empty()
             && entries.iter().all(|(k, v)| {
-                starts_like_integer(k) && type_of(env, *v) == sys::ValueType::napi_number
+                starts_like_integer(k)
+                    && type_of(env, *v) == sys::ValueType::napi_number
+                    && read_number(env, *v).is_ok_and(f64::is_finite)
             });
         if numeric {
             let items: Vec<JsValue> = entries.iter().map(|(_, v)| *v).collect();
@@ -337,16 +480,20 @@ impl Walker {
     }
 
     fn is_true(&self, value: JsValue) -> Walk<bool> {
-        let mut b = false;
-        Ok(type_of(self.env, value) == sys::ValueType::napi_boolean
-            && unsafe { sys::napi_get_value_bool(self.env, value, &mut b) } == sys::Status::napi_ok
-            && b)
+        Ok(type_of(self.env, value) == sys::ValueType::napi_boolean && read_bool(self.env, value)?)
     }
 }
 
-/// Whether `parseInt(key, 10)` is a number: optional whitespace, an optional sign, a digit.
+fn read_bool(env: Env, value: JsValue) -> Walk<bool> {
+    let mut b = false;
+    check(env, unsafe { sys::napi_get_value_bool(env, value, &mut b) })?;
+    Ok(b)
+}
+
+/// Whether `parseInt(key, 10)` is a number: JavaScript white space, an optional sign, a digit.
 fn starts_like_integer(key: &str) -> bool {
-    let rest = key.trim_start();
+    // JavaScript's white space is Unicode's, plus U+FEFF and minus U+0085.
+    let rest = key.trim_start_matches(|c: char| c == '\u{FEFF}' || (c.is_whitespace() && c != '\u{85}'));
     let rest = rest.strip_prefix(['+', '-']).unwrap_or(rest);
     rest.starts_with(|c: char| c.is_ascii_digit())
 }
