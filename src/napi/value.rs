@@ -239,7 +239,7 @@ impl Walker {
     /// JSON's first step for any object: if it has a callable `toJSON`, use its result.
     /// Buffers and Uint8Arrays are stored as bytes directly (what the replacer makes of
     /// `Buffer.prototype.toJSON`'s output anyway).
-    fn to_json(&mut self, value: JsValue, key: &str) -> Walk<JsValue> {
+    fn to_json(&self, value: JsValue, key: &str) -> Walk<JsValue> {
         let env = self.env;
         if type_of(env, value) != sys::ValueType::napi_object || is(env, value, sys::napi_is_typedarray)? {
             return Ok(value);
