@@ -337,3 +337,56 @@ test('a process exits cleanly with stores closed, unclosed and garbage-collected
     t.notThrows(() => execFileSync(process.execPath, ['-e', script], { timeout: 20_000, stdio: 'pipe' }), `run ${run}`)
   }
 })
+
+test('values in the shapes Baileys 6.7 wrote are stored as Buffers', async (t) => {
+  const store = await openStore('memory:')
+  await store.setKeys('s', {
+    'pre-key': {
+      1: { public: { type: 'Buffer', data: [1, 2, 3] }, private: { type: 'Buffer', data: 'AQID' } },
+      2: { public: { buffer: true, value: 'AQID' }, private: { 0: 1, 1: 2, 2: 3 } },
+    },
+  })
+  const bytes = Buffer.from([1, 2, 3])
+  t.deepEqual(await store.getKeys('s', 'pre-key', ['1', '2']), {
+    1: { public: bytes, private: bytes },
+    2: { public: bytes, private: bytes },
+  })
+  await store.close()
+})
+
+test('a full disk rejects the write with ERR_STORE_IO and loses nothing acknowledged', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  const { url } = tempDb()
+  // A file-size limit (ulimit -f, in KiB) stands in for a full disk: writes past it fail.
+  const script = `
+    process.on('SIGXFSZ', () => {}) // get EFBIG instead of being killed
+    const { openStore } = require(${JSON.stringify(require.resolve('../index.js'))})
+    openStore(${JSON.stringify(url)}).then(async (store) => {
+      let acked = -1
+      for (let i = 0; ; i++) {
+        try {
+          await store.setKeys('s', { session: { ['k' + i]: { blob: Buffer.alloc(20000, i % 256), i } } })
+          acked = i
+        } catch (err) {
+          console.log(JSON.stringify({ acked, code: err.code }))
+          // The store still answers reads after a failed write.
+          const read = await store.getKeys('s', 'session', ['k' + acked])
+          if (read['k' + acked].i !== acked) throw new Error('read after failure')
+          return store.close()
+        }
+      }
+    })`
+  const output = execFileSync('bash', ['-c', 'ulimit -f 1024; exec "$0" -e "$1"', process.execPath, script], {
+    timeout: 60_000,
+  })
+  const { acked, code } = JSON.parse(output.toString().trim().split('\n').pop())
+  t.is(code, ErrorCodes.STORE_IO)
+  t.true(acked > 10, `${acked} writes fit before the limit`)
+  const store = await openStore(url)
+  const ids = Array.from({ length: acked + 2 }, (_, i) => `k${i}`)
+  const got = await store.getKeys('s', 'session', ids)
+  for (let i = 0; i <= acked; i++) t.is(got[`k${i}`]?.i, i, `acknowledged write ${i}`)
+  t.is(got[`k${acked + 1}`], null, 'the failed write left nothing')
+  t.deepEqual(await store.check(), [])
+  await store.close()
+})
