@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use napi::bindgen_prelude::{Object, ToNapiValue, Unknown};
 use napi::{sys, Env, JsValue};
+use napi_derive::napi;
 
 use settle::{Settle, Settler};
-use napi_derive::napi;
 
 use crate::core::error::StoreError;
 use crate::core::executor::{open_url, Executor};
@@ -45,8 +45,9 @@ pub(crate) unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys
                 let mut item = std::ptr::null_mut();
                 match stored {
                     Some(bytes) => {
-                        item = value::decode(env, &bytes).map_err(|e| {
-                            StoreError::corrupt(format!("key {id:?} cannot be read: {e}"))
+                        item = value::decode(env, &bytes).map_err(|e| match e {
+                            StoreError::Corrupt(why) => StoreError::corrupt(format!("key {id:?}: {why}")),
+                            other => other,
                         })?
                     }
                     None => value::napi_ok(sys::napi_get_null(env, &mut item))?,

@@ -9,7 +9,8 @@
 //! Buffers, as the reviver does.
 //!
 //! Unlike `JSON.stringify`, values that would silently lose data are rejected: functions,
-//! symbols, BigInts, ArrayBuffers, typed arrays other than Uint8Array, and circular objects.
+//! symbols, BigInts, ArrayBuffers, typed arrays other than Uint8Array, circular objects and
+//! strings with lone surrogates (see `docs/format.md`).
 //!
 //! This module talks to N-API directly (`napi::sys`) because it visits every node of
 //! large values; each call here is one N-API call, nothing more.
