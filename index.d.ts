@@ -20,6 +20,8 @@ export declare const ErrorCodes: {
   readonly STORE_VERSION: 'ERR_STORE_VERSION'
   /** The disk or database engine failed: disk full, permissions, missing directory, locks. */
   readonly STORE_IO: 'ERR_STORE_IO'
+  /** A networked store (Redis) cannot be reached within its timeouts; the same call may succeed later. */
+  readonly STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE'
 }
 
 export type AuthStoreErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -83,12 +85,26 @@ export declare class AuthStore {
   clearKeys(sessionId: string): Promise<void>
 }
 
-export interface OpenStoreOptions {}
+/** Options of `openStore`; all of them apply to Redis stores only. */
+export interface OpenStoreOptions {
+  /** Every Redis key starts with `<keyPrefix>:`. Default `'baileys'`. */
+  keyPrefix?: string
+  /** How long connecting (and reconnecting) may take, in ms. Default 5000. */
+  connectTimeoutMs?: number
+  /** How long one operation may take before it rejects with `ERR_STORE_UNAVAILABLE`, in ms. Default 5000. */
+  commandTimeoutMs?: number
+  /**
+   * Off by default. When set, a session's creds and all its keys expire together this many
+   * seconds after the session was last used; every access refreshes them all.
+   */
+  ttlSeconds?: number
+}
 
 /**
  * Opens a store; each call opens a new one. URLs: `sqlite:PATH`, `sqlite://PATH`, a plain
- * file path, `sqlite::memory:`, `memory:`. Default: env `BAILEYS_AUTH_STORE`, else
- * `sqlite:./baileys-auth.db`.
+ * file path, `sqlite::memory:`, `memory:`, `redis://[user:pass@]host:port[/db]`,
+ * `rediss://…` (TLS), `redis+unix:///path.sock`, `redis+cluster://host:port,host:port`.
+ * Default: env `BAILEYS_AUTH_STORE`, else `sqlite:./baileys-auth.db`.
  */
 export declare function openStore(url?: string, options?: OpenStoreOptions): Promise<AuthStore>
 

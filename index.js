@@ -13,6 +13,7 @@ const ErrorCodes = Object.freeze({
   STORE_CORRUPT: 'ERR_STORE_CORRUPT',
   STORE_VERSION: 'ERR_STORE_VERSION',
   STORE_IO: 'ERR_STORE_IO',
+  STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE',
 })
 const knownCodes = new Set(Object.values(ErrorCodes))
 
@@ -127,8 +128,10 @@ class AuthStore {
 
 /**
  * Opens a store. Each call opens a new one; close it when done.
- * @param {string} [url] `sqlite:PATH`, `sqlite://PATH`, a file path, `sqlite::memory:` or
- *   `memory:`; default: env BAILEYS_AUTH_STORE, else `sqlite:./baileys-auth.db`.
+ * @param {string} [url] `sqlite:PATH`, `sqlite://PATH`, a file path, `sqlite::memory:`,
+ *   `memory:`, `redis://…`, `rediss://…`, `redis+unix://…` or `redis+cluster://…`;
+ *   default: env BAILEYS_AUTH_STORE, else `sqlite:./baileys-auth.db`.
+ * @param {object} [options] for Redis: keyPrefix, connectTimeoutMs, commandTimeoutMs, ttlSeconds.
  */
 async function openStore(url = defaultStoreUrl(), options = {}) {
   if (typeof url !== 'string' || url === '') {
@@ -137,7 +140,7 @@ async function openStore(url = defaultStoreUrl(), options = {}) {
   if (options === null || typeof options !== 'object') {
     throw storeError(ErrorCodes.INVALID_ARG, 'options must be an object')
   }
-  return new AuthStore(await NativeStore.open(url), url, null)
+  return new AuthStore(await NativeStore.open(url, options), url, null)
 }
 
 // useRustAuthState shares one open store per URL, so that a thousand sessions on the

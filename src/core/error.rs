@@ -21,6 +21,9 @@ pub enum StoreError {
     /// The operating system or database engine failed: disk full, permissions, locks.
     #[error("store I/O failed: {0}")]
     Io(String),
+    /// A networked store (Redis) cannot be reached now; the same call may succeed later.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -32,6 +35,7 @@ impl StoreError {
             StoreError::Corrupt(_) => "ERR_STORE_CORRUPT",
             StoreError::Version { .. } => "ERR_STORE_VERSION",
             StoreError::Io(_) => "ERR_STORE_IO",
+            StoreError::Unavailable(_) => "ERR_STORE_UNAVAILABLE",
         }
     }
 
@@ -75,6 +79,7 @@ mod tests {
         assert_eq!(StoreError::corrupt("x").code(), "ERR_STORE_CORRUPT");
         assert_eq!(StoreError::Version { found: 9, supported: 1 }.code(), "ERR_STORE_VERSION");
         assert_eq!(StoreError::Io("x".into()).code(), "ERR_STORE_IO");
+        assert_eq!(StoreError::Unavailable("x".into()).code(), "ERR_STORE_UNAVAILABLE");
     }
 
     #[test]

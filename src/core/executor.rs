@@ -156,13 +156,19 @@ impl Store for ClosedStore {
     }
 }
 
-/// Opens the store a URL names.
-pub fn open_url(url: &super::url::StoreUrl) -> Result<Box<dyn Store>> {
+/// Opens the store a URL names. `redis` tunes Redis stores; it must be `None` for others.
+pub fn open_url(url: &super::url::StoreUrl, redis: Option<super::redis::RedisOptions>) -> Result<Box<dyn Store>> {
     use super::url::StoreUrl;
+    if redis.is_some() && !matches!(url, StoreUrl::Redis(_)) {
+        return Err(StoreError::invalid(
+            "keyPrefix, connectTimeoutMs, commandTimeoutMs and ttlSeconds apply to Redis stores only",
+        ));
+    }
     Ok(match url {
         StoreUrl::SqliteFile(path) => Box::new(super::sqlite::SqliteStore::open(path)?),
         StoreUrl::SqliteMemory => Box::new(super::sqlite::SqliteStore::open_in_memory()?),
         StoreUrl::Memory => Box::new(super::memory::MemoryStore::new()),
+        StoreUrl::Redis(target) => Box::new(super::redis::RedisStore::open(target, redis.unwrap_or_default())?),
     })
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::error::{Result, StoreError};
+use super::redis::RedisTarget;
 
 /// A parsed store location.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,11 +14,15 @@ pub enum StoreUrl {
     SqliteMemory,
     /// The in-memory reference store (`memory:`), gone when closed.
     Memory,
+    /// A Redis server or cluster.
+    Redis(RedisTarget),
 }
 
 impl StoreUrl {
-    /// Accepts `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:`, `memory:` and a plain
-    /// file path. `sqlite:///abs/file.db` is the absolute path `/abs/file.db`.
+    /// Accepts `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:`, `memory:`, a plain file
+    /// path (`sqlite:///abs/file.db` is the absolute path `/abs/file.db`), and for Redis
+    /// `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS), `redis+unix:///path.sock`,
+    /// and `redis+cluster://host:port,host:port` (or `rediss+cluster://`).
     pub fn parse(url: &str) -> Result<Self> {
         if url.is_empty() {
             return Err(StoreError::invalid("store URL must be a non-empty string"));
@@ -38,13 +43,31 @@ impl StoreUrl {
             }
             return Ok(StoreUrl::SqliteFile(PathBuf::from(path)));
         }
-        if let Some((scheme, _)) = url.split_once("://") {
-            let known = scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-            if known {
-                return Err(StoreError::invalid(format!(
-                    "unsupported store URL scheme {scheme:?}: use sqlite:PATH, sqlite::memory:, memory: or a file path"
-                )));
-            }
+        if let Some((scheme, rest)) = url.split_once("://") {
+            return match scheme {
+                "redis" | "rediss" | "redis+unix" | "unix" => Ok(StoreUrl::Redis(RedisTarget::Server(url.to_owned()))),
+                "redis+cluster" | "rediss+cluster" => {
+                    let node_scheme = scheme.trim_end_matches("+cluster");
+                    let (hosts, tail) = rest.split_once('/').map_or((rest, ""), |(h, t)| (h, t));
+                    let (auth, hosts) = hosts.rsplit_once('@').map_or(("", hosts), |(a, h)| (a, h));
+                    if !tail.is_empty() {
+                        return Err(StoreError::invalid("a Redis Cluster has no databases: remove the /db from the URL"));
+                    }
+                    let nodes: Vec<String> = hosts
+                        .split(',')
+                        .filter(|h| !h.is_empty())
+                        .map(|h| if auth.is_empty() { format!("{node_scheme}://{h}") } else { format!("{node_scheme}://{auth}@{h}") })
+                        .collect();
+                    if nodes.is_empty() {
+                        return Err(StoreError::invalid(format!("store URL {url:?} names no cluster node")));
+                    }
+                    Ok(StoreUrl::Redis(RedisTarget::Cluster(nodes)))
+                }
+                _ if scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => Err(StoreError::invalid(format!(
+                    "unsupported store URL scheme {scheme:?}: use sqlite:PATH, sqlite::memory:, memory:, redis://, rediss://, redis+unix:// or redis+cluster://"
+                ))),
+                _ => Ok(StoreUrl::SqliteFile(PathBuf::from(url))),
+            };
         }
         Ok(StoreUrl::SqliteFile(PathBuf::from(url)))
     }
@@ -63,11 +86,21 @@ mod tests {
         assert_eq!(StoreUrl::parse("./x/auth.db").unwrap(), file("./x/auth.db"));
         assert_eq!(StoreUrl::parse("sqlite::memory:").unwrap(), StoreUrl::SqliteMemory);
         assert_eq!(StoreUrl::parse("memory:").unwrap(), StoreUrl::Memory);
+        for server in ["redis://127.0.0.1:6379/2", "rediss://u:p@host:6380", "redis+unix:///tmp/r.sock"] {
+            assert_eq!(StoreUrl::parse(server).unwrap(), StoreUrl::Redis(RedisTarget::Server(server.into())));
+        }
+        assert_eq!(
+            StoreUrl::parse("redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:7001").unwrap(),
+            StoreUrl::Redis(RedisTarget::Cluster(vec![
+                "redis://:secret@10.0.0.1:7000".into(),
+                "redis://:secret@10.0.0.2:7001".into()
+            ]))
+        );
     }
 
     #[test]
     fn rejects_empty_and_unknown_schemes() {
-        for bad in ["", "sqlite:", "sqlite://", "postgres://localhost/db", "ftp://x", "sqlite:/tmp/a\0b.db"] {
+        for bad in ["", "sqlite:", "sqlite://", "postgres://localhost/db", "ftp://x", "sqlite:/tmp/a\0b.db", "redis+cluster://", "redis+cluster://h:1/0"] {
             assert_eq!(StoreUrl::parse(bad).unwrap_err().code(), "ERR_INVALID_ARG", "{bad}");
         }
     }

@@ -11,6 +11,7 @@ mod settle;
 mod value;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use napi::bindgen_prelude::{Object, ToNapiValue, Unknown};
 use napi::{sys, Env, JsValue};
@@ -20,6 +21,7 @@ use settle::{Settle, Settler};
 
 use crate::core::error::StoreError;
 use crate::core::executor::{open_url, Executor};
+use crate::core::redis::RedisOptions;
 use crate::core::store::KeyWrite;
 use crate::core::url::StoreUrl;
 
@@ -87,6 +89,33 @@ where
     Ok(Object::from_raw(env.raw(), promise))
 }
 
+/// Reads `openStore`'s options. `None` when no Redis option is given.
+fn redis_options(env: sys::napi_env, options: sys::napi_value) -> Result<Option<RedisOptions>, StoreError> {
+    if value::is_nullish(env, options) {
+        return Ok(None);
+    }
+    let mut redis = RedisOptions::default();
+    let mut any = false;
+    let number = |value: sys::napi_value, name: &str| -> Result<f64, StoreError> {
+        value::number_arg(env, value).filter(|n| n.is_finite() && *n > 0.0).ok_or_else(|| StoreError::invalid(format!("options.{name} must be a positive number")))
+    };
+    for (name, item) in value::object_entries(env, options, "options")? {
+        if value::type_of(env, item) == sys::ValueType::napi_undefined {
+            continue;
+        }
+        any = true;
+        match name.as_str() {
+            "keyPrefix" => redis.key_prefix = value::string_arg(env, item, "options.keyPrefix")?,
+            "connectTimeoutMs" => redis.connect_timeout = Duration::from_secs_f64(number(item, &name)? / 1000.0),
+            "commandTimeoutMs" => redis.command_timeout = Duration::from_secs_f64(number(item, &name)? / 1000.0),
+            "ttlSeconds" => redis.ttl = Some(Duration::from_secs_f64(number(item, &name)?)),
+            other => return Err(StoreError::invalid(format!("unknown option {other:?}"))),
+        }
+    }
+    redis.validate()?;
+    Ok(any.then_some(redis))
+}
+
 #[napi]
 pub struct NativeStore {
     exec: Arc<Executor>,
@@ -95,15 +124,19 @@ pub struct NativeStore {
 
 #[napi]
 impl NativeStore {
-    /// Opens the store a URL names, on a thread of its own.
-    #[napi(ts_return_type = "Promise<NativeStore>")]
-    pub fn open<'env>(env: &'env Env, url: Unknown<'env>) -> napi::Result<Object<'env>> {
+    /// Opens the store a URL names, on a thread of its own. `options`: `{ keyPrefix?,
+    /// connectTimeoutMs?, commandTimeoutMs?, ttlSeconds? }`, for Redis stores.
+    #[napi(ts_return_type = "Promise<NativeStore>", ts_args_type = "url: string, options?: object")]
+    pub fn open<'env>(env: &'env Env, url: Unknown<'env>, options: Unknown<'env>) -> napi::Result<Object<'env>> {
         let settler = Settler::new(env.raw()).map_err(|e| napi::Error::from_reason(e.to_string()))?;
         let for_store = Arc::clone(&settler);
         promise(env, &settler, move || {
             let url_text = value::string_arg(env.raw(), url.raw(), "store URL")?;
             let url = StoreUrl::parse(&url_text)?;
-            Ok(move |settle: Settle| Executor::open(move || open_url(&url), move |opened| settle(opened.map(|exec| Reply::Opened(exec, for_store)))))
+            let redis = redis_options(env.raw(), options.raw())?;
+            Ok(move |settle: Settle| {
+                Executor::open(move || open_url(&url, redis), move |opened| settle(opened.map(|exec| Reply::Opened(exec, for_store))))
+            })
         })
     }
 

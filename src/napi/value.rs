@@ -578,6 +578,14 @@ pub(crate) fn napi_ok(status: sys::napi_status) -> Result<(), StoreError> {
     }
 }
 
+/// A number argument, or `None` if the value is not a number.
+pub(crate) fn number_arg(env: Env, value: JsValue) -> Option<f64> {
+    if type_of(env, value) != sys::ValueType::napi_number {
+        return None;
+    }
+    read_number(env, value).ok()
+}
+
 /// A non-empty string argument, such as a session id.
 pub(crate) fn string_arg(env: Env, value: JsValue, what: &str) -> Result<String, StoreError> {
     if type_of(env, value) == sys::ValueType::napi_string {

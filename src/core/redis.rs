@@ -1,0 +1,453 @@
+//! The Redis backend: one store shared by every process of a fleet.
+//!
+//! Layout (documented in `docs/redis.md`), for key prefix `baileys` and session `S`:
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `baileys:{S}:creds` | string | the creds (codec blob) |
+//! | `baileys:{S}:types` | set | the key types that have at least one key |
+//! | `baileys:{S}:keys:<type>` | hash | id → value (codec blob) |
+//!
+//! `{S}` is a cluster hash tag: all of a session's keys live in one slot, so every
+//! operation on a session is a single-slot command or script, on a standalone server and on
+//! a cluster alike. Values use the same codec as SQLite, so moving a session between
+//! backends is a copy.
+//!
+//! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one Lua script,
+//! which Redis runs atomically. A script checks the types of the keys it will write before
+//! writing anything, so it never stops halfway.
+//!
+//! The [`Store`] trait is synchronous, because each store runs on a thread of its own (see
+//! [`Executor`](super::executor::Executor)); this backend owns a single-threaded Tokio
+//! runtime on that thread and one multiplexed connection, which reconnects by itself.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
+
+use super::error::{Result, StoreError};
+use super::store::{KeyWrite, Store};
+
+/// Where a Redis store lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RedisTarget {
+    /// A standalone server: a `redis://`, `rediss://` or `redis+unix://` URL.
+    Server(String),
+    /// The seed nodes of a cluster, each a `redis://` or `rediss://` URL.
+    Cluster(Vec<String>),
+}
+
+/// Tuning of a Redis store; see `docs/redis.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisOptions {
+    /// Every key starts with `<key_prefix>:`.
+    pub key_prefix: String,
+    /// How long opening (or reopening) a connection may take.
+    pub connect_timeout: Duration,
+    /// How long one operation may take before it fails with `ERR_STORE_UNAVAILABLE`.
+    pub command_timeout: Duration,
+    /// When set, a session's creds and keys expire together this long after their last access.
+    pub ttl: Option<Duration>,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            key_prefix: "baileys".into(),
+            connect_timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(5),
+            ttl: None,
+        }
+    }
+}
+
+impl RedisOptions {
+    pub fn validate(&self) -> Result<()> {
+        let prefix_ok = !self.key_prefix.is_empty()
+            && !self.key_prefix.contains(['{', '}', '*', '?', '[', ']', '\\'])
+            && !self.key_prefix.chars().any(char::is_whitespace);
+        if !prefix_ok {
+            return Err(StoreError::invalid(
+                "keyPrefix must be a non-empty string without spaces, braces or glob characters",
+            ));
+        }
+        for (name, value) in [("connectTimeoutMs", self.connect_timeout), ("commandTimeoutMs", self.command_timeout)] {
+            if value.is_zero() {
+                return Err(StoreError::invalid(format!("{name} must be positive")));
+            }
+        }
+        if self.ttl.is_some_and(|ttl| ttl < Duration::from_secs(1)) {
+            return Err(StoreError::invalid("ttlSeconds must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// One connection, to a server or to a cluster.
+enum Connection {
+    Server(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Server(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Server(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Server(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// Refreshes the expiry of every key of a session (KEYS[1] creds, KEYS[2] types; ARGV[1] the
+/// TTL in ms, ARGV[2] the prefix of the type hashes). Shared by the scripts below.
+const TOUCH_LUA: &str = r"
+local function touch(ttl)
+  if ttl <= 0 then return end
+  for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    redis.call('PEXPIRE', ARGV[2] .. t, ttl)
+  end
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+";
+
+/// Applies a key batch: ARGV[3..] are (op 'S' or 'D', type, id, value) quadruples.
+const APPLY_LUA: &str = r"
+local ttl = tonumber(ARGV[1])
+local base = ARGV[2]
+-- Refuse before writing anything if a key holds something else (never half a batch).
+for i = 3, #ARGV, 4 do
+  local kind = redis.call('TYPE', base .. ARGV[i + 1]).ok
+  if kind ~= 'hash' and kind ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. base .. ARGV[i + 1] .. ' is not a hash')
+  end
+end
+for i = 3, #ARGV, 4 do
+  local hash = base .. ARGV[i + 1]
+  if ARGV[i] == 'S' then
+    redis.call('HSET', hash, ARGV[i + 2], ARGV[i + 3])
+    redis.call('SADD', KEYS[2], ARGV[i + 1])
+  elseif redis.call('HDEL', hash, ARGV[i + 2]) == 1 and redis.call('EXISTS', hash) == 0 then
+    redis.call('SREM', KEYS[2], ARGV[i + 1])
+  end
+end
+touch(ttl)
+return 1
+";
+
+/// Sets the creds: ARGV[3] the value.
+const SET_CREDS_LUA: &str = r"
+redis.call('SET', KEYS[1], ARGV[3])
+touch(tonumber(ARGV[1]))
+return 1
+";
+
+/// Reads the creds, refreshing the session's expiry.
+const GET_CREDS_LUA: &str = r"
+local value = redis.call('GET', KEYS[1])
+touch(tonumber(ARGV[1]))
+return value
+";
+
+/// Reads ids of one type (ARGV[3] the type, ARGV[4..] the ids), refreshing the expiry.
+const GET_KEYS_LUA: &str = r"
+local values = redis.call('HMGET', ARGV[2] .. ARGV[3], unpack(ARGV, 4))
+touch(tonumber(ARGV[1]))
+return values
+";
+
+/// Deletes every key of the session; ARGV[3] is '1' to delete the creds too.
+const CLEAR_LUA: &str = r"
+for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('DEL', ARGV[2] .. t)
+end
+redis.call('DEL', KEYS[2])
+if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) else touch(tonumber(ARGV[1])) end
+return 1
+";
+
+struct Scripts {
+    apply: Script,
+    set_creds: Script,
+    get_creds: Script,
+    get_keys: Script,
+    clear: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let with_touch = |body: &str| Script::new(&format!("{TOUCH_LUA}{body}"));
+        Scripts {
+            apply: with_touch(APPLY_LUA),
+            set_creds: with_touch(SET_CREDS_LUA),
+            get_creds: with_touch(GET_CREDS_LUA),
+            get_keys: with_touch(GET_KEYS_LUA),
+            clear: with_touch(CLEAR_LUA),
+        }
+    }
+}
+
+pub struct RedisStore {
+    runtime: tokio::runtime::Runtime,
+    connection: Connection,
+    options: RedisOptions,
+    scripts: Scripts,
+}
+
+/// The keys of one session.
+struct SessionKeys {
+    creds: String,
+    types: String,
+    /// Prefix of the per-type hashes: the type name follows.
+    hash_prefix: String,
+}
+
+impl RedisStore {
+    /// Connects to the target; fails with `ERR_STORE_UNAVAILABLE` if it cannot be reached
+    /// within the connect timeout.
+    pub fn open(target: &RedisTarget, options: RedisOptions) -> Result<Self> {
+        options.validate()?;
+        install_tls_provider();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Io(format!("cannot start the Redis runtime: {e}")))?;
+        let connect = async {
+            match target {
+                RedisTarget::Server(url) => {
+                    let client = redis::Client::open(url.as_str()).map_err(invalid_url)?;
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(options.connect_timeout))
+                        .set_response_timeout(Some(options.command_timeout))
+                        .set_number_of_retries(1)
+                        .set_max_delay(Duration::from_millis(500));
+                    Ok(Connection::Server(ConnectionManager::new_with_config(client, config).await.map_err(map_error)?))
+                }
+                RedisTarget::Cluster(nodes) => {
+                    let client = ClusterClientBuilder::new(nodes.iter().map(String::as_str))
+                        .connection_timeout(options.connect_timeout)
+                        .response_timeout(options.command_timeout)
+                        .retries(2)
+                        .min_retry_wait(50)
+                        .max_retry_wait(500)
+                        .build()
+                        .map_err(invalid_url)?;
+                    Ok(Connection::Cluster(client.get_async_connection().await.map_err(map_error)?))
+                }
+            }
+        };
+        let connection = runtime.block_on(async {
+            tokio::time::timeout(options.connect_timeout, connect)
+                .await
+                .unwrap_or_else(|_| Err(StoreError::Unavailable("connecting to Redis timed out".into())))
+        })?;
+        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new() };
+        store.check()?;
+        Ok(store)
+    }
+
+    fn keys(&self, session: &str) -> SessionKeys {
+        let base = format!("{}:{{{session}}}", self.options.key_prefix);
+        SessionKeys { creds: format!("{base}:creds"), types: format!("{base}:types"), hash_prefix: format!("{base}:keys:") }
+    }
+
+    fn ttl_ms(&self) -> u64 {
+        self.options.ttl.map_or(0, |ttl| ttl.as_millis() as u64)
+    }
+
+    /// Runs a command on the connection, bounded by the command timeout.
+    fn query<T: redis::FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
+        block_on(&self.runtime, self.options.command_timeout, cmd.query_async(&mut self.connection))
+    }
+
+    /// Invokes a session script: KEYS = creds, types; ARGV = ttl, hash prefix, then `extra`.
+    fn script<T: redis::FromRedisValue>(&mut self, pick: fn(&Scripts) -> &Script, session: &str, extra: Vec<Vec<u8>>) -> Result<T> {
+        let keys = self.keys(session);
+        let mut invocation = pick(&self.scripts).prepare_invoke();
+        invocation.key(keys.creds).key(keys.types).arg(self.ttl_ms()).arg(keys.hash_prefix);
+        for arg in extra {
+            invocation.arg(arg);
+        }
+        block_on(&self.runtime, self.options.command_timeout, invocation.invoke_async(&mut self.connection))
+    }
+
+    /// The session ids found by scanning every node for `pattern`'s keys.
+    fn scan_sessions(&mut self) -> Result<BTreeSet<String>> {
+        let prefix = format!("{}:{{", self.options.key_prefix);
+        let pattern = format!("{prefix}*");
+        let nodes = match &self.connection {
+            Connection::Server(_) => vec![None],
+            Connection::Cluster(_) => self.cluster_masters()?.into_iter().map(Some).collect(),
+        };
+        let mut sessions = BTreeSet::new();
+        for node in nodes {
+            let mut cursor: u64 = 0;
+            loop {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
+                let (next, keys): (u64, Vec<String>) = match (&node, &mut self.connection) {
+                    (Some((host, port)), Connection::Cluster(cluster)) => {
+                        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
+                        let reply = block_on(&self.runtime, self.options.command_timeout, cluster.route_command(cmd, routing))?;
+                        redis::from_redis_value(reply).map_err(unexpected_reply)?
+                    }
+                    _ => self.query(&cmd)?,
+                };
+                for key in keys {
+                    let Some(rest) = key.strip_prefix(&prefix) else { continue };
+                    // Only the keys that mean "this session has data".
+                    for suffix in ["}:creds", "}:types"] {
+                        if let Some(session) = rest.strip_suffix(suffix) {
+                            sessions.insert(session.to_owned());
+                        }
+                    }
+                }
+                cursor = next;
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// (host, port) of every master of the cluster, from `CLUSTER SLOTS`.
+    fn cluster_masters(&mut self) -> Result<BTreeSet<(String, u16)>> {
+        let slots: Vec<Value> = self.query(redis::cmd("CLUSTER").arg("SLOTS"))?;
+        let mut masters = BTreeSet::new();
+        for range in slots {
+            let Value::Array(parts) = range else { continue };
+            if let Some(Value::Array(master)) = parts.get(2) {
+                let host: String = master.first().map(redis::from_redis_value_ref).transpose().map_err(unexpected_reply)?.unwrap_or_default();
+                let port: u16 = master.get(1).map(redis::from_redis_value_ref).transpose().map_err(unexpected_reply)?.unwrap_or_default();
+                masters.insert((host, port));
+            }
+        }
+        Ok(masters)
+    }
+}
+
+impl Store for RedisStore {
+    fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
+        if self.options.ttl.is_some() {
+            return self.script(|s| &s.get_creds, session, vec![]);
+        }
+        let key = self.keys(session).creds;
+        self.query(redis::cmd("GET").arg(key))
+    }
+
+    fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
+        if self.options.ttl.is_some() {
+            return self.script::<i64>(|s| &s.set_creds, session, vec![creds.to_vec()]).map(drop);
+        }
+        let key = self.keys(session).creds;
+        self.query(redis::cmd("SET").arg(key).arg(creds))
+    }
+
+    fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.options.ttl.is_some() {
+            let mut extra = vec![kind.as_bytes().to_vec()];
+            extra.extend(ids.iter().map(|id| id.as_bytes().to_vec()));
+            return self.script(|s| &s.get_keys, session, extra);
+        }
+        let hash = format!("{}{kind}", self.keys(session).hash_prefix);
+        self.query(redis::cmd("HMGET").arg(hash).arg(ids))
+    }
+
+    fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut extra = Vec::with_capacity(writes.len() * 4);
+        for write in writes {
+            let (op, value) = match &write.value {
+                Some(value) => (b"S".to_vec(), value.clone()),
+                None => (b"D".to_vec(), Vec::new()),
+            };
+            extra.extend([op, write.kind.as_bytes().to_vec(), write.id.as_bytes().to_vec(), value]);
+        }
+        self.script::<i64>(|s| &s.apply, session, extra).map(drop)
+    }
+
+    fn clear_keys(&mut self, session: &str) -> Result<()> {
+        self.script::<i64>(|s| &s.clear, session, vec![b"0".to_vec()]).map(drop)
+    }
+
+    fn delete_session(&mut self, session: &str) -> Result<()> {
+        self.script::<i64>(|s| &s.clear, session, vec![b"1".to_vec()]).map(drop)
+    }
+
+    fn sessions(&mut self) -> Result<Vec<String>> {
+        Ok(self.scan_sessions()?.into_iter().collect())
+    }
+
+    fn check(&mut self) -> Result<Vec<String>> {
+        self.query::<()>(&redis::cmd("PING"))?;
+        Ok(Vec::new())
+    }
+}
+
+/// rustls needs one process-wide crypto provider for `rediss://`; installing it twice is harmless.
+fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Runs a Redis future on the store's runtime, failing with `Unavailable` after `timeout`.
+fn block_on<T>(runtime: &tokio::runtime::Runtime, timeout: Duration, future: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T> {
+    runtime.block_on(async {
+        match tokio::time::timeout(timeout, future).await {
+            Ok(result) => result.map_err(map_error),
+            Err(_) => Err(StoreError::Unavailable(format!("Redis did not answer within {} ms", timeout.as_millis()))),
+        }
+    })
+}
+
+fn unexpected_reply(err: redis::ParsingError) -> StoreError {
+    StoreError::Io(format!("unexpected reply from Redis: {err}"))
+}
+
+fn invalid_url(err: redis::RedisError) -> StoreError {
+    StoreError::invalid(format!("invalid Redis URL: {err}"))
+}
+
+/// Connection trouble is `Unavailable` (retrying later can succeed); anything else Redis
+/// refuses is `Io`.
+fn map_error(err: redis::RedisError) -> StoreError {
+    use redis::{ErrorKind, ServerErrorKind};
+    let transient = err.is_io_error()
+        || err.is_timeout()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || matches!(
+            err.kind(),
+            ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown)
+        );
+    if transient {
+        StoreError::Unavailable(err.to_string())
+    } else {
+        StoreError::Io(format!("Redis: {err}"))
+    }
+}
