@@ -7,13 +7,14 @@ import test from 'ava'
 
 import * as esm from '../index.mjs'
 import { ErrorCodes, isAuthStoreError, openStore, useRustAuthState } from '../index.mjs'
+import { BACKENDS } from './helpers/backends.mjs'
+import { stopAll } from './helpers/redis-server.mjs'
 import { tempDb, tempDir } from './helpers/temp.mjs'
 
 const baileys = await import('baileys')
 const require = createRequire(import.meta.url)
 
-const BACKENDS = ['sqlite-file', 'sqlite::memory:', 'memory:']
-const urlOf = (backend) => (backend === 'sqlite-file' ? tempDb().url : backend)
+test.after.always(stopAll)
 
 const preKey = (n) => ({ public: Buffer.alloc(32, n), private: Buffer.alloc(32, n + 1) })
 
@@ -26,8 +27,8 @@ async function rejectsWith(t, promise, code) {
 }
 
 for (const backend of BACKENDS) {
-  test(`${backend}: a get issued after un-awaited sets sees the last of them`, async (t) => {
-    const store = await openStore(urlOf(backend))
+  test(`${backend.name}: a get issued after un-awaited sets sees the last of them`, async (t) => {
+    const store = await openStore(await backend.url())
     const { state } = await useRustAuthState('order', { store, baileys })
     const writes = []
     for (let i = 0; i < 100; i++) writes.push(state.keys.set({ 'pre-key': { 1: preKey(i) } }))
@@ -37,8 +38,8 @@ for (const backend of BACKENDS) {
     await store.close()
   })
 
-  test(`${backend}: sessions are isolated from each other`, async (t) => {
-    const store = await openStore(urlOf(backend))
+  test(`${backend.name}: sessions are isolated from each other`, async (t) => {
+    const store = await openStore(await backend.url())
     const a = await useRustAuthState('a', { store, baileys })
     const b = await useRustAuthState('b', { store, baileys })
     await a.state.keys.set({ session: { 'x.0': { owner: 'a' } }, 'pre-key': { 1: preKey(1) } })
@@ -52,8 +53,8 @@ for (const backend of BACKENDS) {
     await store.close()
   })
 
-  test(`${backend}: sessions() lists sessions with creds or keys, and deleteSession removes exactly one`, async (t) => {
-    const store = await openStore(urlOf(backend))
+  test(`${backend.name}: sessions() lists sessions with creds or keys, and deleteSession removes exactly one`, async (t) => {
+    const store = await openStore(await backend.url())
     t.deepEqual(await store.sessions(), [])
     const c = await useRustAuthState('c', { store, baileys })
     const a = await useRustAuthState('a', { store, baileys })
@@ -74,8 +75,8 @@ for (const backend of BACKENDS) {
     await store.close()
   })
 
-  test(`${backend}: every Baileys 7 key type and unknown types round-trip`, async (t) => {
-    const store = await openStore(urlOf(backend))
+  test(`${backend.name}: every Baileys 7 key type and unknown types round-trip`, async (t) => {
+    const store = await openStore(await backend.url())
     const { state } = await useRustAuthState('types', { store, baileys })
     const syncKey = baileys.proto.Message.AppStateSyncKeyData.fromObject({
       keyData: Buffer.alloc(32, 7),
@@ -111,8 +112,8 @@ for (const backend of BACKENDS) {
     await store.close()
   })
 
-  test(`${backend}: null and undefined delete, within one atomic batch`, async (t) => {
-    const store = await openStore(urlOf(backend))
+  test(`${backend.name}: null and undefined delete, within one atomic batch`, async (t) => {
+    const store = await openStore(await backend.url())
     const { state } = await useRustAuthState('del', { store, baileys })
     await state.keys.set({ 'pre-key': { 1: preKey(1), 2: preKey(2), 3: preKey(3) } })
     await state.keys.set({ 'pre-key': { 1: null, 2: undefined, 4: preKey(4) }, session: null })
@@ -120,8 +121,8 @@ for (const backend of BACKENDS) {
     await store.close()
   })
 
-  test(`${backend}: of overlapping saveCreds calls, the latest state wins`, async (t) => {
-    const store = await openStore(urlOf(backend))
+  test(`${backend.name}: of overlapping saveCreds calls, the latest state wins`, async (t) => {
+    const store = await openStore(await backend.url())
     const { state, saveCreds } = await useRustAuthState('creds', { store, baileys })
     state.creds.me = { id: 'first@s.whatsapp.net' }
     const first = saveCreds()
@@ -134,8 +135,8 @@ for (const backend of BACKENDS) {
     await store.close()
   })
 
-  test(`${backend}: a closed store rejects every call with ERR_STORE_CLOSED`, async (t) => {
-    const store = await openStore(urlOf(backend))
+  test(`${backend.name}: a closed store rejects every call with ERR_STORE_CLOSED`, async (t) => {
+    const store = await openStore(await backend.url())
     const { state, saveCreds } = await useRustAuthState('closed', { store, baileys })
     const pending = state.keys.set({ 'pre-key': { 1: preKey(1) } })
     await store.close()
@@ -274,7 +275,7 @@ test('CommonJS and ES module entries export the same API', (t) => {
     t.is(esm[name], cjs[name], name)
   }
   t.deepEqual(Object.values(cjs.ErrorCodes).sort(), [
-    'ERR_INVALID_ARG', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT', 'ERR_STORE_IO', 'ERR_STORE_VERSION',
+    'ERR_INVALID_ARG', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT', 'ERR_STORE_IO', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_VERSION',
   ])
   t.false(isAuthStoreError(new Error('plain')))
 })

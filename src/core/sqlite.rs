@@ -71,7 +71,7 @@ impl SqliteStore {
         // is left byte for byte as it was.
         let (version, app_id, tables) = read_header(&conn)?;
         check_ownership(version, app_id, tables)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        retry_while_busy(|| conn.pragma_update(None, "journal_mode", "WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         let mut store = SqliteStore { conn };
@@ -107,11 +107,33 @@ impl SqliteStore {
     }
 }
 
+/// The schema version, application id and table count, from one snapshot: another process
+/// may be creating the schema at this moment.
 fn read_header(conn: &Connection) -> Result<(i64, i32, i64)> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
-    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
-    Ok((version, app_id, tables))
+    conn.execute_batch("BEGIN DEFERRED")?;
+    let header = (|| -> rusqlite::Result<_> {
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let app_id: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        Ok((version, app_id, tables))
+    })();
+    conn.execute_batch("COMMIT")?;
+    Ok(header?)
+}
+
+/// Runs `op`, retrying while the database is busy, up to the busy timeout. Switching to WAL
+/// needs a lock that SQLite does not wait for by itself, so processes opening a new
+/// database at the same moment would otherwise fail with "database is locked".
+fn retry_while_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match op() {
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => return result,
+        }
+    }
 }
 
 fn check_ownership(version: i64, app_id: i32, tables: i64) -> Result<()> {
@@ -316,6 +338,22 @@ mod tests {
     fn a_missing_directory_is_an_io_error() {
         let path = std::path::Path::new("/nonexistent-dir-for-test/auth.db");
         assert_eq!(SqliteStore::open(path).err().unwrap().code(), "ERR_STORE_IO");
+    }
+
+    #[test]
+    fn many_connections_creating_one_database_at_once_all_succeed() {
+        for round in 0..20 {
+            let path = temp_path(&format!("race-{round}"));
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || SqliteStore::open(&path).map(drop))
+                })
+                .collect();
+            for opener in openers {
+                assert_eq!(opener.join().unwrap(), Ok(()), "round {round}");
+            }
+        }
     }
 
     #[test]
