@@ -3,13 +3,16 @@ import test from 'ava'
 
 import { openStore, useRustAuthState } from '../index.mjs'
 import { makeDevice, sendDirect, sendGroup, startSession } from '../examples/lib/simulated-devices.mjs'
-import { tempDb } from './helpers/temp.mjs'
+import { DURABLE_BACKENDS } from './helpers/backends.mjs'
+import { stopAll } from './helpers/redis-server.mjs'
 
 const baileys = await import('baileys')
 
 const ALICE = { jid: '15550000001@s.whatsapp.net', lid: '90000000001@lid' }
 const BOB = { jid: '15550000002@s.whatsapp.net', lid: '90000000002@lid' }
 const GROUP = '120363000000000001@g.us'
+
+test.after.always(stopAll)
 
 /** Both devices, each a session of the same store. */
 async function devices(store) {
@@ -27,57 +30,59 @@ async function converse(t, first, second, count) {
   }
 }
 
-test('two devices exchange 200 real Signal messages and group messages, then keep decrypting after the store is reopened from disk', async (t) => {
-  const { url } = tempDb()
-  let store = await openStore(url)
-  let { alice, bob } = await devices(store)
+for (const backend of DURABLE_BACKENDS) {
+  test(`${backend.name}: two devices exchange 200 real Signal messages and group messages, then keep decrypting after the store is reopened`, async (t) => {
+    const url = await backend.url()
+    let store = await openStore(url)
+    let { alice, bob } = await devices(store)
 
-  await startSession(alice, bob)
-  t.is((await sendDirect(alice, bob, 'first message')).type, 'pkmsg')
-  // Bob answers first: Alice keeps sending pkmsg until she hears back, as in Signal.
-  await converse(t, bob, alice, 200)
+    await startSession(alice, bob)
+    t.is((await sendDirect(alice, bob, 'first message')).type, 'pkmsg')
+    // Bob answers first: Alice keeps sending pkmsg until she hears back, as in Signal.
+    await converse(t, bob, alice, 200)
 
-  const firstSkdm = await sendGroup(alice, [bob], GROUP, 'group hello from alice')
-  t.deepEqual(firstSkdm.skdmTo, [BOB.lid])
-  const bobFirst = await sendGroup(bob, [alice], GROUP, 'group hello from bob')
-  t.deepEqual(bobFirst.skdmTo, [ALICE.lid])
-  for (let i = 0; i < 10; i++) {
-    t.deepEqual((await sendGroup(alice, [bob], GROUP, `alice group ${i}`)).skdmTo, [])
-    t.deepEqual((await sendGroup(bob, [alice], GROUP, `bob group ${i}`)).skdmTo, [])
-  }
+    const firstSkdm = await sendGroup(alice, [bob], GROUP, 'group hello from alice')
+    t.deepEqual(firstSkdm.skdmTo, [BOB.lid])
+    const bobFirst = await sendGroup(bob, [alice], GROUP, 'group hello from bob')
+    t.deepEqual(bobFirst.skdmTo, [ALICE.lid])
+    for (let i = 0; i < 10; i++) {
+      t.deepEqual((await sendGroup(alice, [bob], GROUP, `alice group ${i}`)).skdmTo, [])
+      t.deepEqual((await sendGroup(bob, [alice], GROUP, `bob group ${i}`)).skdmTo, [])
+    }
 
-  const identity = Buffer.from(alice.auth.state.creds.signedIdentityKey.public)
-  await store.close()
+    const identity = Buffer.from(alice.auth.state.creds.signedIdentityKey.public)
+    await store.close()
 
-  // A new process would see only what is on disk: open the file again.
-  store = await openStore(url)
-  ;({ alice, bob } = await devices(store))
-  t.deepEqual(Buffer.from(alice.auth.state.creds.signedIdentityKey.public), identity)
-  await converse(t, alice, bob, 20)
-  for (let i = 0; i < 5; i++) {
-    // The sender keys and sender-key-memory came from disk: no distribution message again.
-    t.deepEqual((await sendGroup(alice, [bob], GROUP, `after restart ${i}`)).skdmTo, [])
-    t.deepEqual((await sendGroup(bob, [alice], GROUP, `after restart ${i}`)).skdmTo, [])
-  }
+    // A new process would see only what was stored: open the store again.
+    store = await openStore(url)
+    ;({ alice, bob } = await devices(store))
+    t.deepEqual(Buffer.from(alice.auth.state.creds.signedIdentityKey.public), identity)
+    await converse(t, alice, bob, 20)
+    for (let i = 0; i < 5; i++) {
+      // The sender keys and sender-key-memory came from disk: no distribution message again.
+      t.deepEqual((await sendGroup(alice, [bob], GROUP, `after restart ${i}`)).skdmTo, [])
+      t.deepEqual((await sendGroup(bob, [alice], GROUP, `after restart ${i}`)).skdmTo, [])
+    }
 
-  t.deepEqual(await store.sessions(), ['alice', 'bob'])
-  t.deepEqual(await store.check(), [])
-  t.deepEqual([...alice.logs, ...bob.logs], [], 'Baileys logged no warning or error')
-  await store.close()
-})
+    t.deepEqual(await store.sessions(), ['alice', 'bob'])
+    t.deepEqual(await store.check(), [])
+    t.deepEqual([...alice.logs, ...bob.logs], [], 'Baileys logged no warning or error')
+    await store.close()
+  })
 
-test('the shared store of a URL carries a conversation across useRustAuthState calls', async (t) => {
-  const { url } = tempDb()
-  let alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys }), ALICE)
-  let bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys }), BOB)
-  t.is(alice.auth.store, bob.auth.store, 'one store per URL')
-  await startSession(bob, alice)
-  t.is((await sendDirect(bob, alice, 'hi')).type, 'pkmsg')
-  await converse(t, alice, bob, 20)
-  await alice.auth.store.close()
+  test(`${backend.name}: the shared store of a URL carries a conversation across useRustAuthState calls`, async (t) => {
+    const url = await backend.url()
+    let alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys }), ALICE)
+    let bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys }), BOB)
+    t.is(alice.auth.store, bob.auth.store, 'one store per URL')
+    await startSession(bob, alice)
+    t.is((await sendDirect(bob, alice, 'hi')).type, 'pkmsg')
+    await converse(t, alice, bob, 20)
+    await alice.auth.store.close()
 
-  alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys }), ALICE)
-  bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys }), BOB)
-  await converse(t, alice, bob, 20)
-  await alice.auth.store.close()
-})
+    alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys }), ALICE)
+    bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys }), BOB)
+    await converse(t, alice, bob, 20)
+    await alice.auth.store.close()
+  })
+}

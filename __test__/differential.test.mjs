@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import test from 'ava'
 
 import { openStore, useRustAuthState } from '../index.mjs'
+import { redisAvailable, startRedis, stopAll } from './helpers/redis-server.mjs'
 
 const baileys = await import('baileys')
 const { useMultiFileAuthState, proto, initAuthCreds } = baileys
@@ -28,10 +29,15 @@ const SEEDS = process.env.DIFF_SEEDS
   : [0xc0ffee, 20250101, 7]
 const OPS_PER_SEED = Number(process.env.DIFF_OPS ?? 150)
 
+
+test.after.always(stopAll)
+
 const BACKENDS = [
   { name: 'SQLite file', url: (dir) => `sqlite:${join(dir, 'auth.db')}`, reopensFromDisk: true },
   { name: 'SQLite in memory', url: () => 'sqlite::memory:', reopensFromDisk: false },
   { name: 'in-memory reference', url: () => 'memory:', reopensFromDisk: false },
+  // A private redis-server per test; "reopen" closes the store and opens the same server again.
+  ...(redisAvailable() ? [{ name: 'Redis', url: async () => (await startRedis({ unixSocket: true })).url, reopensFromDisk: true }] : []),
 ]
 
 const KEY_TYPES = [
@@ -431,7 +437,7 @@ async function compareReopened(t, store, runs, sessionOf, label) {
 
 for (const backend of BACKENDS) {
   test(`${backend.name} store answers every read like useMultiFileAuthState (seeds ${SEEDS.join(', ')})`, async (t) => {
-    const url = backend.url(await tempDir(t, 'bra-diff-'))
+    const url = await backend.url(await tempDir(t, 'bra-diff-'))
     const sessionOf = (seed) => `diff-${seed}@s.whatsapp.net`
     const runs = []
     let store
@@ -466,7 +472,7 @@ for (const backend of BACKENDS) {
 
 for (const backend of BACKENDS) {
   test(`${backend.name} store: creds saved with saveCreds reopen exactly as useMultiFileAuthState's`, async (t) => {
-    const url = backend.url(await tempDir(t, 'bra-diff-creds-'))
+    const url = await backend.url(await tempDir(t, 'bra-diff-creds-'))
     const oracleDir = await tempDir(t, 'bra-diff-creds-oracle-')
     let store = await openStore(url)
     try {

@@ -17,6 +17,7 @@ import { promisify } from 'node:util'
 import test from 'ava'
 
 import { ErrorCodes, isAuthStoreError, openStore, useRustAuthState } from '../index.mjs'
+import { startRedis, stopAll } from './helpers/redis-server.mjs'
 
 const baileys = await import('baileys')
 const { BufferJSON } = baileys
@@ -29,10 +30,14 @@ const INVALID = ErrorCodes.INVALID_ARG
 
 // ---- fixtures ---------------------------------------------------------------------------
 
-/** A fresh SQLite file store in its own temp dir, closed and removed after the test. */
+// malformed-input-redis.test.mjs runs this whole suite again on Redis.
+const onRedis = process.env.BRA_MALFORMED_BACKEND === 'redis'
+if (onRedis) test.after.always(stopAll)
+
+/** A fresh store (a SQLite file in its own temp dir, or a private Redis), closed after the test. */
 async function freshStore(t) {
   const dir = await mkdtemp(join(tmpdir(), 'bra-malformed-'))
-  const url = `sqlite:${join(dir, 'auth.db')}`
+  const url = onRedis ? (await startRedis({ unixSocket: true })).url : `sqlite:${join(dir, 'auth.db')}`
   const store = await openStore(url)
   t.teardown(async () => {
     await store.close()
