@@ -2,18 +2,65 @@
 //! `MemoryStore`, both on fixed cases and on a long random sequence of operations.
 
 use baileys_rust_auth::core::memory::MemoryStore;
+use baileys_rust_auth::core::redis::{RedisOptions, RedisStore, RedisTarget};
 use baileys_rust_auth::core::sqlite::SqliteStore;
 use baileys_rust_auth::core::store::{KeyWrite, Store};
 
-fn backends() -> Vec<(&'static str, Box<dyn Store>)> {
+/// A private redis-server on a unix socket, killed when dropped.
+struct RedisServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl RedisServer {
+    /// `None` where redis-server is not installed; in CI (`CI=true`) that is a failure.
+    fn start(dir: &std::path::Path) -> Option<RedisServer> {
+        let socket = dir.join("redis.sock");
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no", "--unixsocket"])
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("skipping the Redis backend: cannot run redis-server ({e})");
+                return None;
+            }
+            Err(e) => panic!("redis-server is required in CI: {e}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Some(RedisServer { child, url: format!("redis+unix://{}", socket.display()) })
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every backend, each empty; the returned server (if any) must outlive the stores.
+fn backends() -> (Vec<(&'static str, Box<dyn Store>)>, Option<RedisServer>) {
     let dir = std::env::temp_dir().join(format!("bra-conformance-{}-{:?}", std::process::id(), std::thread::current().id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    vec![
+    let mut stores: Vec<(&'static str, Box<dyn Store>)> = vec![
         ("memory", Box::new(MemoryStore::new())),
         ("sqlite-memory", Box::new(SqliteStore::open_in_memory().unwrap())),
         ("sqlite-file", Box::new(SqliteStore::open(&dir.join("auth.db")).unwrap())),
-    ]
+    ];
+    let redis = RedisServer::start(&dir);
+    if let Some(server) = &redis {
+        let target = RedisTarget::Server(server.url.clone());
+        stores.push(("redis", Box::new(RedisStore::open(&target, RedisOptions::default()).unwrap())));
+    }
+    (stores, redis)
 }
 
 fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
@@ -30,7 +77,8 @@ fn ids(list: &[&str]) -> Vec<String> {
 
 #[test]
 fn missing_keys_and_creds_read_as_none() {
-    for (name, mut store) in backends() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
         assert_eq!(store.get_creds("s").unwrap(), None, "{name}");
         assert_eq!(store.get_keys("s", "pre-key", &ids(&["1", "2"])).unwrap(), vec![None, None], "{name}");
         assert!(store.sessions().unwrap().is_empty(), "{name}");
@@ -39,7 +87,8 @@ fn missing_keys_and_creds_read_as_none() {
 
 #[test]
 fn a_batch_writes_and_deletes_across_types() {
-    for (name, mut store) in backends() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
         store.apply("s", &[put("pre-key", "1", b"a"), put("session", "x:1", b"b")]).unwrap();
         store.apply("s", &[del("pre-key", "1"), put("session", "x:1", b"c"), put("new-type", "z", b"d")]).unwrap();
         assert_eq!(store.get_keys("s", "pre-key", &ids(&["1"])).unwrap(), vec![None], "{name}");
@@ -50,7 +99,8 @@ fn a_batch_writes_and_deletes_across_types() {
 
 #[test]
 fn sessions_are_isolated_and_deleted_whole() {
-    for (name, mut store) in backends() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
         store.set_creds("a", b"creds-a").unwrap();
         store.apply("a", &[put("t", "k", b"a")]).unwrap();
         store.apply("b", &[put("t", "k", b"b")]).unwrap();
@@ -80,7 +130,8 @@ fn random_operations_match_the_reference() {
         seed ^= seed << 17;
         (seed % n as u64) as usize
     };
-    for (name, mut store) in backends() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
         let mut reference = MemoryStore::new();
         for step in 0..3000u32 {
             let session = SESSIONS[next(SESSIONS.len())];
