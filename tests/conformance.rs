@@ -45,12 +45,14 @@ impl Drop for RedisServer {
     }
 }
 
+type NamedStores = Vec<(&'static str, Box<dyn Store>)>;
+
 /// Every backend, each empty; the returned server (if any) must outlive the stores.
-fn backends() -> (Vec<(&'static str, Box<dyn Store>)>, Option<RedisServer>) {
+fn backends() -> (NamedStores, Option<RedisServer>) {
     let dir = std::env::temp_dir().join(format!("bra-conformance-{}-{:?}", std::process::id(), std::thread::current().id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut stores: Vec<(&'static str, Box<dyn Store>)> = vec![
+    let mut stores: NamedStores = vec![
         ("memory", Box::new(MemoryStore::new())),
         ("sqlite-memory", Box::new(SqliteStore::open_in_memory().unwrap())),
         ("sqlite-file", Box::new(SqliteStore::open(&dir.join("auth.db")).unwrap())),

@@ -76,7 +76,9 @@ impl Executor {
         F: FnOnce(&mut dyn Store) -> Result<T> + Send + 'static,
         D: FnOnce(Result<T>) + Send + 'static,
     {
+        let issued = std::time::Instant::now();
         let job: Job = Box::new(move |store| {
+            store.operation_issued(issued);
             let result = catch_unwind(AssertUnwindSafe(|| op(store))).unwrap_or_else(|_| Err(panicked()));
             done(result)
         });

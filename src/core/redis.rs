@@ -55,6 +55,12 @@ pub struct RedisOptions {
     pub ttl: Option<Duration>,
 }
 
+/// Longest accepted connect or command timeout: an hour.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Longest accepted TTL: ten years (Redis takes any 64-bit millisecond count, but nothing
+/// longer makes sense for auth state).
+pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 impl Default for RedisOptions {
     fn default() -> Self {
         RedisOptions {
@@ -77,12 +83,12 @@ impl RedisOptions {
             ));
         }
         for (name, value) in [("connectTimeoutMs", self.connect_timeout), ("commandTimeoutMs", self.command_timeout)] {
-            if value.is_zero() {
-                return Err(StoreError::invalid(format!("{name} must be positive")));
+            if value < Duration::from_millis(1) || value > MAX_TIMEOUT {
+                return Err(StoreError::invalid(format!("{name} must be between 1 and {} ms", MAX_TIMEOUT.as_millis())));
             }
         }
-        if self.ttl.is_some_and(|ttl| ttl < Duration::from_secs(1)) {
-            return Err(StoreError::invalid("ttlSeconds must be at least 1"));
+        if self.ttl.is_some_and(|ttl| ttl < Duration::from_secs(1) || ttl > MAX_TTL) {
+            return Err(StoreError::invalid(format!("ttlSeconds must be between 1 and {}", MAX_TTL.as_secs())));
         }
         Ok(())
     }
@@ -117,9 +123,18 @@ impl ConnectionLike for Connection {
     }
 }
 
-/// Refreshes the expiry of every key of a session (KEYS[1] creds, KEYS[2] types; ARGV[1] the
-/// TTL in ms, ARGV[2] the prefix of the type hashes). Shared by the scripts below.
-const TOUCH_LUA: &str = r"
+/// Shared by the scripts below (KEYS[1] creds, KEYS[2] types; ARGV[1] the TTL in ms or 0,
+/// ARGV[2] the prefix of the type hashes). Every script first checks that the session's keys
+/// hold what they should, so that it fails before writing anything rather than halfway:
+/// Redis does not roll back a script that fails.
+const COMMON_LUA: &str = r"
+local function expect(key, wanted)
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= wanted and kind ~= 'none' then
+    error({err = 'WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a ' .. wanted})
+  end
+end
+expect(KEYS[2], 'set')
 local function touch(ttl)
   if ttl <= 0 then return end
   for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -134,13 +149,7 @@ end
 const APPLY_LUA: &str = r"
 local ttl = tonumber(ARGV[1])
 local base = ARGV[2]
--- Refuse before writing anything if a key holds something else (never half a batch).
-for i = 3, #ARGV, 4 do
-  local kind = redis.call('TYPE', base .. ARGV[i + 1]).ok
-  if kind ~= 'hash' and kind ~= 'none' then
-    return redis.error_reply('WRONGTYPE ' .. base .. ARGV[i + 1] .. ' is not a hash')
-  end
-end
+for i = 3, #ARGV, 4 do expect(base .. ARGV[i + 1], 'hash') end
 for i = 3, #ARGV, 4 do
   local hash = base .. ARGV[i + 1]
   if ARGV[i] == 'S' then
@@ -156,6 +165,7 @@ return 1
 
 /// Sets the creds: ARGV[3] the value.
 const SET_CREDS_LUA: &str = r"
+expect(KEYS[1], 'string')
 redis.call('SET', KEYS[1], ARGV[3])
 touch(tonumber(ARGV[1]))
 return 1
@@ -169,8 +179,13 @@ return value
 ";
 
 /// Reads ids of one type (ARGV[3] the type, ARGV[4..] the ids), refreshing the expiry.
+/// HMGET goes in chunks: Lua's unpack() takes at most a few thousand values.
 const GET_KEYS_LUA: &str = r"
-local values = redis.call('HMGET', ARGV[2] .. ARGV[3], unpack(ARGV, 4))
+local values = {}
+for first = 4, #ARGV, 1000 do
+  local part = redis.call('HMGET', ARGV[2] .. ARGV[3], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+  for _, value in ipairs(part) do values[#values + 1] = value end
+end
 touch(tonumber(ARGV[1]))
 return values
 ";
@@ -195,7 +210,7 @@ struct Scripts {
 
 impl Scripts {
     fn new() -> Self {
-        let with_touch = |body: &str| Script::new(&format!("{TOUCH_LUA}{body}"));
+        let with_touch = |body: &str| Script::new(&format!("{COMMON_LUA}{body}"));
         Scripts {
             apply: with_touch(APPLY_LUA),
             set_creds: with_touch(SET_CREDS_LUA),
@@ -211,6 +226,8 @@ pub struct RedisStore {
     connection: Connection,
     options: RedisOptions,
     scripts: Scripts,
+    /// When the current operation must have finished: its issue time plus the command timeout.
+    deadline: std::time::Instant,
 }
 
 /// The keys of one session.
@@ -260,13 +277,14 @@ impl RedisStore {
                 .await
                 .unwrap_or_else(|_| Err(StoreError::Unavailable("connecting to Redis timed out".into())))
         })?;
-        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new() };
+        let deadline = std::time::Instant::now() + options.command_timeout;
+        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new(), deadline };
         store.check()?;
         Ok(store)
     }
 
     fn keys(&self, session: &str) -> SessionKeys {
-        let base = format!("{}:{{{session}}}", self.options.key_prefix);
+        let base = format!("{}:{{{}}}", self.options.key_prefix, escape_session(session));
         SessionKeys { creds: format!("{base}:creds"), types: format!("{base}:types"), hash_prefix: format!("{base}:keys:") }
     }
 
@@ -276,7 +294,7 @@ impl RedisStore {
 
     /// Runs a command on the connection, bounded by the command timeout.
     fn query<T: redis::FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        block_on(&self.runtime, self.options.command_timeout, cmd.query_async(&mut self.connection))
+        block_on(&self.runtime, self.deadline, cmd.query_async(&mut self.connection))
     }
 
     /// Invokes a session script: KEYS = creds, types; ARGV = ttl, hash prefix, then `extra`.
@@ -287,7 +305,7 @@ impl RedisStore {
         for arg in extra {
             invocation.arg(arg);
         }
-        block_on(&self.runtime, self.options.command_timeout, invocation.invoke_async(&mut self.connection))
+        block_on(&self.runtime, self.deadline, invocation.invoke_async(&mut self.connection))
     }
 
     /// The session ids found by scanning every node for `pattern`'s keys.
@@ -307,18 +325,17 @@ impl RedisStore {
                 let (next, keys): (u64, Vec<String>) = match (&node, &mut self.connection) {
                     (Some((host, port)), Connection::Cluster(cluster)) => {
                         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
-                        let reply = block_on(&self.runtime, self.options.command_timeout, cluster.route_command(cmd, routing))?;
+                        let reply = block_on(&self.runtime, self.deadline, cluster.route_command(cmd, routing))?;
                         redis::from_redis_value(reply).map_err(unexpected_reply)?
                     }
                     _ => self.query(&cmd)?,
                 };
                 for key in keys {
-                    let Some(rest) = key.strip_prefix(&prefix) else { continue };
+                    // The escaped session id holds no '}', so the first one ends it.
+                    let Some((session, rest)) = key.strip_prefix(&prefix).and_then(|k| k.split_once('}')) else { continue };
                     // Only the keys that mean "this session has data".
-                    for suffix in ["}:creds", "}:types"] {
-                        if let Some(session) = rest.strip_suffix(suffix) {
-                            sessions.insert(session.to_owned());
-                        }
+                    if rest == ":creds" || rest == ":types" {
+                        sessions.insert(unescape_session(session));
                     }
                 }
                 cursor = next;
@@ -347,6 +364,10 @@ impl RedisStore {
 }
 
 impl Store for RedisStore {
+    fn operation_issued(&mut self, at: std::time::Instant) {
+        self.deadline = at + self.options.command_timeout;
+    }
+
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
         if self.options.ttl.is_some() {
             return self.script(|s| &s.get_creds, session, vec![]);
@@ -409,17 +430,53 @@ impl Store for RedisStore {
     }
 }
 
+/// The session id as written inside the key's `{…}` hash tag: `%`, `{` and `}` are
+/// percent-encoded, so that the tag is exactly the session id (a `}` would end it early and
+/// split a session across cluster slots) and a key names one session only.
+fn escape_session(session: &str) -> std::borrow::Cow<'_, str> {
+    if !session.contains(['%', '{', '}']) {
+        return session.into();
+    }
+    session.replace('%', "%25").replace('{', "%7B").replace('}', "%7D").into()
+}
+
+fn unescape_session(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let (decoded, skip) = match rest.get(at..at + 3) {
+            Some("%25") => ('%', 3),
+            Some("%7B") => ('{', 3),
+            Some("%7D") => ('}', 3),
+            _ => ('%', 1),
+        };
+        out.push(decoded);
+        rest = &rest[at + skip..];
+    }
+    out.push_str(rest);
+    out
+}
+
+
 /// rustls needs one process-wide crypto provider for `rediss://`; installing it twice is harmless.
 fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Runs a Redis future on the store's runtime, failing with `Unavailable` after `timeout`.
-fn block_on<T>(runtime: &tokio::runtime::Runtime, timeout: Duration, future: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T> {
+/// Runs a Redis future on the store's runtime, failing with `Unavailable` at `deadline`.
+fn block_on<T>(
+    runtime: &tokio::runtime::Runtime,
+    deadline: std::time::Instant,
+    future: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T> {
+    let Some(left) = deadline.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero()) else {
+        return Err(StoreError::Unavailable("Redis did not answer within commandTimeoutMs (the call waited in line behind others)".into()));
+    };
     runtime.block_on(async {
-        match tokio::time::timeout(timeout, future).await {
+        match tokio::time::timeout(left, future).await {
             Ok(result) => result.map_err(map_error),
-            Err(_) => Err(StoreError::Unavailable(format!("Redis did not answer within {} ms", timeout.as_millis()))),
+            Err(_) => Err(StoreError::Unavailable("Redis did not answer within commandTimeoutMs".into())),
         }
     })
 }
@@ -449,5 +506,35 @@ fn map_error(err: redis::RedisError) -> StoreError {
         StoreError::Unavailable(err.to_string())
     } else {
         StoreError::Io(format!("Redis: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_escape_and_unescape_losslessly() {
+        for id in ["plain", "a}b", "}x", "{br}", "%7B", "%", "100%", "%25{%}", "ü:é/x"] {
+            let escaped = escape_session(id);
+            assert!(!escaped.contains(['{', '}']), "{id}");
+            assert_eq!(unescape_session(&escaped), id);
+        }
+        assert_eq!(escape_session("plain"), "plain");
+    }
+
+    #[test]
+    fn options_out_of_range_are_invalid() {
+        let base = RedisOptions::default();
+        for bad in [
+            RedisOptions { key_prefix: "a{b".into(), ..base.clone() },
+            RedisOptions { command_timeout: Duration::ZERO, ..base.clone() },
+            RedisOptions { ttl: Some(Duration::from_millis(10)), ..base.clone() },
+            RedisOptions { ttl: Some(MAX_TTL + Duration::from_secs(1)), ..base.clone() },
+            RedisOptions { connect_timeout: MAX_TIMEOUT + Duration::from_secs(1), ..base.clone() },
+        ] {
+            assert_eq!(bad.validate().unwrap_err().code(), "ERR_INVALID_ARG", "{bad:?}");
+        }
+        base.validate().unwrap();
     }
 }

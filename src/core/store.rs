@@ -40,6 +40,10 @@ pub trait Store: Send {
     /// Every session that has creds or at least one key, sorted.
     fn sessions(&mut self) -> Result<Vec<String>>;
 
+    /// Called before each operation with the moment it was issued (it may have waited in
+    /// line since). Networked backends measure their timeouts from it.
+    fn operation_issued(&mut self, _at: std::time::Instant) {}
+
     /// Checks the store's own consistency (for SQLite: `PRAGMA integrity_check` and the
     /// foreign keys). Returns the problems found, empty when the store is sound.
     fn check(&mut self) -> Result<Vec<String>>;

@@ -96,8 +96,12 @@ fn redis_options(env: sys::napi_env, options: sys::napi_value) -> Result<Option<
     }
     let mut redis = RedisOptions::default();
     let mut any = false;
-    let number = |value: sys::napi_value, name: &str| -> Result<f64, StoreError> {
-        value::number_arg(env, value).filter(|n| n.is_finite() && *n > 0.0).ok_or_else(|| StoreError::invalid(format!("options.{name} must be a positive number")))
+    // A duration from a positive number of `unit`s; the core then checks its range.
+    let duration = |value: sys::napi_value, name: &str, unit: f64| -> Result<Duration, StoreError> {
+        value::number_arg(env, value)
+            .filter(|n| *n > 0.0)
+            .and_then(|n| Duration::try_from_secs_f64(n * unit).ok())
+            .ok_or_else(|| StoreError::invalid(format!("options.{name} must be a positive number in range")))
     };
     for (name, item) in value::object_entries(env, options, "options")? {
         if value::type_of(env, item) == sys::ValueType::napi_undefined {
@@ -106,9 +110,9 @@ fn redis_options(env: sys::napi_env, options: sys::napi_value) -> Result<Option<
         any = true;
         match name.as_str() {
             "keyPrefix" => redis.key_prefix = value::string_arg(env, item, "options.keyPrefix")?,
-            "connectTimeoutMs" => redis.connect_timeout = Duration::from_secs_f64(number(item, &name)? / 1000.0),
-            "commandTimeoutMs" => redis.command_timeout = Duration::from_secs_f64(number(item, &name)? / 1000.0),
-            "ttlSeconds" => redis.ttl = Some(Duration::from_secs_f64(number(item, &name)?)),
+            "connectTimeoutMs" => redis.connect_timeout = duration(item, &name, 0.001)?,
+            "commandTimeoutMs" => redis.command_timeout = duration(item, &name, 0.001)?,
+            "ttlSeconds" => redis.ttl = Some(duration(item, &name, 1.0)?),
             other => return Err(StoreError::invalid(format!("unknown option {other:?}"))),
         }
     }
