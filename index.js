@@ -5,6 +5,7 @@
 
 const path = require('node:path')
 const { NativeStore } = require('./binding.js')
+const codec = require('./lib/codec.js')
 
 /** The `code` of every error this package rejects with. */
 const ErrorCodes = Object.freeze({
@@ -95,29 +96,32 @@ class AuthStore {
 
   /** The session's saved creds, or null. */
   async getCreds(sessionId) {
-    const creds = await this.#native.getCreds(sessionId)
-    if (creds !== null && (typeof creds !== 'object' || Array.isArray(creds))) {
+    const blob = await this.#native.getCreds(sessionId)
+    if (blob === null) return null
+    const creds = codec.decodeValue(blob)
+    if (typeof creds !== 'object' || creds === null || Array.isArray(creds)) {
       throw storeError(ErrorCodes.STORE_CORRUPT, `saved creds of session ${JSON.stringify(sessionId)} are not an object`)
     }
     return creds
   }
 
-  /** Saves the session's creds atomically. */
+  /** Saves the session's creds atomically, as they are at the time of the call. */
   async setCreds(sessionId, creds) {
     if (typeof creds !== 'object' || creds === null || Array.isArray(creds)) {
       throw storeError(ErrorCodes.INVALID_ARG, 'creds must be an object')
     }
-    return this.#native.setCreds(sessionId, creds)
+    return this.#native.setCreds(sessionId, codec.encodeCreds(creds))
   }
 
   /** Like SignalKeyStore.get: every id is a key of the result, missing ones map to null. */
-  getKeys(sessionId, type, ids) {
-    return this.#native.getKeys(sessionId, type, ids)
+  async getKeys(sessionId, type, ids) {
+    const results = await this.#native.getKeys(sessionId, type, ids)
+    return codec.decodeResults(results, ids)
   }
 
   /** Like SignalKeyStore.set: one atomic batch; null or undefined deletes. */
-  setKeys(sessionId, data) {
-    return this.#native.setKeys(sessionId, data)
+  async setKeys(sessionId, data) {
+    return this.#native.setKeys(sessionId, codec.encodeBatch(data))
   }
 
   /** Removes every key of the session, keeping its creds. */

@@ -304,6 +304,26 @@ pub fn is_object(data: &[u8]) -> bool {
     data.len() >= 2 && data[0] == FORMAT_VERSION && data[1] == TAG_OBJECT
 }
 
+/// Checks that `data` is one well-formed encoded value, without building it.
+pub fn validate(data: &[u8]) -> Result<(), StoreError> {
+    fn skip(reader: &mut Reader<'_>, depth: usize) -> Result<(), StoreError> {
+        if depth > MAX_DEPTH {
+            return Err(StoreError::corrupt("value nests too deep"));
+        }
+        match reader.next_token()? {
+            Token::Array(len) => (0..len).try_for_each(|_| skip(reader, depth + 1)),
+            Token::Object(len) => (0..len).try_for_each(|_| {
+                reader.key()?;
+                skip(reader, depth + 1)
+            }),
+            _ => Ok(()),
+        }
+    }
+    let mut reader = Reader::new(data)?;
+    skip(&mut reader, 0)?;
+    reader.finish()
+}
+
 /// Encodes a whole [`Value`].
 pub fn encode(value: &Value) -> Vec<u8> {
     let mut encoder = Encoder::new();
@@ -377,6 +397,15 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validate_accepts_encoded_values_and_refuses_damage() {
+        let encoded = encode(&sample());
+        validate(&encoded).unwrap();
+        for len in 0..encoded.len() {
+            assert!(validate(&encoded[..len]).is_err());
+        }
+    }
 
     fn sample() -> Value {
         Value::Object(vec![

@@ -8,3 +8,4 @@ pub mod redis;
 pub mod sqlite;
 pub mod store;
 pub mod url;
+pub mod wire;

@@ -1,11 +1,12 @@
 //! The N-API binding: the only module that knows about Node.
 //!
-//! `NativeStore` is a thin class over a core [`Executor`]: each method validates and
-//! converts its arguments on the JavaScript thread (values become codec bytes here, so a
-//! bad value is rejected before anything is queued), submits the operation, and returns a
-//! promise that the worker thread settles. Results are turned back into JS values on the
-//! JavaScript thread, and errors into `Error`s whose `code` is the core's stable code.
-//! The public API is `index.js`; this class is not meant to be used directly.
+//! `NativeStore` is a thin class over a core [`Executor`]: each method validates its
+//! arguments on the JavaScript thread, submits the operation, and returns a promise that the
+//! worker thread settles, with an `Error` whose `code` is the core's stable code on failure.
+//! Values cross as one buffer per call: `lib/codec.js` turns JS values into codec blobs and
+//! key batches (checked again here, so a bad buffer is refused before anything is queued),
+//! and reads the blobs and result buffers that come back. The public API is `index.js`;
+//! this class is not meant to be used directly.
 
 mod settle;
 mod value;
@@ -22,14 +23,17 @@ use settle::{Settle, Settler};
 use crate::core::error::StoreError;
 use crate::core::executor::{open_url, Executor};
 use crate::core::redis::RedisOptions;
-use crate::core::store::KeyWrite;
+use crate::core::codec;
 use crate::core::url::StoreUrl;
+use crate::core::wire;
 
 /// What a finished operation hands back to JavaScript.
 pub(crate) enum Reply {
     Unit,
+    /// A Buffer, or null.
     Value(Option<Vec<u8>>),
-    Keys { ids: Vec<String>, values: Vec<Option<Vec<u8>>> },
+    /// A Buffer.
+    Bytes(Vec<u8>),
     Names(Vec<String>),
     Opened(Executor, Arc<Settler>),
 }
@@ -40,23 +44,7 @@ pub(crate) unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys
     match reply {
         Reply::Unit => value::napi_ok(sys::napi_get_undefined(env, &mut out))?,
         Reply::Value(None) => value::napi_ok(sys::napi_get_null(env, &mut out))?,
-        Reply::Value(Some(bytes)) => out = value::decode(env, &bytes)?,
-        Reply::Keys { ids, values } => {
-            value::napi_ok(sys::napi_create_object(env, &mut out))?;
-            for (id, stored) in ids.iter().zip(values) {
-                let mut item = std::ptr::null_mut();
-                match stored {
-                    Some(bytes) => {
-                        item = value::decode(env, &bytes).map_err(|e| match e {
-                            StoreError::Corrupt(why) => StoreError::corrupt(format!("key {id:?}: {why}")),
-                            other => other,
-                        })?
-                    }
-                    None => value::napi_ok(sys::napi_get_null(env, &mut item))?,
-                }
-                value::set_own_property(env, out, id, item)?;
-            }
-        }
+        Reply::Value(Some(bytes)) | Reply::Bytes(bytes) => out = value::buffer(env, bytes)?,
         Reply::Names(names) => {
             value::napi_ok(sys::napi_create_array_with_length(env, names.len(), &mut out))?;
             for (i, name) in names.iter().enumerate() {
@@ -144,7 +132,8 @@ impl NativeStore {
         })
     }
 
-    #[napi(ts_return_type = "Promise<unknown | null>")]
+    /// The session's creds as a codec blob, or null.
+    #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn get_creds<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
         promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
@@ -152,19 +141,22 @@ impl NativeStore {
         })
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
+    /// Saves the creds, a codec blob of an object (`lib/codec.js` writes it).
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, creds: Uint8Array")]
     pub fn set_creds<'env>(&self, env: &'env Env, session: Unknown<'env>, creds: Unknown<'env>) -> napi::Result<Object<'env>> {
         promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            if value::is_nullish(env.raw(), creds.raw()) {
-                return Err(StoreError::invalid("creds must be an object"));
+            let bytes = value::bytes_arg(env.raw(), creds.raw(), "creds")?;
+            codec::validate(&bytes).map_err(|e| StoreError::invalid(format!("creds are not a codec blob: {e}")))?;
+            if !codec::is_object(&bytes) {
+                return Err(StoreError::invalid("creds must serialize to an object"));
             }
-            let bytes = value::encode_object(env.raw(), creds.raw(), "creds")?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.set_creds(&session, &bytes), |r| settle(r.map(|_| Reply::Unit))))
         })
     }
 
-    #[napi(ts_return_type = "Promise<Record<string, unknown>>")]
+    /// The values of `ids`, as one results buffer (`src/core/wire.rs`).
+    #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "session: string, kind: string, ids: string[]")]
     pub fn get_keys<'env>(
         &self,
         env: &'env Env,
@@ -177,33 +169,18 @@ impl NativeStore {
             let kind = value::string_arg(env.raw(), kind.raw(), "key type")?;
             let ids = value::string_array_arg(env.raw(), ids.raw(), "ids")?;
             Ok(move |settle: Settle| self.exec.submit(
-                move |s| s.get_keys(&session, &kind, &ids).map(|values| Reply::Keys { ids, values }),
+                move |s| s.get_keys(&session, &kind, &ids).map(|values| Reply::Bytes(wire::write_results(&values))),
                 settle,
             ))
         })
     }
 
-    /// `data` is `{ [type]: { [id]: value | null | undefined } }`; null or undefined deletes.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn set_keys<'env>(&self, env: &'env Env, session: Unknown<'env>, data: Unknown<'env>) -> napi::Result<Object<'env>> {
+    /// Applies a key batch (`src/core/wire.rs`, written by `lib/codec.js`) atomically.
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, batch: Uint8Array")]
+    pub fn set_keys<'env>(&self, env: &'env Env, session: Unknown<'env>, batch: Unknown<'env>) -> napi::Result<Object<'env>> {
         promise(env, &self.settler, || {
-            let raw_env = env.raw();
-            let session = value::string_arg(raw_env, session.raw(), "sessionId")?;
-            let mut writes = Vec::new();
-            for (kind, by_id) in value::object_entries(raw_env, data.raw(), "keys.set data")? {
-                if value::is_nullish(raw_env, by_id) {
-                    continue;
-                }
-                let what = format!("keys.set data[{kind:?}]");
-                for (id, item) in value::object_entries(raw_env, by_id, &what)? {
-                    let value = if value::is_nullish(raw_env, item) {
-                        None
-                    } else {
-                        Some(value::encode(raw_env, item, &format!("{what}[{id:?}]"))?)
-                    };
-                    writes.push(KeyWrite { kind: kind.clone(), id, value });
-                }
-            }
+            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
+            let writes = wire::read_batch(&value::bytes_arg(env.raw(), batch.raw(), "batch")?)?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.apply(&session, &writes), |r| settle(r.map(|_| Reply::Unit))))
         })
     }

@@ -1,64 +1,28 @@
-//! JavaScript values to codec bytes and back, with the semantics of Baileys' own store.
-//!
-//! Baileys' `useMultiFileAuthState` stores `JSON.stringify(v, BufferJSON.replacer)` and reads
-//! it back with `BufferJSON.reviver`. Applications depend on exactly what that round trip
-//! returns, so [`encode`] walks a value the way `JSON.stringify` does (own enumerable string
-//! keys, `toJSON`, `undefined` properties dropped, `undefined` array items as `null`,
-//! non-finite numbers as `null`) and applies the replacer's and reviver's Buffer rules, but
-//! writes the compact codec instead of text. [`decode`] builds plain objects, arrays and
-//! Buffers, as the reviver does.
-//!
-//! Unlike `JSON.stringify`, values that would silently lose data are rejected: functions,
-//! symbols, BigInts, ArrayBuffers, typed arrays other than Uint8Array, circular objects and
-//! strings with lone surrogates (see `docs/format.md`).
-//!
-//! This module talks to N-API directly (`napi::sys`) because it visits every node of
-//! large values; each call here is one N-API call, nothing more.
+//! Reading N-API arguments (strings, string arrays, buffers, option objects) and making
+//! result buffers. Values themselves cross as codec bytes, encoded and decoded in
+//! JavaScript by `lib/codec.js`; this module never walks a JS value.
 
 use std::ptr;
 
-use base64::alphabet::STANDARD;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use base64::Engine;
 use napi::sys;
 
-use crate::core::codec::{Encoder, Reader, Token, MAX_DEPTH};
 use crate::core::error::StoreError;
 
 type Env = sys::napi_env;
-
-/// Base64 as `Buffer.from(s, 'base64')` reads it: padding optional.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
 type JsValue = sys::napi_value;
 
-/// Why a value cannot be stored, and where in it (outermost key first once complete).
+/// Why an argument cannot be read.
 struct Unstorable {
     reason: String,
-    path: Vec<String>,
 }
 
 impl Unstorable {
     fn new(reason: impl Into<String>) -> Self {
-        Unstorable { reason: reason.into(), path: Vec::new() }
+        Unstorable { reason: reason.into() }
     }
 
-    fn at(mut self, segment: &str) -> Self {
-        self.path.push(segment.to_owned());
-        self
-    }
-
-    fn into_error(mut self, what: &str) -> StoreError {
-        self.path.reverse();
-        // A circular value would otherwise print a path MAX_DEPTH segments long.
-        const SHOWN: usize = 8;
-        let mut location: String = self.path.iter().take(SHOWN).map(|s| format!("[{s:?}]")).collect();
-        if self.path.len() > SHOWN {
-            location.push('…');
-        }
-        StoreError::invalid(format!("{what}{location} cannot be stored: {}", self.reason))
+    fn into_error(self, what: &str) -> StoreError {
+        StoreError::invalid(format!("{what} cannot be read: {}", self.reason))
     }
 }
 
@@ -160,12 +124,6 @@ fn property(env: Env, object: JsValue, key: JsValue) -> Walk<JsValue> {
     Ok(value)
 }
 
-fn named_property(env: Env, object: JsValue, name: &std::ffi::CStr) -> Walk<JsValue> {
-    let mut value = ptr::null_mut();
-    check(env, unsafe { sys::napi_get_named_property(env, object, name.as_ptr(), &mut value) })?;
-    Ok(value)
-}
-
 /// The own enumerable string keys, in `Object.keys` order (what `JSON.stringify` visits).
 fn own_keys(env: Env, object: JsValue) -> Walk<Vec<(String, JsValue)>> {
     let mut names = ptr::null_mut();
@@ -188,382 +146,52 @@ fn own_keys(env: Env, object: JsValue) -> Walk<Vec<(String, JsValue)>> {
         .collect()
 }
 
-/// The largest value accepted, encoded. It keeps one value well under SQLite's 1 GB row
-/// limit and stops a huge sparse array from exhausting memory.
-pub(crate) const MAX_VALUE_BYTES: usize = 512 << 20;
-
-/// Encodes a value for storage.
-pub(crate) fn encode(env: Env, value: JsValue, what: &str) -> Result<Vec<u8>, StoreError> {
-    let mut walker = Walker { env, out: Encoder::new(), intrinsics: None };
-    walker.top(value).map_err(|e| e.into_error(what))?;
-    Ok(walker.out.finish())
+/// A Buffer or Uint8Array argument, copied (it travels to the store's thread).
+pub(crate) fn bytes_arg(env: Env, value: JsValue, what: &str) -> Result<Vec<u8>, StoreError> {
+    let invalid = || StoreError::invalid(format!("{what} must be a Buffer or Uint8Array"));
+    if !is(env, value, sys::napi_is_typedarray).map_err(|_| invalid())? {
+        return Err(invalid());
+    }
+    let (mut kind, mut len, mut data, mut buffer, mut offset) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+    check(env, unsafe { sys::napi_get_typedarray_info(env, value, &mut kind, &mut len, &mut data, &mut buffer, &mut offset) })
+        .map_err(|e| e.into_error(what))?;
+    if kind != sys::TypedarrayType::uint8_array {
+        return Err(invalid());
+    }
+    if len == 0 || data.is_null() {
+        return Ok(Vec::new());
+    }
+    Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }.to_vec())
 }
 
-/// Encodes creds: like [`encode`], but the value must be an object once serialized (a `toJSON`
-/// that returns `null` would otherwise erase the account's identity).
-pub(crate) fn encode_object(env: Env, value: JsValue, what: &str) -> Result<Vec<u8>, StoreError> {
-    let bytes = encode(env, value, what)?;
-    if !crate::core::codec::is_object(&bytes) {
-        return Err(StoreError::invalid(format!("{what} must serialize to an object")));
-    }
-    Ok(bytes)
-}
-
-/// Whether a value stands for "delete this key" in `keys.set`.
-pub(crate) fn is_nullish(env: Env, value: JsValue) -> bool {
-    matches!(type_of(env, value), sys::ValueType::napi_undefined | sys::ValueType::napi_null)
-}
-
-/// `Object.prototype` and `Object.prototype.toString`, looked up once per value and only if
-/// the value holds an object that is not a plain object.
-#[derive(Clone, Copy)]
-struct Intrinsics {
-    object_prototype: JsValue,
-    to_string: JsValue,
-}
-
-/// Walks a value the way `JSON.stringify(value, BufferJSON.replacer)` does: for each value,
-/// `toJSON` first (once), then the Buffer rules, then boxed primitives unwrapped, then the
-/// value itself; properties that end up `undefined` are dropped.
-struct Walker {
-    env: Env,
-    out: Encoder,
-    intrinsics: Option<Intrinsics>,
-}
-
-impl Walker {
-    fn top(&mut self, value: JsValue) -> Walk {
-        let value = self.to_json(value, "")?;
-        self.write(value, 0)
-    }
-
-    /// JSON's first step for any object: if it has a callable `toJSON`, use its result.
-    /// Buffers and Uint8Arrays are stored as bytes directly (what the replacer makes of
-    /// `Buffer.prototype.toJSON`'s output anyway).
-    fn to_json(&self, value: JsValue, key: &str) -> Walk<JsValue> {
-        let env = self.env;
-        if type_of(env, value) != sys::ValueType::napi_object || is(env, value, sys::napi_is_typedarray)? {
-            return Ok(value);
-        }
-        let to_json = named_property(env, value, c"toJSON")?;
-        if type_of(env, to_json) != sys::ValueType::napi_function {
-            return Ok(value);
-        }
-        let mut js_key = ptr::null_mut();
-        check(env, create_string(env, key, &mut js_key))?;
-        let mut result = ptr::null_mut();
-        check(env, unsafe { sys::napi_call_function(env, value, to_json, 1, &js_key, &mut result) })?;
-        Ok(result)
-    }
-
-    /// Writes a value whose `toJSON` has been applied.
-    fn write(&mut self, value: JsValue, depth: usize) -> Walk {
-        let env = self.env;
-        match type_of(env, value) {
-            sys::ValueType::napi_undefined | sys::ValueType::napi_null => self.out.null(),
-            sys::ValueType::napi_boolean => self.out.bool(read_bool(env, value)?),
-            sys::ValueType::napi_number => self.out.number(read_number(env, value)?),
-            sys::ValueType::napi_string => self.out.string(&read_string(env, value)?),
-            sys::ValueType::napi_object => self.object(value, depth)?,
-            sys::ValueType::napi_bigint => return Err(Unstorable::new("it is a BigInt")),
-            sys::ValueType::napi_function => return Err(Unstorable::new("it is a function")),
-            sys::ValueType::napi_symbol => return Err(Unstorable::new("it is a symbol")),
-            other => return Err(Unstorable::new(format!("it has JavaScript type {other}"))),
-        }
-        if self.out.len() > MAX_VALUE_BYTES {
-            return Err(Unstorable::new(format!("it is larger than {} MiB", MAX_VALUE_BYTES >> 20)));
-        }
-        Ok(())
-    }
-
-    fn object(&mut self, value: JsValue, depth: usize) -> Walk {
-        let env = self.env;
-        if depth >= MAX_DEPTH {
-            return Err(Unstorable::new(format!(
-                "it is circular or nested deeper than {MAX_DEPTH} levels"
-            )));
-        }
-        if let Some(bytes) = self.binary(value)? {
-            self.out.bytes(bytes);
-            return Ok(());
-        }
-        if is(env, value, sys::napi_is_array)? {
-            return self.array(value, array_length(env, value)?, depth);
-        }
-        if !self.is_plain_object(value)? {
-            // Exotic objects, told apart the way Object.prototype.toString tells them.
-            match self.class_of(value)?.as_str() {
-                // A Proxy of an array: JSON sees through it.
-                "[object Array]" => {
-                    let length = read_number(env, named_property(env, value, c"length")?)?;
-                    return self.array(value, length as u32, depth);
-                }
-                "[object String]" => {
-                    let mut s = ptr::null_mut();
-                    check(env, unsafe { sys::napi_coerce_to_string(env, value, &mut s) })?;
-                    self.out.string(&read_string(env, s)?);
-                    return Ok(());
-                }
-                "[object Number]" => {
-                    let mut n = ptr::null_mut();
-                    check(env, unsafe { sys::napi_coerce_to_number(env, value, &mut n) })?;
-                    self.out.number(read_number(env, n)?);
-                    return Ok(());
-                }
-                "[object Boolean]" => {
-                    let value_of = named_property(env, value, c"valueOf")?;
-                    let mut b = ptr::null_mut();
-                    check(env, unsafe { sys::napi_call_function(env, value, value_of, 0, ptr::null(), &mut b) })?;
-                    self.out.bool(read_bool(env, b)?);
-                    return Ok(());
-                }
-                "[object SharedArrayBuffer]" => {
-                    return Err(Unstorable::new("store a Buffer or Uint8Array, not a SharedArrayBuffer"));
-                }
-                _ => {}
-            }
-        }
-        let mut entries = Vec::new();
-        for (key, key_value) in own_keys(env, value)? {
-            let item = property(env, value, key_value)?;
-            let item = self.to_json(item, &key).map_err(|e| e.at(&key))?;
-            // JSON.stringify drops properties that are (or whose toJSON gives) undefined.
-            if type_of(env, item) != sys::ValueType::napi_undefined {
-                entries.push((key, item));
-            }
-        }
-        if let Some(bytes) = self.serialized_buffer(&entries).map_err(|e| e.at("data"))? {
-            self.out.bytes(&bytes);
-            return Ok(());
-        }
-        self.out.object_header(entries.len());
-        for (key, item) in entries {
-            self.out.key(&key);
-            self.write(item, depth + 1).map_err(|e| e.at(&key))?;
-        }
-        Ok(())
-    }
-
-    fn array(&mut self, array: JsValue, len: u32, depth: usize) -> Walk {
-        // Every item takes at least a byte: refuse a huge (sparse) array before walking it.
-        if len as usize > MAX_VALUE_BYTES {
-            return Err(Unstorable::new(format!("it is larger than {} MiB", MAX_VALUE_BYTES >> 20)));
-        }
-        self.out.array_header(len as usize);
-        for i in 0..len {
-            let index = i.to_string();
-            let item = element(self.env, array, i).map_err(|e| e.at(&index))?;
-            // undefined items become null, as in JSON.
-            let item = self.to_json(item, &index).map_err(|e| e.at(&index))?;
-            self.write(item, depth + 1).map_err(|e| e.at(&index))?;
-        }
-        Ok(())
-    }
-
-    /// Whether the object's prototype is `Object.prototype`: the common case, which needs
-    /// none of the checks for exotic objects.
-    fn is_plain_object(&mut self, value: JsValue) -> Walk<bool> {
-        let env = self.env;
-        let intrinsics = self.intrinsics()?;
-        let mut prototype = ptr::null_mut();
-        check(env, unsafe { sys::napi_get_prototype(env, value, &mut prototype) })?;
-        let mut same = false;
-        check(env, unsafe { sys::napi_strict_equals(env, prototype, intrinsics.object_prototype, &mut same) })?;
-        Ok(same)
-    }
-
-    fn class_of(&mut self, value: JsValue) -> Walk<String> {
-        let env = self.env;
-        let to_string = self.intrinsics()?.to_string;
-        let mut tag = ptr::null_mut();
-        check(env, unsafe { sys::napi_call_function(env, value, to_string, 0, ptr::null(), &mut tag) })?;
-        read_string(env, tag)
-    }
-
-    fn intrinsics(&mut self) -> Walk<Intrinsics> {
-        if let Some(found) = self.intrinsics {
-            return Ok(found);
-        }
-        let env = self.env;
-        let mut global = ptr::null_mut();
-        check(env, unsafe { sys::napi_get_global(env, &mut global) })?;
-        let object = named_property(env, global, c"Object")?;
-        let object_prototype = named_property(env, object, c"prototype")?;
-        let to_string = named_property(env, object_prototype, c"toString")?;
-        let found = Intrinsics { object_prototype, to_string };
-        self.intrinsics = Some(found);
-        Ok(found)
-    }
-
-    /// The bytes of a Buffer or Uint8Array, borrowed from the JS heap; an error for binary
-    /// containers that `JSON.stringify` would silently turn into `{}`.
-    fn binary<'a>(&self, value: JsValue) -> Walk<Option<&'a [u8]>> {
-        let env = self.env;
-        if is(env, value, sys::napi_is_typedarray)? {
-            let mut kind = 0;
-            let mut len = 0usize;
-            let mut data = ptr::null_mut();
-            let mut buffer = ptr::null_mut();
-            let mut offset = 0usize;
-            check(env, unsafe {
-                sys::napi_get_typedarray_info(env, value, &mut kind, &mut len, &mut data, &mut buffer, &mut offset)
-            })?;
-            if kind != sys::TypedarrayType::uint8_array {
-                return Err(Unstorable::new("only Buffer and Uint8Array binary values can be stored"));
-            }
-            if len == 0 || data.is_null() {
-                return Ok(Some(&[]));
-            }
-            // The slice is copied into the encoder before any JS runs again.
-            return Ok(Some(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) }));
-        }
-        if is(env, value, sys::napi_is_arraybuffer)? || is(env, value, sys::napi_is_dataview)? {
-            return Err(Unstorable::new("store a Buffer or Uint8Array, not an ArrayBuffer or DataView"));
-        }
-        Ok(None)
-    }
-
-    /// Buffers that arrive already serialized, as Baileys' reviver would revive them:
-    /// `{type: 'Buffer', data}` (base64 string or byte array, 6.7 and 7.0 shapes),
-    /// `{buffer: true, value}` (6.7), and objects whose keys are all numeric and whose values
-    /// are all finite numbers (a Uint8Array passed through `JSON.stringify` without a replacer).
-    fn serialized_buffer(&self, entries: &[(String, JsValue)]) -> Walk<Option<Vec<u8>>> {
-        let env = self.env;
-        let field = |name: &str| entries.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
-        let tagged = match (field("type"), field("data"), field("buffer"), field("value")) {
-            (Some(t), Some(data), _, _) if self.is_string_equal(t, "Buffer")? => Some(data),
-            (_, _, Some(flag), Some(value)) if self.is_true(flag)? => Some(value),
-            _ => None,
-        };
-        if let Some(data) = tagged {
-            return match type_of(env, data) {
-                sys::ValueType::napi_string => BASE64
-                    .decode(read_string(env, data)?)
-                    .map(Some)
-                    .map_err(|_| Unstorable::new("a serialized Buffer's data is not base64")),
-                sys::ValueType::napi_object if is(env, data, sys::napi_is_array)? => {
-                    let len = array_length(env, data)?;
-                    let items: Vec<JsValue> = (0..len).map(|i| element(env, data, i)).collect::<Walk<_>>()?;
-                    self.bytes_of_numbers(&items).map(Some)
-                }
-                _ => Ok(None),
-            };
-        }
-        let numeric = !entries.is_empty()
-            && entries.iter().all(|(k, v)| {
-                starts_like_integer(k)
-                    && type_of(env, *v) == sys::ValueType::napi_number
-                    && read_number(env, *v).is_ok_and(f64::is_finite)
-            });
-        if numeric {
-            let items: Vec<JsValue> = entries.iter().map(|(_, v)| *v).collect();
-            return self.bytes_of_numbers(&items).map(Some);
-        }
-        Ok(None)
-    }
-
-    /// `Buffer.from(array)`: each item converted with ToUint8 (truncate, wrap modulo 256).
-    fn bytes_of_numbers(&self, items: &[JsValue]) -> Walk<Vec<u8>> {
-        items
-            .iter()
-            .map(|item| {
-                if type_of(self.env, *item) != sys::ValueType::napi_number {
-                    return Err(Unstorable::new("a serialized Buffer holds something other than numbers"));
-                }
-                let n = read_number(self.env, *item)?;
-                Ok(if n.is_finite() { (n.trunc() as i64).rem_euclid(256) as u8 } else { 0 })
-            })
-            .collect()
-    }
-
-    fn is_string_equal(&self, value: JsValue, expected: &str) -> Walk<bool> {
-        Ok(type_of(self.env, value) == sys::ValueType::napi_string && read_string(self.env, value)? == expected)
-    }
-
-    fn is_true(&self, value: JsValue) -> Walk<bool> {
-        Ok(type_of(self.env, value) == sys::ValueType::napi_boolean && read_bool(self.env, value)?)
-    }
-}
-
-fn read_bool(env: Env, value: JsValue) -> Walk<bool> {
-    let mut b = false;
-    check(env, unsafe { sys::napi_get_value_bool(env, value, &mut b) })?;
-    Ok(b)
-}
-
-/// Whether `parseInt(key, 10)` is a number: JavaScript white space, an optional sign, a digit.
-fn starts_like_integer(key: &str) -> bool {
-    // JavaScript's white space is Unicode's, plus U+FEFF and minus U+0085.
-    let rest = key.trim_start_matches(|c: char| c == '\u{FEFF}' || (c.is_whitespace() && c != '\u{85}'));
-    let rest = rest.strip_prefix(['+', '-']).unwrap_or(rest);
-    rest.starts_with(|c: char| c.is_ascii_digit())
-}
-
-/// Builds the JS value of stored bytes: plain objects and arrays, Buffers for bytes.
-pub(crate) fn decode(env: Env, data: &[u8]) -> Result<JsValue, StoreError> {
-    let mut reader = Reader::new(data)?;
-    let value = build(env, &mut reader, 0)?;
-    reader.finish()?;
-    Ok(value)
-}
-
-fn build(env: Env, reader: &mut Reader<'_>, depth: usize) -> Result<JsValue, StoreError> {
-    if depth > MAX_DEPTH {
-        return Err(StoreError::corrupt("stored value nests too deep"));
+/// A Node Buffer that takes ownership of `bytes` without copying them.
+pub(crate) fn buffer(env: Env, bytes: Vec<u8>) -> Result<JsValue, StoreError> {
+    unsafe extern "C" fn free(_: Env, _: *mut std::ffi::c_void, hint: *mut std::ffi::c_void) {
+        drop(Box::from_raw(hint.cast::<Vec<u8>>()));
     }
     let mut out = ptr::null_mut();
-    let status = match reader.next_token()? {
-        Token::Null => unsafe { sys::napi_get_null(env, &mut out) },
-        Token::Bool(b) => unsafe { sys::napi_get_boolean(env, b, &mut out) },
-        Token::Number(n) => unsafe { sys::napi_create_double(env, n, &mut out) },
-        Token::Str(s) => create_string(env, s, &mut out),
-        Token::Bytes(b) => {
-            let mut data = ptr::null_mut();
-            unsafe { sys::napi_create_buffer_copy(env, b.len(), b.as_ptr().cast(), &mut data, &mut out) }
-        }
-        Token::Array(len) => {
-            napi_ok(unsafe { sys::napi_create_array_with_length(env, len, &mut out) })?;
-            for i in 0..len {
-                let item = build(env, reader, depth + 1)?;
-                napi_ok(unsafe { sys::napi_set_element(env, out, i as u32, item) })?;
-            }
-            sys::Status::napi_ok
-        }
-        Token::Object(len) => {
-            napi_ok(unsafe { sys::napi_create_object(env, &mut out) })?;
-            for _ in 0..len {
-                let name = reader.key()?;
-                let item = build(env, reader, depth + 1)?;
-                set_own_property(env, out, name, item)?;
-            }
-            sys::Status::napi_ok
-        }
-    };
-    napi_ok(status)?;
+    if bytes.is_empty() {
+        let mut data = ptr::null_mut();
+        napi_ok(unsafe { sys::napi_create_buffer(env, 0, &mut data, &mut out) })?;
+        return Ok(out);
+    }
+    let boxed = Box::new(bytes);
+    let (data, len) = (boxed.as_ptr() as *mut std::ffi::c_void, boxed.len());
+    let hint = Box::into_raw(boxed);
+    let status = unsafe { sys::napi_create_external_buffer(env, len, data, Some(free), hint.cast(), &mut out) };
+    if status == sys::Status::napi_ok {
+        return Ok(out);
+    }
+    // Runtimes that forbid external buffers (Electron's sandbox): copy instead.
+    let bytes = unsafe { Box::from_raw(hint) };
+    let mut copy = ptr::null_mut();
+    napi_ok(unsafe { sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), &mut copy, &mut out) })?;
     Ok(out)
 }
 
-/// Sets `object[name] = value` as an own data property, as `JSON.parse` does; plain
-/// assignment of `"__proto__"` would replace the object's prototype instead.
-pub(crate) fn set_own_property(env: Env, object: JsValue, name: &str, value: JsValue) -> Result<(), StoreError> {
-    let mut key = ptr::null_mut();
-    napi_ok(create_string(env, name, &mut key))?;
-    if name != "__proto__" {
-        return napi_ok(unsafe { sys::napi_set_property(env, object, key, value) });
-    }
-    let descriptor = sys::napi_property_descriptor {
-        utf8name: ptr::null(),
-        name: key,
-        method: None,
-        getter: None,
-        setter: None,
-        value,
-        attributes: sys::PropertyAttributes::writable
-            | sys::PropertyAttributes::enumerable
-            | sys::PropertyAttributes::configurable,
-        data: ptr::null_mut(),
-    };
-    napi_ok(unsafe { sys::napi_define_properties(env, object, 1, &descriptor) })
+/// Whether a value is `null` or `undefined`.
+pub(crate) fn is_nullish(env: Env, value: JsValue) -> bool {
+    matches!(type_of(env, value), sys::ValueType::napi_undefined | sys::ValueType::napi_null)
 }
 
 pub(crate) fn create_string(env: Env, s: &str, out: &mut JsValue) -> sys::napi_status {

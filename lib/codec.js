@@ -1,0 +1,570 @@
+'use strict'
+// JavaScript values ↔ the stored codec (docs/format.md), on the JavaScript thread.
+//
+// Baileys' own store keeps `JSON.stringify(v, BufferJSON.replacer)` and reads it back with
+// `BufferJSON.reviver`; applications depend on exactly what that round trip returns. So the
+// encoder walks a value as JSON.stringify does (own enumerable keys, toJSON once with its
+// key, boxed primitives unwrapped, undefined properties dropped, undefined array items as
+// null, non-finite numbers as null) and applies the replacer's and reviver's Buffer rules,
+// but writes the compact binary codec instead of text: bytes stay raw, no base64. Values
+// that JSON would silently damage are refused instead (see docs/format.md).
+//
+// Why JavaScript and not N-API: walking a value through N-API costs a native call per
+// property, ten times the cost of V8's own property access. Here a value crosses into Rust
+// as one Buffer, which Rust validates (src/core/codec.rs is the format's reference, and
+// src/core/wire.rs reads the batches written below).
+
+const FORMAT_VERSION = 1
+const MAX_DEPTH = 128
+const MAX_VALUE_BYTES = 512 * 1024 * 1024
+
+const TAG_NULL = 0
+const TAG_FALSE = 1
+const TAG_TRUE = 2
+const TAG_INT = 3
+const TAG_FLOAT = 4
+const TAG_STRING = 5
+const TAG_BYTES = 6
+const TAG_ARRAY = 7
+const TAG_OBJECT = 8
+
+/** Integers below this are written as varints; zigzag stays exact in a double below 2^52. */
+const MAX_ZIGZAG = 2 ** 52
+
+/** Why a value cannot be stored, with the path to the offending part. */
+class Unstorable extends Error {
+  constructor(reason) {
+    super(reason)
+    this.reason = reason
+    this.path = []
+  }
+}
+
+/** Builds the output; grows by doubling. */
+class Writer {
+  constructor(size = 256) {
+    this.buf = Buffer.allocUnsafe(size)
+    this.pos = 0
+  }
+
+  ensure(n) {
+    if (this.pos + n <= this.buf.length) return
+    if (this.pos + n > MAX_VALUE_BYTES) throw new Unstorable(`it is larger than ${MAX_VALUE_BYTES >> 20} MiB`)
+    let size = this.buf.length * 2
+    while (size < this.pos + n) size *= 2
+    const grown = Buffer.allocUnsafe(size)
+    this.buf.copy(grown, 0, 0, this.pos)
+    this.buf = grown
+  }
+
+  byte(b) {
+    this.ensure(1)
+    this.buf[this.pos++] = b
+  }
+
+  varint(n) {
+    this.ensure(10)
+    while (n >= 0x80) {
+      this.buf[this.pos++] = (n % 0x80) | 0x80
+      n = Math.floor(n / 0x80)
+    }
+    this.buf[this.pos++] = n
+  }
+
+  raw(bytes) {
+    const n = bytes.length // 0 for a detached array, which set() would refuse
+    this.varint(n)
+    if (n === 0) return
+    this.ensure(n)
+    this.buf.set(bytes, this.pos)
+    this.pos += n
+  }
+
+  text(s) {
+    // At most 3 bytes per UTF-16 unit; short strings get a one-byte length, patched in.
+    const length = s.length
+    const max = length * 3
+    this.ensure(max + 10)
+    if (max < 0x80) {
+      const buf = this.buf
+      const at = this.pos++
+      // Short keys and ids are ASCII as a rule: copying them here costs less than a call
+      // into Buffer's native UTF-8 writer.
+      let ascii = true
+      for (let i = 0; i < length; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) {
+          ascii = false
+          break
+        }
+        buf[this.pos + i] = c
+      }
+      const n = ascii ? length : buf.utf8Write(s, this.pos)
+      buf[at] = n
+      this.pos += n
+    } else {
+      this.varint(Buffer.byteLength(s))
+      this.pos += this.buf.utf8Write(s, this.pos)
+    }
+  }
+
+  result() {
+    return this.buf.subarray(0, this.pos)
+  }
+}
+
+function writeNumber(w, n) {
+  if (!Number.isFinite(n)) return w.byte(TAG_NULL)
+  if (Number.isInteger(n) && Math.abs(n) < MAX_ZIGZAG) {
+    w.byte(TAG_INT)
+    // zigzag, in float arithmetic (exact below 2^52): JavaScript's bit operators stop at 32 bits
+    return w.varint(n < 0 ? -2 * n - 1 : 2 * n + 0)
+  }
+  w.byte(TAG_FLOAT)
+  w.ensure(8)
+  w.buf.writeDoubleLE(n, w.pos)
+  w.pos += 8
+}
+
+function checkString(s) {
+  if (!s.isWellFormed()) throw new Unstorable('a string contains a lone UTF-16 surrogate, which is not valid Unicode')
+  return s
+}
+
+/** JSON's first step for any object: its toJSON(key), if it has one. Uint8Arrays are
+ * stored as bytes directly (what the replacer makes of Buffer.prototype.toJSON anyway). */
+function toJSON(value, key) {
+  if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && typeof value.toJSON === 'function') {
+    return value.toJSON(key)
+  }
+  return value
+}
+
+const tagOf = (value) => Object.prototype.toString.call(value)
+
+function writeValue(w, value, depth) {
+  switch (typeof value) {
+    case 'undefined':
+      return w.byte(TAG_NULL)
+    case 'boolean':
+      return w.byte(value ? TAG_TRUE : TAG_FALSE)
+    case 'number':
+      return writeNumber(w, value)
+    case 'string':
+      w.byte(TAG_STRING)
+      return w.text(checkString(value))
+    case 'object':
+      if (value === null) return w.byte(TAG_NULL)
+      return writeObject(w, value, depth)
+    case 'bigint':
+      throw new Unstorable('it is a BigInt')
+    case 'function':
+      throw new Unstorable('it is a function')
+    case 'symbol':
+      throw new Unstorable('it is a symbol')
+    default:
+      throw new Unstorable(`it has JavaScript type ${typeof value}`)
+  }
+}
+
+function writeObject(w, value, depth) {
+  if (depth >= MAX_DEPTH) throw new Unstorable(`it is circular or nested deeper than ${MAX_DEPTH} levels`)
+  if (ArrayBuffer.isView(value)) {
+    if (value instanceof Uint8Array || tagOf(value) === '[object Uint8Array]') {
+      w.byte(TAG_BYTES)
+      return w.raw(value)
+    }
+    throw new Unstorable('only Buffer and Uint8Array binary values can be stored')
+  }
+  if (Array.isArray(value)) {
+    // Array.isArray sees through a Proxy, as JSON.stringify does.
+    const length = value.length
+    if (length > MAX_VALUE_BYTES) throw new Unstorable(`it is larger than ${MAX_VALUE_BYTES >> 20} MiB`)
+    w.byte(TAG_ARRAY)
+    w.varint(length)
+    for (let i = 0; i < length; i++) {
+      const key = String(i)
+      try {
+        writeValue(w, toJSON(value[i], key), depth + 1)
+      } catch (err) {
+        throw at(err, key)
+      }
+    }
+    return
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype) {
+    const tag = tagOf(value)
+    if (tag === '[object ArrayBuffer]' || tag === '[object SharedArrayBuffer]') {
+      throw new Unstorable('store a Buffer or Uint8Array, not an ArrayBuffer or SharedArrayBuffer')
+    }
+    // Boxed primitives are stored as their primitive value, as JSON.stringify does.
+    if (value instanceof Number) return writeNumber(w, Number(value))
+    if (value instanceof String) {
+      w.byte(TAG_STRING)
+      return w.text(checkString(String(value)))
+    }
+    if (value instanceof Boolean) return w.byte(value.valueOf() ? TAG_TRUE : TAG_FALSE)
+  }
+  const keys = Object.keys(value)
+  const items = new Array(keys.length)
+  let count = 0
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
+    let item
+    try {
+      item = toJSON(value[key], key)
+    } catch (err) {
+      throw at(err, key)
+    }
+    // JSON.stringify drops properties that are (or whose toJSON gives) undefined.
+    if (item !== undefined) {
+      keys[count] = key
+      items[count++] = item
+    }
+  }
+  const bytes = serializedBuffer(keys, items, count)
+  if (bytes) {
+    w.byte(TAG_BYTES)
+    return w.raw(bytes)
+  }
+  w.byte(TAG_OBJECT)
+  w.varint(count)
+  for (let i = 0; i < count; i++) {
+    w.text(checkString(keys[i]))
+    try {
+      writeValue(w, items[i], depth + 1)
+    } catch (err) {
+      throw at(err, keys[i])
+    }
+  }
+}
+
+function at(err, key) {
+  if (err instanceof Unstorable) err.path.unshift(key)
+  else if (!(err instanceof RangeError && /call stack/i.test(err.message))) {
+    // A getter or toJSON threw: report it as an unstorable value, keeping the cause.
+    const wrapped = new Unstorable(`reading it threw ${err}`)
+    wrapped.cause = err
+    wrapped.path.unshift(key)
+    return wrapped
+  }
+  return err
+}
+
+// parseInt(key, 10) is a number: JavaScript white space, an optional sign, a digit.
+const INTEGER_LIKE = /^[\s\uFEFF\xA0]*[+-]?[0-9]/
+
+/**
+ * Buffers that arrive already serialized, as Baileys' reviver would revive them:
+ * `{type: 'Buffer', data}` (base64 string or byte array: 6.7 and 7.0 shapes),
+ * `{buffer: true, value}` (6.7), and objects whose keys are all numeric and whose values are
+ * all finite numbers (a Uint8Array that went through JSON.stringify without the replacer).
+ */
+function serializedBuffer(keys, items, count) {
+  if (count === 0) return undefined
+  let data
+  for (let i = 0; i < count; i++) {
+    if ((keys[i] === 'type' && items[i] === 'Buffer') || (keys[i] === 'buffer' && items[i] === true)) {
+      const field = keys[i] === 'type' ? 'data' : 'value'
+      const where = keys.indexOf(field)
+      if (where !== -1 && where < count) data = items[where]
+    }
+  }
+  if (typeof data === 'string') {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) throw at(new Unstorable("a serialized Buffer's data is not base64"), 'data')
+    return Buffer.from(data, 'base64')
+  }
+  if (Array.isArray(data)) return bytesOfNumbers(data)
+  for (let i = 0; i < count; i++) {
+    if (!INTEGER_LIKE.test(keys[i]) || typeof items[i] !== 'number' || !Number.isFinite(items[i])) return undefined
+  }
+  return bytesOfNumbers(items.slice(0, count))
+}
+
+/** Buffer.from(array): each item converted with ToUint8. */
+function bytesOfNumbers(items) {
+  for (const item of items) {
+    if (typeof item !== 'number') throw at(new Unstorable('a serialized Buffer holds something other than numbers'), 'data')
+  }
+  return Buffer.from(items)
+}
+
+/**
+ * Encodes one value. Throws an Unstorable error (ERR_INVALID_ARG) naming `what` and the
+ * path of the offending part.
+ */
+function encodeValue(value, what, w = new Writer()) {
+  const start = w.pos
+  w.byte(FORMAT_VERSION)
+  try {
+    writeValue(w, toJSON(value, ''), 0)
+  } catch (err) {
+    throw unstorableError(err, what)
+  }
+  return start
+}
+
+function unstorableError(err, what) {
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    err = new Unstorable(`it is circular or nested deeper than ${MAX_DEPTH} levels`)
+  }
+  if (!(err instanceof Unstorable)) {
+    const wrapped = new Unstorable(`reading it threw ${err}`)
+    wrapped.cause = err
+    err = wrapped
+  }
+  const shown = err.path.slice(0, 8).map((k) => `[${JSON.stringify(k)}]`).join('') + (err.path.length > 8 ? '…' : '')
+  const error = new Error(`${what}${shown} cannot be stored: ${err.reason}`, err.cause ? { cause: err.cause } : undefined)
+  error.code = 'ERR_INVALID_ARG'
+  return error
+}
+
+/** The creds as one codec blob; they must serialize to an object. */
+function encodeCreds(creds) {
+  const w = new Writer(1024)
+  encodeValue(creds, 'creds', w)
+  if (w.buf[1] !== TAG_OBJECT) {
+    const error = new Error('creds must serialize to an object')
+    error.code = 'ERR_INVALID_ARG'
+    throw error
+  }
+  return w.result()
+}
+
+function invalid(message) {
+  const error = new Error(message)
+  error.code = 'ERR_INVALID_ARG'
+  return error
+}
+
+function isPlainObject(value, what) {
+  try {
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+  } catch (err) {
+    throw unstorableError(err, what) // a revoked Proxy
+  }
+}
+
+/**
+ * A keys.set batch as one buffer (src/core/wire.rs): `{ [type]: { [id]: value | null | undefined } }`,
+ * null or undefined deleting. Throws ERR_INVALID_ARG before anything is sent.
+ */
+function encodeBatch(data) {
+  if (!isPlainObject(data, 'keys.set data')) throw invalid('keys.set data must be an object')
+  const w = new Writer(1024)
+  const countAt = w.pos
+  w.ensure(5)
+  w.pos += 5 // the count, patched below as a fixed-width varint
+  let count = 0
+  let types
+  try {
+    types = Object.keys(data)
+  } catch (err) {
+    throw unstorableError(err, 'keys.set data')
+  }
+  for (const type of types) {
+    let byId
+    try {
+      byId = data[type]
+    } catch (err) {
+      throw unstorableError(err, 'keys.set data')
+    }
+    if (byId === null || byId === undefined) continue
+    const what = `keys.set data[${JSON.stringify(type)}]`
+    if (!isPlainObject(byId, what)) throw invalid(`${what} must be an object`)
+    if (!type.isWellFormed()) throw invalid(`${what}: the type is not valid Unicode`)
+    let ids
+    try {
+      ids = Object.keys(byId)
+    } catch (err) {
+      throw unstorableError(err, what)
+    }
+    for (const id of ids) {
+      if (!id.isWellFormed()) throw invalid(`${what}: an id is not valid Unicode`)
+      let value
+      try {
+        value = byId[id]
+      } catch (err) {
+        throw unstorableError(err, `${what}[${JSON.stringify(id)}]`)
+      }
+      w.text(type)
+      w.text(id)
+      if (value === null || value === undefined) {
+        w.byte(0)
+      } else {
+        w.byte(1)
+        // The value's length prefix is patched in once it is known.
+        const lengthAt = w.pos
+        w.ensure(5)
+        w.pos += 5
+        const start = w.pos
+        encodeValue(value, `${what}[${JSON.stringify(id)}]`, w)
+        fixedVarint(w.buf, lengthAt, w.pos - start)
+      }
+      count++
+    }
+  }
+  fixedVarint(w.buf, countAt, count)
+  return w.result()
+}
+
+/** A varint in exactly 5 bytes (non-minimal, which every varint reader accepts). */
+function fixedVarint(buf, at, n) {
+  for (let i = 0; i < 4; i++) {
+    buf[at + i] = (n % 0x80) | 0x80
+    n = Math.floor(n / 0x80)
+  }
+  buf[at + 4] = n
+}
+
+// ---- decoding -------------------------------------------------------------------------
+
+function corrupt(why) {
+  const error = new Error(`the store is corrupt: ${why}`)
+  error.code = 'ERR_STORE_CORRUPT'
+  return error
+}
+
+class Reader {
+  constructor(buf, pos, end) {
+    this.buf = buf
+    this.pos = pos
+    this.end = end
+  }
+
+  byte() {
+    if (this.pos >= this.end) throw corrupt('stored value is truncated')
+    return this.buf[this.pos++]
+  }
+
+  varint() {
+    let n = 0
+    let scale = 1
+    for (let i = 0; i < 10; i++) {
+      const b = this.byte()
+      n += (b & 0x7f) * scale
+      if (b < 0x80) return n
+      scale *= 0x80
+    }
+    throw corrupt('stored varint is too long')
+  }
+
+  length(minItemSize) {
+    const n = this.varint()
+    if (n * minItemSize > this.end - this.pos) throw corrupt('stored value is truncated')
+    return n
+  }
+
+  text() {
+    const n = this.length(1)
+    const s = this.buf.utf8Slice(this.pos, this.pos + n)
+    this.pos += n
+    return s
+  }
+}
+
+function bigZigzag(r) {
+  let z = 0n
+  let shift = 0n
+  for (;;) {
+    const b = r.byte()
+    z |= BigInt(b & 0x7f) << shift
+    if (b < 0x80) break
+    shift += 7n
+    if (shift > 63n) throw corrupt('stored varint is too long')
+  }
+  return Number(z & 1n ? -((z + 1n) >> 1n) : z >> 1n)
+}
+
+function readValue(r, depth) {
+  if (depth > MAX_DEPTH) throw corrupt('stored value nests too deep')
+  const tag = r.byte()
+  switch (tag) {
+    case TAG_NULL:
+      return null
+    case TAG_FALSE:
+      return false
+    case TAG_TRUE:
+      return true
+    case TAG_INT: {
+      const start = r.pos
+      const z = r.varint()
+      if (z < MAX_ZIGZAG) return z % 2 === 0 ? z / 2 : -(z + 1) / 2
+      // Rust writes integers up to 2^53 as varints: redo the large ones exactly.
+      r.pos = start
+      return bigZigzag(r)
+    }
+    case TAG_FLOAT: {
+      if (r.end - r.pos < 8) throw corrupt('stored value is truncated')
+      const n = r.buf.readDoubleLE(r.pos)
+      r.pos += 8
+      return n
+    }
+    case TAG_STRING:
+      return r.text()
+    case TAG_BYTES: {
+      const n = r.length(1)
+      // A copy: the result must not keep the whole read buffer alive.
+      const bytes = Buffer.from(r.buf.subarray(r.pos, r.pos + n))
+      r.pos += n
+      return bytes
+    }
+    case TAG_ARRAY: {
+      const n = r.length(1)
+      const array = new Array(n)
+      for (let i = 0; i < n; i++) array[i] = readValue(r, depth + 1)
+      return array
+    }
+    case TAG_OBJECT: {
+      const n = r.length(2)
+      const object = {}
+      for (let i = 0; i < n; i++) {
+        const key = r.text()
+        const item = readValue(r, depth + 1)
+        // As JSON.parse does: "__proto__" is an own property, not the prototype.
+        if (key === '__proto__') Object.defineProperty(object, key, { value: item, writable: true, enumerable: true, configurable: true })
+        else object[key] = item
+      }
+      return object
+    }
+    default:
+      throw corrupt(`unknown value tag ${tag}`)
+  }
+}
+
+/** Decodes one codec blob in buf[start, end). */
+function decodeValue(buf, start = 0, end = buf.length) {
+  const r = new Reader(buf, start, end)
+  const format = r.byte()
+  if (format !== FORMAT_VERSION) throw corrupt(`stored value has unknown format ${format}`)
+  const value = readValue(r, 0)
+  if (r.pos !== end) throw corrupt('stored value has trailing bytes')
+  return value
+}
+
+/** The `{ [id]: value | null }` of a keys.get, from the results buffer (src/core/wire.rs). */
+function decodeResults(buf, ids) {
+  const r = new Reader(buf, 0, buf.length)
+  const count = r.varint()
+  if (count !== ids.length) throw corrupt('result count does not match the ids')
+  const out = {}
+  for (let i = 0; i < count; i++) {
+    let value = null
+    if (r.byte() === 1) {
+      const n = r.length(1)
+      try {
+        value = decodeValue(buf, r.pos, r.pos + n)
+      } catch (err) {
+        err.message = `${err.message} (key ${JSON.stringify(ids[i])})`
+        throw err
+      }
+      r.pos += n
+    }
+    const id = ids[i]
+    if (id === '__proto__') Object.defineProperty(out, id, { value, writable: true, enumerable: true, configurable: true })
+    else out[id] = value
+  }
+  return out
+}
+
+module.exports = { encodeBatch, encodeCreds, decodeValue, decodeResults }

@@ -1,0 +1,167 @@
+//! How key batches and read results cross between JavaScript and the store in one buffer
+//! each (not a stored format). The JavaScript side (`lib/codec.js`) writes batches and reads
+//! results; this module reads batches, checking every value, and writes results.
+//!
+//! ```text
+//! batch   = varint count, count × write
+//! write   = varint len, type (UTF-8), varint len, id (UTF-8), 0 (delete) | 1 varint len value
+//! results = varint count, count × (0 (absent) | 1 varint len value)
+//! ```
+//! Values are codec blobs ([`codec`](super::codec)).
+
+use super::codec;
+use super::error::StoreError;
+use super::store::KeyWrite;
+
+/// Reads a batch; every value must be a well-formed codec blob.
+pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
+    let mut input = Input { data, pos: 0 };
+    let count = input.varint()?;
+    // Every write takes at least 3 bytes: refuse an impossible count before allocating.
+    if count.saturating_mul(3) > data.len() as u64 {
+        return Err(bad("batch count exceeds its size"));
+    }
+    let mut writes = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let kind = input.string()?;
+        let id = input.string()?;
+        let value = match input.byte()? {
+            0 => None,
+            1 => {
+                let value = input.slice()?;
+                codec::validate(value).map_err(|e| bad(&format!("value of {kind:?} {id:?}: {e}")))?;
+                Some(value.to_vec())
+            }
+            _ => return Err(bad("unknown write flag")),
+        };
+        writes.push(KeyWrite { kind, id, value });
+    }
+    if input.pos != data.len() {
+        return Err(bad("trailing bytes after the batch"));
+    }
+    Ok(writes)
+}
+
+/// Writes the values read for a list of ids, in order.
+pub fn write_results(values: &[Option<Vec<u8>>]) -> Vec<u8> {
+    let size: usize = values.iter().map(|v| 1 + v.as_ref().map_or(0, |v| 10 + v.len())).sum();
+    let mut out = Vec::with_capacity(10 + size);
+    varint(&mut out, values.len() as u64);
+    for value in values {
+        match value {
+            None => out.push(0),
+            Some(value) => {
+                out.push(1);
+                varint(&mut out, value.len() as u64);
+                out.extend_from_slice(value);
+            }
+        }
+    }
+    out
+}
+
+/// Writes a batch (the JavaScript side does this; here for tests and Rust tools).
+pub fn write_batch(writes: &[KeyWrite]) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(&mut out, writes.len() as u64);
+    for write in writes {
+        for text in [&write.kind, &write.id] {
+            varint(&mut out, text.len() as u64);
+            out.extend_from_slice(text.as_bytes());
+        }
+        match &write.value {
+            None => out.push(0),
+            Some(value) => {
+                out.push(1);
+                varint(&mut out, value.len() as u64);
+                out.extend_from_slice(value);
+            }
+        }
+    }
+    out
+}
+
+fn varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn bad(why: &str) -> StoreError {
+    StoreError::invalid(format!("malformed key batch: {why}"))
+}
+
+struct Input<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Input<'a> {
+    fn byte(&mut self) -> Result<u8, StoreError> {
+        let b = *self.data.get(self.pos).ok_or_else(|| bad("truncated"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(bad("varint too long"))
+    }
+
+    fn slice(&mut self) -> Result<&'a [u8], StoreError> {
+        let len = self.varint()?;
+        let end = (self.pos as u64).checked_add(len).filter(|end| *end <= self.data.len() as u64).ok_or_else(|| bad("truncated"))?;
+        let slice = &self.data[self.pos..end as usize];
+        self.pos = end as usize;
+        Ok(slice)
+    }
+
+    fn string(&mut self) -> Result<String, StoreError> {
+        let bytes = self.slice()?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| bad("a type or id is not UTF-8"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::codec::{encode, Value};
+
+    #[test]
+    fn batches_round_trip() {
+        let writes = vec![
+            KeyWrite { kind: "pre-key".into(), id: "1".into(), value: Some(encode(&Value::Bytes(vec![1, 2]))) },
+            KeyWrite { kind: "session".into(), id: "a:b::c".into(), value: None },
+        ];
+        assert_eq!(read_batch(&write_batch(&writes)).unwrap(), writes);
+        assert_eq!(read_batch(&write_batch(&[])).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn damaged_batches_are_invalid_never_a_panic() {
+        let writes = vec![KeyWrite { kind: "t".into(), id: "i".into(), value: Some(encode(&Value::String("v".into()))) }];
+        let batch = write_batch(&writes);
+        for len in 0..batch.len() {
+            assert_eq!(read_batch(&batch[..len]).unwrap_err().code(), "ERR_INVALID_ARG");
+        }
+        let mut bad_value = batch.clone();
+        let last = bad_value.len() - 3;
+        bad_value[last] = 99; // an unknown value tag
+        assert!(read_batch(&bad_value).is_err());
+        assert!(read_batch(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+    }
+
+    #[test]
+    fn results_have_a_flag_per_id() {
+        assert_eq!(write_results(&[None, Some(vec![1, 7])]), vec![2, 0, 1, 2, 1, 7]);
+    }
+}
