@@ -8,14 +8,25 @@ import { stopAll } from './helpers/redis-server.mjs'
 
 const baileys = await import('baileys')
 
-const ALICE = { jid: '15550000001@s.whatsapp.net', lid: '90000000001@lid' }
-const BOB = { jid: '15550000002@s.whatsapp.net', lid: '90000000002@lid' }
-const GROUP = '120363000000000001@g.us'
+// Every test gets phone numbers, LIDs and a group of its own. libsignal serializes work per
+// address in one process-wide queue, and a job queued behind another test's runs in that
+// test's async context, outside its own Baileys transaction: two accounts of one process
+// talking to the same address at the same moment corrupt each other's sessions. Real
+// deployments never share an identity between accounts; concurrent tests must not either.
+let nextIdentity = 0
+function identities() {
+  const n = String(++nextIdentity).padStart(4, '0')
+  return {
+    ALICE: { jid: `1555${n}0001@s.whatsapp.net`, lid: `9000${n}0001@lid` },
+    BOB: { jid: `1555${n}0002@s.whatsapp.net`, lid: `9000${n}0002@lid` },
+    GROUP: `12036300${n}0001@g.us`,
+  }
+}
 
 test.after.always(stopAll)
 
 /** Both devices, each a session of the same store. */
-async function devices(store) {
+async function devices(store, { ALICE, BOB }) {
   const alice = await makeDevice(baileys, await useRustAuthState('alice', { store, baileys }), ALICE)
   const bob = await makeDevice(baileys, await useRustAuthState('bob', { store, baileys }), BOB)
   return { alice, bob }
@@ -32,9 +43,11 @@ async function converse(t, first, second, count) {
 
 for (const backend of DURABLE_BACKENDS) {
   test(`${backend.name}: two devices exchange 200 real Signal messages and group messages, then keep decrypting after the store is reopened`, async (t) => {
+    const ids = identities()
+    const { ALICE, BOB, GROUP } = ids
     const url = await backend.url()
     let store = await openStore(url)
-    let { alice, bob } = await devices(store)
+    let { alice, bob } = await devices(store, ids)
 
     await startSession(alice, bob)
     t.is((await sendDirect(alice, bob, 'first message')).type, 'pkmsg')
@@ -55,7 +68,7 @@ for (const backend of DURABLE_BACKENDS) {
 
     // A new process would see only what was stored: open the store again.
     store = await openStore(url)
-    ;({ alice, bob } = await devices(store))
+    ;({ alice, bob } = await devices(store, ids))
     t.deepEqual(Buffer.from(alice.auth.state.creds.signedIdentityKey.public), identity)
     await converse(t, alice, bob, 20)
     for (let i = 0; i < 5; i++) {
@@ -71,6 +84,7 @@ for (const backend of DURABLE_BACKENDS) {
   })
 
   test(`${backend.name}: the shared store of a URL carries a conversation across useRustAuthState calls`, async (t) => {
+    const { ALICE, BOB } = identities()
     const url = await backend.url()
     let alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys }), ALICE)
     let bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys }), BOB)
