@@ -44,6 +44,16 @@ async function eventually(fn, ms = 5000) {
   }
 }
 
+
+/** Waits until `condition()` holds, polling; fails after `ms`. */
+async function until(condition, ms) {
+  const deadline = Date.now() + ms
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not reached within ${ms} ms`)
+    await sleep(10)
+  }
+}
+
 // --- Redis inspection (raw RESP, so that reading never refreshes a TTL) -------------------
 
 /** Redis Cluster's CRC16 (XModem). */
@@ -357,9 +367,11 @@ test('a reader never sees part of a batch, even while big batches are written ba
     return out`
   let writing = true
   let generation = 0
+  let reads = 0
   const writer = (async () => {
-    const deadline = Date.now() + 1500
-    while (Date.now() < deadline) {
+    // Until both sides did enough rounds (by count, not time: a loaded machine is slower).
+    const deadline = Date.now() + 20_000
+    while ((generation < 20 || reads < 20) && Date.now() < deadline) {
       generation++
       // The same value everywhere: one batch writes identical blobs to all 3 x 40 fields.
       const value = { generation, pad: Buffer.alloc(300, generation % 256) }
@@ -369,7 +381,6 @@ test('a reader never sees part of a batch, even while big batches are written ba
     }
     writing = false
   })()
-  let reads = 0
   let torn = 0
   while (writing) {
     const [members, ...values] = await redisCommand(r, 'EVAL', read, 1 + hashes.length, 'baileys:{atomic}:types', ...hashes)
@@ -381,8 +392,8 @@ test('a reader never sees part of a batch, even while big batches are written ba
   }
   await writer
   t.is(torn, 0, `${torn} of ${reads} reads saw part of a batch`)
-  t.true(reads >= 3, `${reads} reads during ${generation} batches`)
-  t.true(generation >= 3, `${generation} batches`)
+  t.true(reads >= 20, `${reads} reads during ${generation} batches`)
+  t.true(generation >= 20, `${generation} batches`)
   await store.close()
 })
 
@@ -418,7 +429,8 @@ test('when the server dies during traffic, every call rejects with ERR_STORE_UNA
   await sleep(200)
   await r.kill('SIGKILL')
   const killed = Date.now()
-  await sleep(300)
+  // Until enough calls were issued against the dead server (a loaded machine fires fewer timers).
+  await until(() => calls.filter((c) => c.issued > killed).length >= 5, 10_000)
   clearInterval(traffic)
   await Promise.all(calls.map((c) => c.promise))
 
@@ -530,7 +542,8 @@ for (const unixSocket of [false, true]) {
       calls.push(call.then(() => settled.push(i), () => settled.push(i)))
     }
     const traffic = setInterval(issue, 5)
-    await sleep(250)
+    // Until enough writes were acknowledged (a loaded machine is slower), then the crash.
+    await until(() => acked.size > 10, 10_000)
     await r.kill('SIGKILL')
     await sleep(100)
     await r.restart()
@@ -570,27 +583,28 @@ for (const unixSocket of [false, true]) {
 test('with ttlSeconds, a session expires as a whole; every access refreshes all of its keys', async (t) => {
   if (!requireRedis(t)) return
   const r = await startRedis()
-  const store = await openStore(r.url, { ttlSeconds: 2 })
+  // 4 s, so that a loaded machine cannot age a key out between two steps of the test.
+  const store = await openStore(r.url, { ttlSeconds: 4 })
   const keys = ['baileys:{e}:creds', 'baileys:{e}:types', 'baileys:{e}:keys:pre-key', 'baileys:{e}:keys:session']
   const pttls = () => Promise.all(keys.map((k) => redisCommand(r, 'PTTL', k)))
   await store.setCreds('e', { a: 1 })
   await store.setKeys('e', { 'pre-key': { 1: preKey(1) }, session: { x: { v: 1 } } })
   t.deepEqual(await keysOf(r), [...keys].sort())
-  for (const [i, ms] of (await pttls()).entries()) t.true(ms > 0 && ms <= 2000, `${keys[i]}: ${ms}`)
+  for (const [i, ms] of (await pttls()).entries()) t.true(ms > 0 && ms <= 4000, `${keys[i]}: ${ms}`)
 
   // Each kind of access refreshes every key of the session, not only the one it reads.
   for (const access of [() => store.getKeys('e', 'pre-key', ['1']), () => store.getCreds('e'), () => store.setKeys('e', { session: { y: 1 } })]) {
     await sleep(700)
     const before = Math.max(...(await pttls()))
-    t.true(before <= 1400, `aged to ${before}`)
+    t.true(before <= 3400, `aged to ${before}`)
     await access()
     const after = await pttls()
-    for (const [i, ms] of after.entries()) t.true(ms > before && ms <= 2000, `${keys[i]} refreshed: ${before} -> ${ms}`)
+    for (const [i, ms] of after.entries()) t.true(ms > before && ms <= 4000, `${keys[i]} refreshed: ${before} -> ${ms}`)
   }
 
   // Left alone: all keys go at the same moment (EXISTS over all of them is 4 or 0, never between).
   const counts = new Set()
-  const deadline = Date.now() + 4000
+  const deadline = Date.now() + 8000
   for (;;) {
     const count = await redisCommand(r, 'EXISTS', ...keys)
     counts.add(count)
