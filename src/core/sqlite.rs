@@ -96,14 +96,16 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Upserts the session row and returns its id, inside the caller's transaction.
+    /// The session row's id, creating the row if needed, inside the caller's transaction.
+    /// An existing row is not written to: a key batch then touches only the pages of its keys,
+    /// which keeps each commit (and its fsync) small.
     fn session_id(tx: &rusqlite::Transaction<'_>, session: &str) -> Result<i64> {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO sessions (name, updated_at) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at
-             RETURNING id",
-        )?;
-        Ok(stmt.query_row(params![session, now_millis()], |r| r.get(0))?)
+        let mut find = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
+        if let Some(id) = find.query_row([session], |r| r.get(0)).optional()? {
+            return Ok(id);
+        }
+        let mut create = tx.prepare_cached("INSERT INTO sessions (name, updated_at) VALUES (?1, ?2) RETURNING id")?;
+        Ok(create.query_row(params![session, now_millis()], |r| r.get(0))?)
     }
 }
 
@@ -186,6 +188,14 @@ impl Store for SqliteStore {
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        if let [id] = ids {
+            // One statement is its own snapshot: no transaction needed.
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT k.value FROM keys k JOIN sessions s ON s.id = k.session_id
+                 WHERE s.name = ?1 AND k.type = ?2 AND k.id = ?3",
+            )?;
+            return Ok(vec![stmt.query_row(params![session, kind, id], |r| r.get(0)).optional()?]);
+        }
         // One read transaction, so that all ids come from the same snapshot.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let values = {
