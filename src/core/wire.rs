@@ -48,14 +48,7 @@ pub fn write_results(values: &[Option<Vec<u8>>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(10 + size);
     varint(&mut out, values.len() as u64);
     for value in values {
-        match value {
-            None => out.push(0),
-            Some(value) => {
-                out.push(1);
-                varint(&mut out, value.len() as u64);
-                out.extend_from_slice(value);
-            }
-        }
+        optional_value(&mut out, value.as_deref());
     }
     out
 }
@@ -69,16 +62,21 @@ pub fn write_batch(writes: &[KeyWrite]) -> Vec<u8> {
             varint(&mut out, text.len() as u64);
             out.extend_from_slice(text.as_bytes());
         }
-        match &write.value {
-            None => out.push(0),
-            Some(value) => {
-                out.push(1);
-                varint(&mut out, value.len() as u64);
-                out.extend_from_slice(value);
-            }
-        }
+        optional_value(&mut out, write.value.as_deref());
     }
     out
+}
+
+/// `0` for none, or `1`, the length and the value.
+fn optional_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
+    match value {
+        None => out.push(0),
+        Some(value) => {
+            out.push(1);
+            varint(out, value.len() as u64);
+            out.extend_from_slice(value);
+        }
+    }
 }
 
 fn varint(out: &mut Vec<u8>, mut n: u64) {
