@@ -1,0 +1,27 @@
+// Workload sizes. FULL is what the issue specifies; QUICK (BENCH_QUICK=1) is a smoke mode that
+// exercises every code path in well under a minute. Ratios from QUICK are indicative only.
+export const FULL = {
+  preKeys: 812, // one upload batch of Baileys >= 7.0.0-rc.9
+  preKeyGets: 2000,
+  microOps: 10_000,
+  microWarmupMessages: 20, // a ~1.9 KB session record
+  fanoutDevices: 256,
+  fanoutRounds: 20,
+  chatMessages: 2000,
+  appstateIterations: 200,
+  appstateEntries: 5000,
+  coldstartSessions: 1000,
+}
+
+export const QUICK = {
+  preKeys: 812,
+  preKeyGets: 300,
+  microOps: 1000,
+  microWarmupMessages: 20,
+  fanoutDevices: 16,
+  fanoutRounds: 5,
+  chatMessages: 100,
+  appstateIterations: 10,
+  appstateEntries: 1000,
+  coldstartSessions: 100,
+}

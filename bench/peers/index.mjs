@@ -1,0 +1,29 @@
+// The stores a run compares: each row is one peer module with its options. `redis` rows use
+// the run's private redis-server; `persistent: false` rows have nothing to cold-start from;
+// `skip` lists workloads a row does not run. `extra` rows are context that no target is judged
+// against: they run BENCH_EXTRA_RUNS times (default 1), which keeps a full run near 10 minutes
+// (useMultiFileAuthState alone would add ~3 minutes at 5 runs, mostly in chat).
+export const STORES = [
+  { id: 'ours-sqlite', label: 'baileys-rust-auth (SQLite)', module: 'ours.mjs', options: { backend: 'sqlite' }, persistent: true },
+  { id: 'ours-redis', label: 'baileys-rust-auth (Redis)', module: 'ours.mjs', options: { backend: 'redis' }, redis: true, persistent: true },
+  { id: 'bsqlite-full', label: 'better-sqlite3 (WAL, FULL)', module: 'better-sqlite3.mjs', options: { synchronous: 'FULL' }, persistent: true },
+  // The NORMAL row is extra information, so it runs only where it is cheap and says something:
+  // chat is dominated by Signal crypto (seconds per run for every store), and coldstart only
+  // reads, where synchronous changes nothing.
+  { id: 'bsqlite-normal', label: 'better-sqlite3 (WAL, NORMAL)', module: 'better-sqlite3.mjs', options: { synchronous: 'NORMAL' }, persistent: true, extra: true, skip: ['chat', 'coldstart'] },
+  { id: 'ioredis', label: 'ioredis (hash per type)', module: 'ioredis.mjs', options: {}, redis: true, persistent: true },
+  { id: 'multi-file', label: 'useMultiFileAuthState', module: 'multi-file.mjs', options: {}, persistent: true, extra: true },
+  { id: 'memory-map', label: 'in-memory Map', module: 'memory-map.mjs', options: {}, persistent: false },
+]
+
+export const storeById = (id) => {
+  const store = STORES.find((s) => s.id === id)
+  if (!store) throw new Error(`unknown store ${id}; known: ${STORES.map((s) => s.id).join(', ')}`)
+  return store
+}
+
+/** Opens a store row's backend in this process. */
+export async function openBackend(store, config) {
+  const peer = await import(new URL(`./${store.module}`, import.meta.url))
+  return peer.open({ ...config, options: store.options })
+}

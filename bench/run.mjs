@@ -1,0 +1,261 @@
+// The benchmark runner: `npm run bench` from the repo root (which builds the addon and installs
+// bench/'s own dependencies first), or `node bench/run.mjs`.
+//
+//   BENCH_RUNS=5        runs per store and workload; medians are reported (default 5, QUICK 1)
+//   BENCH_EXTRA_RUNS=1  runs of the `extra` rows (useMultiFileAuthState, better-sqlite3 NORMAL),
+//                       which no target depends on (default 1; at most BENCH_RUNS)
+//   BENCH_QUICK=1       smoke mode: smaller sizes (lib/sizes.mjs), under a minute
+//   BENCH_WORKLOADS=a,b only these workloads (prekeys, sessions-micro, fanout, chat, appstate, coldstart)
+//   BENCH_STORES=a,b    only these stores (ids in peers/index.mjs)
+//
+// Every measurement runs in a fresh child process (lib/child.mjs): one store, one workload, one
+// run. Runs are interleaved (run 1 of everything, then run 2, ...) and the store order rotates
+// from run to run, so that a slow minute of the machine does not land on one store only.
+// Writes results/latest.json, results/latest.md and results/chart.svg (`--render` redraws the
+// last two from the first, e.g. after changing the report's layout).
+import { execFile, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { redisAvailable, redisCommand, startRedis } from '../__test__/helpers/redis-server.mjs'
+import { renderChart } from './lib/chart.mjs'
+import { renderMarkdown } from './lib/report.mjs'
+import { FULL, QUICK } from './lib/sizes.mjs'
+import { median } from './lib/stats.mjs'
+import { STORES } from './peers/index.mjs'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..')
+const started = performance.now()
+const loadAtStart = loadavg().map((l) => +l.toFixed(2))
+const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' }).stdout?.trim() ?? ''
+// The code under test may be changing while a run takes its minutes: say so when it did.
+const oursAtStart = git('describe', '--always', '--dirty') || 'no git'
+
+const ALL_WORKLOADS = ['prekeys', 'sessions-micro', 'fanout', 'chat', 'appstate', 'coldstart']
+const quick = process.env.BENCH_QUICK === '1'
+const runs = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : quick ? 1 : 5
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, not ${process.env.BENCH_RUNS}`)
+const extraRuns = Math.min(runs, process.env.BENCH_EXTRA_RUNS ? Number(process.env.BENCH_EXTRA_RUNS) : 1)
+if (!Number.isInteger(extraRuns) || extraRuns < 1) throw new Error(`BENCH_EXTRA_RUNS must be a positive integer`)
+const sizes = quick ? QUICK : FULL
+const pick = (env, all, idOf) => {
+  if (!process.env[env]) return all
+  const wanted = process.env[env].split(',').map((s) => s.trim()).filter(Boolean)
+  for (const w of wanted) if (!all.some((x) => idOf(x) === w)) throw new Error(`${env}: unknown ${w}`)
+  return all.filter((x) => wanted.includes(idOf(x)))
+}
+const workloads = pick('BENCH_WORKLOADS', ALL_WORKLOADS, (w) => w)
+let stores = pick('BENCH_STORES', STORES, (s) => s.id)
+
+// `node bench/run.mjs --render` only re-renders latest.md and chart.svg from latest.json.
+if (process.argv.includes('--render')) {
+  await writeReport(JSON.parse(readFileSync(join(here, 'results', 'latest.json'), 'utf8')))
+  process.exit(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preconditions: the addon is built, bench/'s dependencies are installed.
+
+const requireHere = createRequire(import.meta.url)
+try {
+  requireHere('../binding.js')
+} catch (e) {
+  console.error(`The addon is not built (${e.message.split('\n')[0]}): run \`npm run build\` first, or use \`npm run bench\`.`)
+  process.exit(2)
+}
+for (const dep of ['better-sqlite3', 'ioredis']) {
+  try {
+    requireHere.resolve(dep)
+  } catch {
+    console.error(`${dep} is not installed: run \`npm install --prefix bench\` (or use \`npm run bench\`).`)
+    process.exit(2)
+  }
+}
+
+// What only this run knows (the report adds the notes that hold for every run).
+const notes = []
+
+let redis = null
+if (stores.some((s) => s.redis)) {
+  if (redisAvailable()) {
+    redis = await startRedis() // private, on a free loopback port; killed when this process exits
+    const version = /v=(\S+)/.exec(spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout)?.[1]
+    notes.push(
+      `Redis rows share one private redis-server ${version} on 127.0.0.1 (TCP), started with appendonly no and no RDB snapshots: ` +
+        'the data is in memory only, so these rows are not durable across a Redis crash (appendfsync always would add an fsync per write).',
+    )
+  } else {
+    stores = stores.filter((s) => !s.redis)
+    notes.push('redis-server is not installed: the Redis rows were skipped.')
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children
+
+const tmp = mkdtempSync(join(tmpdir(), 'bra-bench-'))
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
+const fixturesPath = join(tmp, 'fixtures.json')
+const childPath = join(here, 'lib', 'child.mjs')
+
+function runChild(job) {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [childPath, JSON.stringify({ sizes, fixturesPath, ...job })], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const line = stdout.split('\n').find((l) => l.startsWith('@@result '))
+      if (err || !line) {
+        resolve({ failed: (stderr.trim() || err?.message || 'no result').split('\n').slice(0, 12).join('\n') })
+      } else {
+        resolve(JSON.parse(line.slice('@@result '.length)))
+      }
+    })
+  })
+}
+
+const redisUrlFor = (db) => (redis ? `${redis.url}/${db}` : undefined)
+const coldDir = (store) => join(tmp, `coldstart-${store.id}`)
+
+const failures = []
+const fail = (what, message) => {
+  failures.push({ what, message })
+  console.log(`  FAILED ${what}:\n${message.replace(/^/gm, '    ')}`)
+}
+
+console.log(
+  `baileys-rust-auth bench: ${quick ? 'QUICK, ' : ''}${runs} run${runs === 1 ? '' : 's'} (extra rows ${extraRuns}) × ${workloads.length} workloads × ${stores.length} stores` +
+    (redis ? ` (redis-server pid ${redis.pid} on ${redis.url})` : ''),
+)
+let t0 = performance.now()
+const fx = await runChild({ kind: 'fixtures' })
+if (fx.failed) {
+  console.error(`making fixtures failed:\n${fx.failed}`)
+  process.exit(1)
+}
+console.log(`fixtures made in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+// coldstart reads stores populated once, before the first run (db 1 on Redis, so that
+// flushing db 0 between the other children leaves it alone).
+if (workloads.includes('coldstart')) {
+  t0 = performance.now()
+  for (const store of stores.filter((s) => s.persistent && !s.skip?.includes('coldstart'))) {
+    mkdirSync(coldDir(store))
+    const r = await runChild({
+      kind: 'populate', workload: 'coldstart', store: store.id, dir: coldDir(store),
+      redisUrl: redisUrlFor(1), keyPrefix: `cold-${store.id}`,
+    })
+    if (r.failed) fail(`coldstart populate ${store.id}`, r.failed)
+  }
+  console.log(`coldstart stores populated in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+}
+
+const samples = Object.fromEntries(workloads.map((w) => [w, Object.fromEntries(stores.map((s) => [s.id, []]))]))
+const errors = Object.fromEntries(workloads.map((w) => [w, {}]))
+const workloadMeta = new Map()
+for (const w of workloads) workloadMeta.set(w, (await import(`./workloads/${w}.mjs`)).metrics)
+
+for (let run = 0; run < runs; run++) {
+  for (const workload of workloads) {
+    // Rotate the store order every run, so no store always goes first (cold page cache, CPU clocks).
+    const order = stores.map((_, i) => stores[(i + run) % stores.length])
+    for (const store of order) {
+      if ((workload === 'coldstart' && !store.persistent) || store.skip?.includes(workload)) continue
+      // Extra rows take the last runs, so that they still interleave with the others.
+      if (store.extra && run < runs - extraRuns) continue
+      if (errors[workload][store.id]) continue // a failed store is not retried
+      const cold = workload === 'coldstart'
+      const dir = cold ? coldDir(store) : join(tmp, `r${run}-${workload}-${store.id}`)
+      if (!cold) mkdirSync(dir)
+      const t0 = performance.now()
+      const result = await runChild({
+        kind: 'run', workload, store: store.id, dir,
+        redisUrl: redisUrlFor(cold ? 1 : 0),
+        keyPrefix: cold ? `cold-${store.id}` : `r${run}-${workload}`,
+      })
+      const wall = (performance.now() - t0) / 1000
+      if (!cold) rmSync(dir, { recursive: true, force: true })
+      if (store.redis && !cold) await redisCommand(redis, 'FLUSHDB')
+      if (result.failed) {
+        errors[workload][store.id] = result.failed
+        fail(`${workload} ${store.id} (run ${run + 1})`, result.failed)
+        continue
+      }
+      const { eld, ...metrics } = result
+      samples[workload][store.id].push({ ...metrics, eldP99Ms: eld.p99Ms, eldMaxMs: eld.maxMs })
+      const [key, meta] = Object.entries(workloadMeta.get(workload))[0]
+      console.log(
+        `run ${run + 1}/${runs}  ${workload.padEnd(15)} ${store.id.padEnd(15)} ${wall.toFixed(1).padStart(5)} s (cpu ${metrics.cpuSec.toFixed(1).padStart(4)} s)  ` +
+          `${meta.unit === 'ms' ? metrics[key].toFixed(1) : metrics[key].toFixed(metrics[key] >= 100 ? 0 : 1)} ${meta.unit}`,
+      )
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Medians, report, chart
+
+const medians = {}
+for (const w of workloads) {
+  medians[w] = {}
+  for (const s of stores) {
+    const runsOf = samples[w][s.id]
+    if (errors[w][s.id] && runsOf.length === 0) {
+      medians[w][s.id] = { failed: errors[w][s.id].split('\n')[0] }
+      continue
+    }
+    if (runsOf.length === 0) continue
+    const keys = Object.keys(runsOf[0])
+    medians[w][s.id] = Object.fromEntries(keys.map((k) => [k, median(runsOf.map((r) => r[k]))]))
+  }
+}
+
+const versionOf = (pkg, from) => JSON.parse(readFileSync(createRequire(from).resolve(`${pkg}/package.json`), 'utf8')).version
+const oursAtEnd = git('describe', '--always', '--dirty') || 'no git'
+const ours =
+  `${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version} ` +
+  (oursAtStart === oursAtEnd ? `(${oursAtEnd})` : `(${oursAtStart} at start, ${oursAtEnd} at end: the code changed during the run)`)
+const cpu = cpus()
+const meta = {
+  date: new Date().toISOString(),
+  // Other work on the machine skews every row; the load average tells whether there was some.
+  loadAverage: { start: loadAtStart, end: loadavg().map((l) => +l.toFixed(2)) },
+  machine: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+  node: process.versions.node,
+  quick,
+  runs,
+  extraRuns,
+  sizes,
+  durationSec: (performance.now() - started) / 1000,
+  versions: {
+    ours,
+    baileys: versionOf('baileys', join(root, 'package.json')),
+    'better-sqlite3': versionOf('better-sqlite3', import.meta.url),
+    ioredis: versionOf('ioredis', import.meta.url),
+  },
+  notes,
+}
+await writeReport({ meta, stores, medians, samples, failures })
+console.log(`Wrote bench/results/latest.{json,md} and bench/results/chart.svg in ${Math.round(meta.durationSec)} s.`)
+if (redis) await redis.stop()
+if (failures.length) {
+  console.error(`${failures.length} measurement(s) failed (see above).`)
+  process.exitCode = 1
+}
+
+/** Writes results/latest.{json,md} and chart.svg, prints the markdown; returns the targets. */
+async function writeReport({ meta, stores, medians, samples, failures }) {
+  const workloads = ALL_WORKLOADS.filter((w) => medians[w])
+  const metrics = new Map()
+  for (const w of workloads) metrics.set(w, (await import(`./workloads/${w}.mjs`)).metrics)
+  const view = { medians, samples, meta, stores, workloads, metricsOf: (w) => metrics.get(w) }
+  const { markdown, targets } = renderMarkdown(view)
+  const results = join(here, 'results')
+  mkdirSync(results, { recursive: true })
+  writeFileSync(join(results, 'latest.json'), JSON.stringify({ meta, stores, medians, samples, targets, failures }, null, 2) + '\n')
+  writeFileSync(join(results, 'latest.md'), markdown)
+  writeFileSync(join(results, 'chart.svg'), renderChart(view))
+  console.log('\n' + markdown)
+  return targets
+}
