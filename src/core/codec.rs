@@ -45,8 +45,8 @@ const TAG_OBJECT: u8 = 8;
 /// Largest integer a JavaScript number holds exactly.
 const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
 
-/// A decoded value, for Rust callers (tests, tools). The Node binding streams tokens
-/// through [`Reader`] instead, without building this tree.
+/// A decoded value, for Rust callers (tests, tools). JavaScript has its own encoder and
+/// decoder of this format (`lib/codec.js`); the binding checks its output with [`validate`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
