@@ -98,13 +98,25 @@ if (stores.some((s) => s.redis)) {
 // Children
 
 const tmp = mkdtempSync(join(tmpdir(), 'bra-bench-'))
+let current = null // the child being measured
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
+// 'exit' does not run when a signal ends the process: stop the child and clean up then too.
+// (The redis helper's own handler has already killed the server; with this listener present it
+// leaves exiting to us.)
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  process.on(signal, () => {
+    if (current?.exitCode === null) current.kill('SIGKILL')
+    rmSync(tmp, { recursive: true, force: true })
+    process.exit(code)
+  })
+}
 const fixturesPath = join(tmp, 'fixtures.json')
 const childPath = join(here, 'lib', 'child.mjs')
 
 function runChild(job) {
   return new Promise((resolve) => {
-    execFile(process.execPath, [childPath, JSON.stringify({ sizes, fixturesPath, ...job })], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    current = execFile(process.execPath, [childPath, JSON.stringify({ sizes, fixturesPath, ...job })], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      current = null
       const line = stdout.split('\n').find((l) => l.startsWith('@@result '))
       if (err || !line) {
         resolve({ failed: (stderr.trim() || err?.message || 'no result').split('\n').slice(0, 12).join('\n') })
