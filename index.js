@@ -6,27 +6,7 @@
 const path = require('node:path')
 const { NativeStore } = require('./binding.js')
 const codec = require('./lib/codec.js')
-
-/** The `code` of every error this package rejects with. */
-const ErrorCodes = Object.freeze({
-  INVALID_ARG: 'ERR_INVALID_ARG',
-  STORE_CLOSED: 'ERR_STORE_CLOSED',
-  STORE_CORRUPT: 'ERR_STORE_CORRUPT',
-  STORE_VERSION: 'ERR_STORE_VERSION',
-  STORE_IO: 'ERR_STORE_IO',
-  STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE',
-})
-const knownCodes = new Set(Object.values(ErrorCodes))
-
-function isAuthStoreError(err) {
-  return err instanceof Error && knownCodes.has(err.code)
-}
-
-function storeError(code, message, cause) {
-  const err = new Error(message, cause === undefined ? undefined : { cause })
-  err.code = code
-  return err
-}
+const { ErrorCodes, isAuthStoreError, storeError } = require('./lib/errors.js')
 
 const DEFAULT_STORE_URL = 'sqlite:./baileys-auth.db'
 

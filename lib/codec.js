@@ -14,6 +14,8 @@
 // as one Buffer, which Rust validates (src/core/codec.rs is the format's reference, and
 // src/core/wire.rs reads the batches written below).
 
+const { ErrorCodes, storeError } = require('./errors.js')
+
 const FORMAT_VERSION = 1
 const MAX_DEPTH = 128
 const MAX_VALUE_BYTES = 512 * 1024 * 1024
@@ -314,28 +316,18 @@ function unstorableError(err, what) {
     err = wrapped
   }
   const shown = err.path.slice(0, 8).map((k) => `[${JSON.stringify(k)}]`).join('') + (err.path.length > 8 ? '…' : '')
-  const error = new Error(`${what}${shown} cannot be stored: ${err.reason}`, err.cause ? { cause: err.cause } : undefined)
-  error.code = 'ERR_INVALID_ARG'
-  return error
+  return storeError(ErrorCodes.INVALID_ARG, `${what}${shown} cannot be stored: ${err.reason}`, err.cause)
 }
 
 /** The creds as one codec blob; they must serialize to an object. */
 function encodeCreds(creds) {
   const w = new Writer(1024)
   encodeValue(creds, 'creds', w)
-  if (w.buf[1] !== TAG_OBJECT) {
-    const error = new Error('creds must serialize to an object')
-    error.code = 'ERR_INVALID_ARG'
-    throw error
-  }
+  if (w.buf[1] !== TAG_OBJECT) throw invalid('creds must serialize to an object')
   return w.result()
 }
 
-function invalid(message) {
-  const error = new Error(message)
-  error.code = 'ERR_INVALID_ARG'
-  return error
-}
+const invalid = (message) => storeError(ErrorCodes.INVALID_ARG, message)
 
 function isPlainObject(value, what) {
   try {
@@ -419,11 +411,7 @@ function fixedVarint(buf, at, n) {
 
 // ---- decoding -------------------------------------------------------------------------
 
-function corrupt(why) {
-  const error = new Error(`the store is corrupt: ${why}`)
-  error.code = 'ERR_STORE_CORRUPT'
-  return error
-}
+const corrupt = (why) => storeError(ErrorCodes.STORE_CORRUPT, `the store is corrupt: ${why}`)
 
 class Reader {
   constructor(buf, pos, end) {

@@ -12,13 +12,13 @@ type Env = sys::napi_env;
 type JsValue = sys::napi_value;
 
 /// Why an argument cannot be read.
-struct Unstorable {
+struct ArgError {
     reason: String,
 }
 
-impl Unstorable {
+impl ArgError {
     fn new(reason: impl Into<String>) -> Self {
-        Unstorable { reason: reason.into() }
+        ArgError { reason: reason.into() }
     }
 
     fn into_error(self, what: &str) -> StoreError {
@@ -26,11 +26,11 @@ impl Unstorable {
     }
 }
 
-type Walk<T = ()> = Result<T, Unstorable>;
+type ArgResult<T = ()> = Result<T, ArgError>;
 
-/// Checks an N-API status. A pending JavaScript exception (a throwing getter or `toJSON`)
+/// Checks an N-API status. A pending JavaScript exception (a throwing getter or Proxy trap)
 /// is cleared and reported as the reason, so the caller gets one typed error.
-fn check(env: Env, status: sys::napi_status) -> Walk {
+fn check(env: Env, status: sys::napi_status) -> ArgResult {
     if status == sys::Status::napi_ok {
         return Ok(());
     }
@@ -40,9 +40,9 @@ fn check(env: Env, status: sys::napi_status) -> Walk {
         let mut exception = ptr::null_mut();
         unsafe { sys::napi_get_and_clear_last_exception(env, &mut exception) };
         let message = coerce_to_string(env, exception).unwrap_or_else(|| "an exception".into());
-        return Err(Unstorable::new(format!("reading it threw {message}")));
+        return Err(ArgError::new(format!("reading it threw {message}")));
     }
-    Err(Unstorable::new(format!("N-API call failed with status {status}")))
+    Err(ArgError::new(format!("N-API call failed with status {status}")))
 }
 
 fn coerce_to_string(env: Env, value: JsValue) -> Option<String> {
@@ -64,7 +64,7 @@ pub(crate) fn type_of(env: Env, value: JsValue) -> sys::napi_valuetype {
 /// Reads a JS string (the caller has checked the type). Strings that are not valid Unicode
 /// (a lone UTF-16 surrogate) are refused: UTF-8 cannot hold them, and replacing them would
 /// make two different ids the same.
-fn read_string(env: Env, value: JsValue) -> Walk<String> {
+fn read_string(env: Env, value: JsValue) -> ArgResult<String> {
     let mut len = 0usize;
     check(env, unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) })?;
     let mut buf = vec![0u8; len + 1];
@@ -74,15 +74,15 @@ fn read_string(env: Env, value: JsValue) -> Walk<String> {
     })?;
     buf.truncate(written);
     // N-API writes valid UTF-8, with U+FFFD in place of lone surrogates.
-    let text = String::from_utf8(buf).map_err(|_| Unstorable::new("a string is not valid UTF-8"))?;
+    let text = String::from_utf8(buf).map_err(|_| ArgError::new("a string is not valid UTF-8"))?;
     if text.contains('\u{FFFD}') && has_lone_surrogate(env, value)? {
-        return Err(Unstorable::new("a string contains a lone UTF-16 surrogate, which is not valid Unicode"));
+        return Err(ArgError::new("a string contains a lone UTF-16 surrogate, which is not valid Unicode"));
     }
     Ok(text)
 }
 
 /// Whether a string holds an unpaired surrogate (only asked when U+FFFD showed up).
-fn has_lone_surrogate(env: Env, value: JsValue) -> Walk<bool> {
+fn has_lone_surrogate(env: Env, value: JsValue) -> ArgResult<bool> {
     let mut len = 0usize;
     check(env, unsafe { sys::napi_get_value_string_utf16(env, value, ptr::null_mut(), 0, &mut len) })?;
     let mut units = vec![0u16; len + 1];
@@ -94,38 +94,38 @@ fn has_lone_surrogate(env: Env, value: JsValue) -> Walk<bool> {
     Ok(char::decode_utf16(units).any(|c| c.is_err()))
 }
 
-fn read_number(env: Env, value: JsValue) -> Walk<f64> {
+fn read_number(env: Env, value: JsValue) -> ArgResult<f64> {
     let mut n = 0f64;
     check(env, unsafe { sys::napi_get_value_double(env, value, &mut n) })?;
     Ok(n)
 }
 
-fn is(env: Env, value: JsValue, test: unsafe extern "C" fn(Env, JsValue, *mut bool) -> sys::napi_status) -> Walk<bool> {
+fn is(env: Env, value: JsValue, test: unsafe extern "C" fn(Env, JsValue, *mut bool) -> sys::napi_status) -> ArgResult<bool> {
     let mut result = false;
     check(env, unsafe { test(env, value, &mut result) })?;
     Ok(result)
 }
 
-fn array_length(env: Env, array: JsValue) -> Walk<u32> {
+fn array_length(env: Env, array: JsValue) -> ArgResult<u32> {
     let mut len = 0u32;
     check(env, unsafe { sys::napi_get_array_length(env, array, &mut len) })?;
     Ok(len)
 }
 
-fn element(env: Env, array: JsValue, index: u32) -> Walk<JsValue> {
+fn element(env: Env, array: JsValue, index: u32) -> ArgResult<JsValue> {
     let mut item = ptr::null_mut();
     check(env, unsafe { sys::napi_get_element(env, array, index, &mut item) })?;
     Ok(item)
 }
 
-fn property(env: Env, object: JsValue, key: JsValue) -> Walk<JsValue> {
+fn property(env: Env, object: JsValue, key: JsValue) -> ArgResult<JsValue> {
     let mut value = ptr::null_mut();
     check(env, unsafe { sys::napi_get_property(env, object, key, &mut value) })?;
     Ok(value)
 }
 
 /// The own enumerable string keys, in `Object.keys` order (what `JSON.stringify` visits).
-fn own_keys(env: Env, object: JsValue) -> Walk<Vec<(String, JsValue)>> {
+fn own_keys(env: Env, object: JsValue) -> ArgResult<Vec<(String, JsValue)>> {
     let mut names = ptr::null_mut();
     check(env, unsafe {
         sys::napi_get_all_property_names(
