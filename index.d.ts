@@ -22,6 +22,10 @@ export declare const ErrorCodes: {
   readonly STORE_IO: 'ERR_STORE_IO'
   /** A networked store (Redis) cannot be reached within its timeouts; the same call may succeed later. */
   readonly STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE'
+  /** The store cannot do this (an online backup of a Redis store, say). */
+  readonly UNSUPPORTED: 'ERR_UNSUPPORTED'
+  /** An import, export or migration was checked afterwards and the copy differs; `mismatches` lists how. */
+  readonly VERIFY_FAILED: 'ERR_VERIFY_FAILED'
 }
 
 export type AuthStoreErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -67,6 +71,15 @@ export declare class AuthStore {
   deleteSession(sessionId: string): Promise<void>
   /** Checks the store's consistency (SQLite: integrity_check and foreign keys); resolves to the problems found, `[]` when sound. */
   check(): Promise<string[]>
+  /** What a session holds. An unknown session has no creds and no keys. */
+  stats(sessionId: string): Promise<SessionStats>
+  /** Every key of a session, without values, sorted by type and id. */
+  listKeys(sessionId: string): Promise<KeyInfo[]>
+  /**
+   * Copies the whole store, consistently, to a new SQLite file while it stays in use.
+   * `file` is replaced atomically. SQLite stores only: others reject with `ERR_UNSUPPORTED`.
+   */
+  backup(file: string): Promise<void>
   /**
    * Finishes every operation issued before it, then closes. Later calls reject with
    * `ERR_STORE_CLOSED`. A store shared by `useRustAuthState` is closed for all its sessions.
@@ -84,6 +97,113 @@ export declare class AuthStore {
   /** Removes every key of the session, keeping its creds. */
   clearKeys(sessionId: string): Promise<void>
 }
+
+/** `AuthStore.stats()`. */
+export interface SessionStats {
+  session: string
+  credsPresent: boolean
+  /** Stored size of the creds; 0 when absent. */
+  credsBytes: number
+  /** Keys and stored bytes per key type. */
+  keys: { [type: string]: { count: number; bytes: number } }
+  totalKeys: number
+  /** Stored bytes of the keys and the creds. */
+  totalBytes: number
+  /**
+   * The session's last write (creds or keys), to the second; `null` if unknown (a Redis
+   * session last written by an older version of this package).
+   */
+  lastWriteAt: Date | null
+}
+
+/** One key of `AuthStore.listKeys()`. */
+export interface KeyInfo {
+  type: string
+  id: string
+  /** Stored size of the value. */
+  bytes: number
+}
+
+/** Progress of an import, export or migration: `done` of `total` keys of one phase. */
+export interface TransferProgress {
+  phase: 'copy' | 'verify'
+  session: string
+  done: number
+  total: number
+}
+
+export interface TransferOptions {
+  /** Keys per read and per write batch. Default 500. */
+  batchSize?: number
+  /** Called after each batch. */
+  onProgress?: (progress: TransferProgress) => void
+}
+
+/** What was copied into one session. */
+export interface TransferResult {
+  session: string
+  /** Keys the session holds now (verified). */
+  keys: number
+  /** Keys written by this run. */
+  written: number
+  /** Keys already in the target with the same bytes (an interrupted run being resumed). */
+  unchanged: number
+  /** Keys of an unfinished target session that the source does not have, removed. */
+  removed: number
+  /** Files that could not be imported, and why. Empty for migrations. */
+  problems: { file: string; reason: string }[]
+}
+
+export interface ImportFolderOptions extends TransferOptions {
+  /** The session id to import as. */
+  session: string
+  /** The store to import into: a URL (opened and closed here) or an open store. Default as `openStore`. */
+  store?: string | AuthStore
+  /** `openStore` options when `store` is a URL. */
+  storeOptions?: OpenStoreOptions
+  /** Replace the session if the store already has it with other creds. Default false. */
+  overwrite?: boolean
+  /** Key types newer than this package to import too; their ids are taken as they are. */
+  types?: string[]
+}
+
+/**
+ * Imports a Baileys `useMultiFileAuthState` folder as one session, exactly: creds and every
+ * key file, ids un-mangled per type, 6.7-era Buffers normalised. The folder is only read.
+ * Re-running an interrupted import resumes it; it ends by verifying the session both ways.
+ */
+export declare function importFolder(folder: string, options: ImportFolderOptions): Promise<TransferResult>
+
+export interface ExportFolderOptions extends TransferOptions {
+  session: string
+  /** The store to read: a URL or an open store. Default as `openStore`. */
+  store?: string | AuthStore
+  storeOptions?: OpenStoreOptions
+}
+
+/**
+ * Writes a session as a folder that Baileys' `useMultiFileAuthState` opens. `folder` must not
+ * exist or be empty; it appears complete and verified, or not at all.
+ */
+export declare function exportFolder(folder: string, options: ExportFolderOptions): Promise<{ session: string; keys: number; folder: string }>
+
+export interface MigrateOptions extends TransferOptions {
+  from: string | AuthStore
+  to: string | AuthStore
+  fromOptions?: OpenStoreOptions
+  toOptions?: OpenStoreOptions
+  /** Only this session. Default: every session of `from`. */
+  session?: string
+  /** Replace sessions that `to` already has with other creds. Default false. */
+  overwrite?: boolean
+}
+
+/** Copies sessions between stores byte for byte, each verified both ways. */
+export declare function migrate(options: MigrateOptions): Promise<{
+  sessions: TransferResult[]
+  /** Sessions left out of a migration of all sessions: they have keys but no creds. */
+  skipped: { session: string; reason: string }[]
+}>
 
 /** Options of `openStore`; all of them apply to Redis stores only. */
 export interface OpenStoreOptions {

@@ -6,6 +6,7 @@
 const path = require('node:path')
 const { NativeStore } = require('./binding.js')
 const codec = require('./lib/codec.js')
+const transfer = require('./lib/transfer.js')
 const { ErrorCodes, isAuthStoreError, storeError } = require('./lib/errors.js')
 
 const DEFAULT_STORE_URL = 'sqlite:./baileys-auth.db'
@@ -20,6 +21,9 @@ function assertSessionId(sessionId) {
   }
 }
 
+/** The native store of an AuthStore, for this module's tools (set in AuthStore's static block). */
+let nativeOf
+
 /**
  * One open store: a SQLite database (or another backend) holding any number of sessions.
  * Create it with `openStore`; `useRustAuthState` opens one for you.
@@ -28,6 +32,10 @@ class AuthStore {
   #native
   #url
   #onClose
+
+  static {
+    nativeOf = (store) => store.#native
+  }
 
   /** @internal use openStore() */
   constructor(native, url, onClose) {
@@ -63,6 +71,49 @@ class AuthStore {
    */
   check() {
     return this.#native.check()
+  }
+
+  /**
+   * What a session holds: keys and bytes per type, creds, and the last write (to the second).
+   * An unknown session has no creds and no keys.
+   */
+  async stats(sessionId) {
+    assertSessionId(sessionId)
+    const raw = codec.decodeValue(await this.#native.stats(sessionId))
+    const keys = {}
+    let totalKeys = 0
+    let totalBytes = 0
+    for (const type of Object.keys(raw.types).sort()) {
+      const { count, bytes } = raw.types[type]
+      keys[type] = { count, bytes }
+      totalKeys += count
+      totalBytes += bytes
+    }
+    return {
+      session: sessionId,
+      credsPresent: raw.credsBytes !== null,
+      credsBytes: raw.credsBytes ?? 0,
+      keys,
+      totalKeys,
+      totalBytes: totalBytes + (raw.credsBytes ?? 0),
+      lastWriteAt: raw.updatedAt === null ? null : new Date(raw.updatedAt),
+    }
+  }
+
+  /** Every key of a session, `[{ type, id, bytes }]` sorted by type and id (no values). */
+  async listKeys(sessionId) {
+    assertSessionId(sessionId)
+    return transfer.listStoreKeys(this.#native, sessionId)
+  }
+
+  /**
+   * Copies the whole store, consistently, to a new SQLite file at `file` while it stays in
+   * use (SQLite stores only; others reject with ERR_UNSUPPORTED). `file` is replaced
+   * atomically: it is always either the old file or a complete copy.
+   */
+  async backup(file) {
+    if (typeof file !== 'string' || file === '') throw storeError(ErrorCodes.INVALID_ARG, 'backup path must be a non-empty string')
+    return this.#native.backup(path.resolve(file))
   }
 
   /** Waits for every operation issued before it, then closes. Later calls reject with ERR_STORE_CLOSED. */
@@ -231,4 +282,104 @@ async function useRustAuthState(sessionId, options = {}) {
   return { state, saveCreds, store }
 }
 
-module.exports = { useRustAuthState, openStore, AuthStore, ErrorCodes, isAuthStoreError }
+/** Runs `work` on the store an option names: an AuthStore as is, a URL opened and closed here. */
+async function withStore(store, what, work, storeOptions) {
+  if (store instanceof AuthStore) return work(store)
+  if (typeof store !== 'string' || store === '') {
+    throw storeError(ErrorCodes.INVALID_ARG, `${what} must be a store URL or an AuthStore`)
+  }
+  const opened = await openStore(store, storeOptions)
+  try {
+    return await work(opened)
+  } finally {
+    await opened.close()
+  }
+}
+
+function transferOptions(options, names) {
+  if (options === null || typeof options !== 'object') throw storeError(ErrorCodes.INVALID_ARG, 'options must be an object')
+  const { batchSize = transfer.DEFAULT_BATCH_SIZE, onProgress, overwrite = false } = options
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100000) {
+    throw storeError(ErrorCodes.INVALID_ARG, 'options.batchSize must be an integer from 1 to 100000')
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw storeError(ErrorCodes.INVALID_ARG, 'options.onProgress must be a function')
+  }
+  if (typeof overwrite !== 'boolean') throw storeError(ErrorCodes.INVALID_ARG, 'options.overwrite must be a boolean')
+  for (const name of Object.keys(options)) {
+    if (!names.includes(name)) throw storeError(ErrorCodes.INVALID_ARG, `unknown option ${JSON.stringify(name)}`)
+  }
+  return { batchSize, onProgress, overwrite }
+}
+
+/**
+ * Imports a useMultiFileAuthState folder into a store as one session, exactly: creds and
+ * every key file, ids un-mangled per type and 6.7-era values normalised. The folder is only
+ * read. Re-running an interrupted import resumes it; the import ends by verifying the
+ * session both ways. Resolves to `{ session, keys, written, unchanged, removed, problems }`,
+ * `problems` naming every file that could not be imported and why.
+ */
+async function importFolder(folder, options = {}) {
+  const { session, store = defaultStoreUrl(), types = [], storeOptions } = options ?? {}
+  const opts = transferOptions(options ?? {}, ['session', 'store', 'types', 'storeOptions', 'batchSize', 'onProgress', 'overwrite'])
+  assertSessionId(session)
+  if (typeof folder !== 'string' || folder === '') throw storeError(ErrorCodes.INVALID_ARG, 'folder must be a non-empty string')
+  if (!Array.isArray(types) || !types.every((t) => typeof t === 'string' && t !== '')) {
+    throw storeError(ErrorCodes.INVALID_ARG, 'options.types must be an array of key type names')
+  }
+  const source = await transfer.folderSource(folder, { types })
+  return withStore(store, 'options.store', (target) => transfer.copySession(source, nativeOf(target), session, opts), storeOptions)
+}
+
+/**
+ * Writes a session as a folder that Baileys' useMultiFileAuthState opens. The folder must not
+ * exist or be empty; it appears complete and verified, or not at all.
+ */
+async function exportFolder(folder, options = {}) {
+  const { session, store = defaultStoreUrl(), storeOptions } = options ?? {}
+  const opts = transferOptions(options ?? {}, ['session', 'store', 'storeOptions', 'batchSize', 'onProgress'])
+  assertSessionId(session)
+  if (typeof folder !== 'string' || folder === '') throw storeError(ErrorCodes.INVALID_ARG, 'folder must be a non-empty string')
+  return withStore(store, 'options.store', (source) => transfer.exportSession(nativeOf(source), session, folder, opts), storeOptions)
+}
+
+/**
+ * Copies sessions from one store to another, byte for byte, each verified both ways: one
+ * session (`options.session`) or all of them. Resolves to `{ sessions: [result, …], skipped }`; migrating
+ * all sessions skips (and lists) sessions that have keys but no creds.
+ */
+async function migrate(options = {}) {
+  const { from, to, session, fromOptions, toOptions } = options ?? {}
+  const opts = transferOptions(options ?? {}, ['from', 'to', 'session', 'fromOptions', 'toOptions', 'batchSize', 'onProgress', 'overwrite'])
+  if (session !== undefined) assertSessionId(session)
+  if (typeof from === 'string' && from === to) throw storeError(ErrorCodes.INVALID_ARG, 'options.from and options.to are the same store')
+  return withStore(from, 'options.from', (source) =>
+    withStore(to, 'options.to', async (target) => {
+      if (nativeOf(source) === nativeOf(target)) throw storeError(ErrorCodes.INVALID_ARG, 'options.from and options.to are the same store')
+      const names = session === undefined ? await source.sessions() : [session]
+      const sessions = []
+      const skipped = []
+      for (const name of names) {
+        // Keys without creds are an unfinished import or a broken session: not one to copy.
+        if (session === undefined && (await nativeOf(source).getCreds(name)) === null) {
+          skipped.push({ session: name, reason: 'it has keys but no creds' })
+          continue
+        }
+        const from = await transfer.storeSource(nativeOf(source), name)
+        sessions.push(await transfer.copySession(from, nativeOf(target), name, opts))
+      }
+      return { sessions, skipped }
+    }, toOptions),
+  fromOptions)
+}
+
+module.exports = {
+  useRustAuthState,
+  openStore,
+  AuthStore,
+  importFolder,
+  exportFolder,
+  migrate,
+  ErrorCodes,
+  isAuthStoreError,
+}

@@ -136,9 +136,12 @@ test('a session is stored as creds, a set of types and one hash per type, under 
     'baileys:{L}:keys:sender-key-memory',
     'baileys:{L}:keys:session',
     'baileys:{L}:types',
+    'baileys:{L}:updated',
   ]
   t.deepEqual(await keysOf(r), expected)
   t.is(await redisCommand(r, 'TYPE', 'baileys:{L}:creds'), 'string')
+  // The last write, in ms since the epoch (AuthStore.stats reads it).
+  t.true(Math.abs(Number(await redisCommand(r, 'GET', 'baileys:{L}:updated')) - Date.now()) < 60_000)
   t.is(await redisCommand(r, 'TYPE', 'baileys:{L}:types'), 'set')
   for (const key of expected.filter((k) => k.includes(':keys:'))) t.is(await redisCommand(r, 'TYPE', key), 'hash', key)
   t.deepEqual((await redisCommand(r, 'SMEMBERS', 'baileys:{L}:types')).map(String).sort(), ['pre-key', 'sender-key-memory', 'session'])
@@ -164,7 +167,7 @@ test('keyPrefix changes the prefix of every key, and stores with different prefi
   const other = await openStore(r.url)
   await tenant.setCreds('s', { who: 'tenant' })
   await tenant.setKeys('s', { 'pre-key': { 1: preKey(1) } })
-  t.deepEqual(await keysOf(r), ['tenant-1:auth:{s}:creds', 'tenant-1:auth:{s}:keys:pre-key', 'tenant-1:auth:{s}:types'])
+  t.deepEqual(await keysOf(r), ['tenant-1:auth:{s}:creds', 'tenant-1:auth:{s}:keys:pre-key', 'tenant-1:auth:{s}:types', 'tenant-1:auth:{s}:updated'])
   t.is(await other.getCreds('s'), null)
   t.deepEqual(await other.getKeys('s', 'pre-key', ['1']), { 1: null })
   t.deepEqual(await other.sessions(), [])
@@ -242,13 +245,18 @@ test('clear() and deleteSession remove everything of their session and nothing e
   const { state } = await useRustAuthState('a', { store, baileys })
   let before = await snapshot(r)
   await state.keys.clear()
-  t.deepEqual(await snapshot(r), without(before, ['baileys:{a}:types', 'baileys:{a}:keys:pre-key', 'baileys:{a}:keys:session']), 'clear() removes only the keys of a')
+  // clear() is a write: a's last-write time changes too.
+  t.deepEqual(
+    without(await snapshot(r), ['baileys:{a}:updated']),
+    without(before, ['baileys:{a}:types', 'baileys:{a}:keys:pre-key', 'baileys:{a}:keys:session', 'baileys:{a}:updated']),
+    'clear() removes only the keys of a',
+  )
   t.deepEqual(await store.getCreds('a'), { id: 'a' }, 'clear() keeps the creds')
   t.deepEqual(await state.keys.get('session', ['a.0']), { 'a.0': null })
 
   before = await snapshot(r)
   await store.deleteSession('a')
-  t.deepEqual(await snapshot(r), without(before, ['baileys:{a}:creds']), 'deleteSession removes only a')
+  t.deepEqual(await snapshot(r), without(before, ['baileys:{a}:creds', 'baileys:{a}:updated']), 'deleteSession removes only a')
 
   // A session with keys and creds, and ids that are prefixes of each other.
   before = await snapshot(r)
@@ -256,11 +264,11 @@ test('clear() and deleteSession remove everything of their session and nothing e
   t.deepEqual(
     await snapshot(r),
     // '}' in a session id is written %7D, so the hash tag is the whole id.
-    without(before, ['baileys:{a%7Db}:creds', 'baileys:{a%7Db}:types', 'baileys:{a%7Db}:keys:pre-key', 'baileys:{a%7Db}:keys:session']),
+    without(before, ['baileys:{a%7Db}:creds', 'baileys:{a%7Db}:types', 'baileys:{a%7Db}:keys:pre-key', 'baileys:{a%7Db}:keys:session', 'baileys:{a%7Db}:updated']),
   )
   before = await snapshot(r)
   await store.deleteSession('ab')
-  t.deepEqual(await snapshot(r), without(before, ['baileys:{ab}:creds', 'baileys:{ab}:types', 'baileys:{ab}:keys:pre-key', 'baileys:{ab}:keys:session']))
+  t.deepEqual(await snapshot(r), without(before, ['baileys:{ab}:creds', 'baileys:{ab}:types', 'baileys:{ab}:keys:pre-key', 'baileys:{ab}:keys:session', 'baileys:{ab}:updated']))
 
   t.deepEqual(await store.getKeys('a:b', 'session', ['a:b.0']), { 'a:b.0': { id: 'a:b' } })
   t.deepEqual(await store.getCreds('b'), { id: 'b' })
@@ -585,7 +593,7 @@ test('with ttlSeconds, a session expires as a whole; every access refreshes all 
   const r = await startRedis()
   // 4 s, so that a loaded machine cannot age a key out between two steps of the test.
   const store = await openStore(r.url, { ttlSeconds: 4 })
-  const keys = ['baileys:{e}:creds', 'baileys:{e}:types', 'baileys:{e}:keys:pre-key', 'baileys:{e}:keys:session']
+  const keys = ['baileys:{e}:creds', 'baileys:{e}:types', 'baileys:{e}:keys:pre-key', 'baileys:{e}:keys:session', 'baileys:{e}:updated']
   const pttls = () => Promise.all(keys.map((k) => redisCommand(r, 'PTTL', k)))
   await store.setCreds('e', { a: 1 })
   await store.setKeys('e', { 'pre-key': { 1: preKey(1) }, session: { x: { v: 1 } } })
@@ -628,7 +636,7 @@ test('without ttlSeconds, no key expires', async (t) => {
   await state.keys.set({ 'pre-key': { 1: preKey(1) }, session: { x: { v: 1 } } })
   await state.keys.get('pre-key', ['1'])
   const keys = await keysOf(r)
-  t.is(keys.length, 4)
+  t.is(keys.length, 5)
   for (const key of keys) t.is(await redisCommand(r, 'PTTL', key), -1, key)
   await store.close()
 })
@@ -749,7 +757,7 @@ test('on a 3-master cluster, sessions on every node round-trip, share one slot e
   // Every node holds exactly the keys of its sessions, each session's keys in one slot.
   for (const port of ports) {
     const keys = await keysOf({ port }, `${prefix}:*`)
-    const expected = byNode.get(port).flatMap((id) => ['creds', 'types', 'keys:pre-key', 'keys:session'].map((k) => `${prefix}:{${id}}:${k}`))
+    const expected = byNode.get(port).flatMap((id) => ['creds', 'types', 'keys:pre-key', 'keys:session', 'updated'].map((k) => `${prefix}:{${id}}:${k}`))
     t.deepEqual(keys, expected.sort(), `node ${port}`)
     for (const id of byNode.get(port)) {
       const slots = new Set()

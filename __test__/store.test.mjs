@@ -271,12 +271,14 @@ test('Baileys is found without options.baileys', async (t) => {
 
 test('CommonJS and ES module entries export the same API', (t) => {
   const cjs = require('../index.js')
-  for (const name of ['useRustAuthState', 'openStore', 'AuthStore', 'ErrorCodes', 'isAuthStoreError']) {
+  for (const name of ['useRustAuthState', 'openStore', 'AuthStore', 'importFolder', 'exportFolder', 'migrate', 'ErrorCodes', 'isAuthStoreError']) {
     t.is(esm[name], cjs[name], name)
   }
   t.deepEqual(Object.values(cjs.ErrorCodes).sort(), [
     'ERR_INVALID_ARG', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT', 'ERR_STORE_IO', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_VERSION',
+    'ERR_UNSUPPORTED', 'ERR_VERIFY_FAILED',
   ])
+  t.deepEqual(Object.keys(cjs).sort(), Object.keys(esm).filter((k) => k !== 'default').sort())
   t.false(isAuthStoreError(new Error('plain')))
 })
 
@@ -389,5 +391,74 @@ test('a full disk rejects the write with ERR_STORE_IO and loses nothing acknowle
   for (let i = 0; i <= acked; i++) t.is(got[`k${i}`]?.i, i, `acknowledged write ${i}`)
   t.is(got[`k${acked + 1}`], null, 'the failed write left nothing')
   t.deepEqual(await store.check(), [])
+  await store.close()
+})
+
+for (const backend of BACKENDS) {
+  test(`${backend.name}: stats count keys and bytes per type, and the last write`, async (t) => {
+    const store = await openStore(await backend.url())
+    t.deepEqual(await store.stats('nobody'), {
+      session: 'nobody', credsPresent: false, credsBytes: 0, keys: {}, totalKeys: 0, totalBytes: 0, lastWriteAt: null,
+    })
+    const before = Date.now()
+    await store.setCreds('s', { me: { id: '1@s.whatsapp.net' } })
+    await store.setKeys('s', { 'pre-key': { 1: preKey(1), 2: preKey(2) }, session: { 'a.0': { v: 'x'.repeat(100) } } })
+    const stats = await store.stats('s')
+    const listed = await store.listKeys('s')
+    t.deepEqual(listed.map((k) => [k.type, k.id]), [['pre-key', '1'], ['pre-key', '2'], ['session', 'a.0']])
+    t.is(stats.keys['pre-key'].count, 2)
+    t.is(stats.keys['pre-key'].bytes, listed[0].bytes + listed[1].bytes)
+    t.is(stats.keys.session.bytes, listed[2].bytes)
+    t.true(listed[2].bytes > 100)
+    t.is(stats.totalKeys, 3)
+    t.true(stats.credsPresent)
+    t.is(stats.totalBytes, stats.credsBytes + listed.reduce((n, k) => n + k.bytes, 0))
+    t.true(stats.lastWriteAt instanceof Date)
+    t.true(stats.lastWriteAt.getTime() >= before - 1000 && stats.lastWriteAt.getTime() <= Date.now(), String(stats.lastWriteAt))
+
+    await store.deleteSession('s')
+    t.is((await store.stats('s')).lastWriteAt, null)
+    await store.close()
+  })
+}
+
+test('backup copies exactly the writes issued before it, while writes keep coming', async (t) => {
+  const { url } = tempDb()
+  const store = await openStore(url)
+  await store.setCreds('s', { me: { id: '1@s.whatsapp.net' } })
+  const file = join(tempDir(), 'backup.db')
+  const writes = []
+  let backup
+  for (let i = 0; i < 400; i++) {
+    writes.push(store.setKeys('s', { 'pre-key': { [i]: preKey(i % 200) } }))
+    if (i === 199) backup = store.backup(file)
+  }
+  await Promise.all([...writes, backup])
+  t.is(statSync(file).mode & 0o777, 0o600)
+
+  const copy = await openStore(`sqlite:${file}`)
+  t.deepEqual(await copy.check(), [])
+  // Calls apply in issue order, so the copy holds the first 200 batches and none of the rest.
+  t.deepEqual((await copy.listKeys('s')).map((k) => Number(k.id)).sort((a, b) => a - b), [...Array(200).keys()])
+  t.deepEqual(await copy.getCreds('s'), await store.getCreds('s'))
+  await copy.close()
+
+  // Again over the same file: replaced by a complete new copy.
+  await store.backup(file)
+  const again = await openStore(`sqlite:${file}`)
+  t.is((await again.listKeys('s')).length, 400)
+  await again.close()
+  await store.close()
+})
+
+test('backup is refused where it cannot work', async (t) => {
+  const memory = await openStore('memory:')
+  await t.throwsAsync(memory.backup(join(tempDir(), 'x.db')), { code: ErrorCodes.UNSUPPORTED })
+  await memory.close()
+  const { url, path } = tempDb()
+  const store = await openStore(url)
+  await t.throwsAsync(store.backup(''), { code: ErrorCodes.INVALID_ARG })
+  await t.throwsAsync(store.backup(path), { code: ErrorCodes.INVALID_ARG }, 'not over the live database')
+  await t.throwsAsync(store.backup(join(tempDir(), 'missing', 'x.db')), { code: ErrorCodes.STORE_IO })
   await store.close()
 })

@@ -400,6 +400,33 @@ function encodeBatch(data) {
   return w.result()
 }
 
+/** One value as a codec blob of its own; throws ERR_INVALID_ARG naming `what`. */
+function encodeBlob(value, what) {
+  const w = new Writer()
+  encodeValue(value, what, w)
+  return w.result()
+}
+
+/**
+ * A batch of writes whose values are codec blobs already (`[{ type, id, blob }]`, `blob`
+ * null to delete), for copying keys between stores without decoding them.
+ */
+function encodeRawBatch(writes) {
+  const w = new Writer(1024)
+  w.varint(writes.length)
+  for (const { type, id, blob } of writes) {
+    w.text(type)
+    w.text(id)
+    if (blob === null || blob === undefined) {
+      w.byte(0)
+    } else {
+      w.byte(1)
+      w.raw(blob)
+    }
+  }
+  return w.result()
+}
+
 /** A varint in exactly 5 bytes (non-minimal, which every varint reader accepts). */
 function fixedVarint(buf, at, n) {
   for (let i = 0; i < 4; i++) {
@@ -555,4 +582,21 @@ function decodeResults(buf, ids) {
   return out
 }
 
-module.exports = { encodeBatch, encodeCreds, decodeValue, decodeResults }
+/** The blobs of a results buffer, undecoded: a Buffer (a view into `buf`) or null per id. */
+function splitResults(buf, count) {
+  const r = new Reader(buf, 0, buf.length)
+  if (r.varint() !== count) throw corrupt('result count does not match the ids')
+  const blobs = []
+  for (let i = 0; i < count; i++) {
+    if (r.byte() === 1) {
+      const n = r.length(1)
+      blobs.push(buf.subarray(r.pos, r.pos + n))
+      r.pos += n
+    } else {
+      blobs.push(null)
+    }
+  }
+  return blobs
+}
+
+module.exports = { encodeBatch, encodeCreds, encodeBlob, encodeRawBatch, decodeValue, decodeResults, splitResults }

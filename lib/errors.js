@@ -10,6 +10,8 @@ const ErrorCodes = Object.freeze({
   STORE_VERSION: 'ERR_STORE_VERSION',
   STORE_IO: 'ERR_STORE_IO',
   STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE',
+  UNSUPPORTED: 'ERR_UNSUPPORTED',
+  VERIFY_FAILED: 'ERR_VERIFY_FAILED',
 })
 const knownCodes = new Set(Object.values(ErrorCodes))
 

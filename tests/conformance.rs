@@ -4,7 +4,7 @@
 use baileys_rust_auth::core::memory::MemoryStore;
 use baileys_rust_auth::core::redis::{RedisOptions, RedisStore, RedisTarget};
 use baileys_rust_auth::core::sqlite::SqliteStore;
-use baileys_rust_auth::core::store::{KeyWrite, Store};
+use baileys_rust_auth::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 
 /// A private redis-server on a unix socket, killed when dropped.
 struct RedisServer {
@@ -47,11 +47,17 @@ impl Drop for RedisServer {
 
 type NamedStores = Vec<(&'static str, Box<dyn Store>)>;
 
-/// Every backend, each empty; the returned server (if any) must outlive the stores.
-fn backends() -> (NamedStores, Option<RedisServer>) {
+/// A new, empty directory for the calling test.
+fn test_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("bra-conformance-{}-{:?}", std::process::id(), std::thread::current().id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every backend, each empty; the returned server (if any) must outlive the stores.
+fn backends() -> (NamedStores, Option<RedisServer>) {
+    let dir = test_dir();
     let mut stores: NamedStores = vec![
         ("memory", Box::new(MemoryStore::new())),
         ("sqlite-memory", Box::new(SqliteStore::open_in_memory().unwrap())),
@@ -160,6 +166,7 @@ fn random_operations_match_the_reference() {
                     store.clear_keys(session).unwrap();
                     reference.clear_keys(session).unwrap();
                 }
+                8 => assert_same_inventory(store.as_mut(), &mut reference, session, &format!("{name} step {step}")),
                 _ => {
                     let kind = KINDS[next(KINDS.len())];
                     let all = ids(&IDS);
@@ -170,6 +177,7 @@ fn random_operations_match_the_reference() {
         }
         assert_eq!(store.sessions().unwrap(), reference.sessions().unwrap(), "{name}");
         for session in SESSIONS {
+            assert_same_inventory(store.as_mut(), &mut reference, session, name);
             for kind in KINDS {
                 let all = ids(&IDS);
                 assert_eq!(store.get_keys(session, kind, &all).unwrap(), reference.get_keys(session, kind, &all).unwrap(), "{name}");
@@ -177,4 +185,227 @@ fn random_operations_match_the_reference() {
         }
         assert!(store.check().unwrap().is_empty(), "{name}");
     }
+}
+
+/// `stats` without the time, which differs between stores; whether there is one is kept.
+fn stats_shape(stats: SessionStats) -> (Option<u64>, Vec<KindStats>, bool) {
+    (stats.creds_bytes, stats.kinds, stats.updated_at_ms.is_some())
+}
+
+/// The store lists the same keys and stats as the reference for `session`, and its stats
+/// agree with its own key list.
+fn assert_same_inventory(store: &mut dyn Store, reference: &mut MemoryStore, session: &str, context: &str) {
+    let keys = store.list_keys(session).unwrap();
+    assert_eq!(keys, reference.list_keys(session).unwrap(), "{context}: list_keys({session})");
+    let stats = store.stats(session).unwrap();
+    let mut from_keys: Vec<KindStats> = Vec::new();
+    for key in &keys {
+        match from_keys.last_mut() {
+            Some(last) if last.kind == key.kind => {
+                last.count += 1;
+                last.bytes += key.bytes;
+            }
+            _ => from_keys.push(KindStats { kind: key.kind.clone(), count: 1, bytes: key.bytes }),
+        }
+    }
+    assert_eq!(stats.kinds, from_keys, "{context}: stats({session}) against list_keys");
+    assert_eq!(stats_shape(stats), stats_shape(reference.stats(session).unwrap()), "{context}: stats({session})");
+}
+
+fn key(kind: &str, id: &str, bytes: u64) -> KeyInfo {
+    KeyInfo { kind: kind.into(), id: id.into(), bytes }
+}
+
+#[test]
+fn unknown_sessions_have_no_keys_and_empty_stats() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        assert_eq!(store.list_keys("nobody").unwrap(), vec![], "{name}");
+        assert_eq!(store.stats("nobody").unwrap(), SessionStats::default(), "{name}");
+        store.apply("nobody", &[del("t", "k")]).unwrap();
+        assert_eq!(store.stats("nobody").unwrap(), SessionStats::default(), "{name}: deletes alone create no session");
+    }
+}
+
+#[test]
+fn list_keys_and_stats_follow_writes_in_byte_order() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let mut reference = MemoryStore::new();
+        let mut both = |f: &dyn Fn(&mut dyn Store)| {
+            f(store.as_mut());
+            f(&mut reference);
+            assert_same_inventory(store.as_mut(), &mut reference, "s", name);
+            assert_same_inventory(store.as_mut(), &mut reference, "other", name);
+        };
+        both(&|s| s.apply("s", &[put("session", "é", b"1234"), put("session", "Z", b"1"), put("session", "a", b"12")]).unwrap());
+        both(&|s| s.apply("s", &[put("pre-key", "10", b"123"), put("pre-key", "9", b"12345"), put("Pre-key", "1", b"x")]).unwrap());
+        both(&|s| s.apply("other", &[put("session", "a", b"123456789")]).unwrap());
+        both(&|s| s.set_creds("s", b"creds!").unwrap());
+        both(&|s| s.apply("s", &[del("session", "Z"), put("pre-key", "10", b""), del("Pre-key", "1")]).unwrap());
+        both(&|s| s.clear_keys("other").unwrap());
+        both(&|s| s.apply("other", &[put("x", "y", b"z")]).unwrap());
+        both(&|s| s.clear_keys("s").unwrap());
+        both(&|s| s.apply("s", &[put("session", "b", b"bb")]).unwrap());
+        both(&|s| s.delete_session("s").unwrap());
+
+        // Checked once more by hand, so that a reference bug cannot hide.
+        store.apply("s", &[put("session", "é", b"1234"), put("session", "Z", b"1"), put("session", "a", b"12"), put("pre-key", "10", b"123"), put("pre-key", "9", b"12345")]).unwrap();
+        assert_eq!(
+            store.list_keys("s").unwrap(),
+            vec![key("pre-key", "10", 3), key("pre-key", "9", 5), key("session", "Z", 1), key("session", "a", 2), key("session", "é", 4)],
+            "{name}"
+        );
+        let stats = store.stats("s").unwrap();
+        assert_eq!(
+            stats.kinds,
+            vec![KindStats { kind: "pre-key".into(), count: 2, bytes: 8 }, KindStats { kind: "session".into(), count: 3, bytes: 7 }],
+            "{name}"
+        );
+        assert_eq!(stats.creds_bytes, None, "{name}");
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[test]
+fn updated_at_moves_forward_with_every_kind_of_write() {
+    // SQLite records key writes to the second, hence the pauses.
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (mut stores, _redis) = backends();
+    let mut step = |what: &str, write: &dyn Fn(&mut dyn Store), last: &mut Vec<i64>| {
+        let before = now_ms();
+        for (_, store) in stores.iter_mut() {
+            write(store.as_mut());
+        }
+        let after = now_ms();
+        let mut times = Vec::new();
+        for (i, (name, store)) in stores.iter_mut().enumerate() {
+            let at = store.stats("s").unwrap().updated_at_ms.unwrap_or_else(|| panic!("{name}: no time after {what}"));
+            assert!((before..=after).contains(&at), "{name}: {what} recorded {at}, not within {before}..={after}");
+            if let Some(previous) = last.get(i) {
+                assert!(at > *previous, "{name}: {what} did not move the time forward");
+            }
+            times.push(at);
+        }
+        *last = times;
+    };
+    let mut last = Vec::new();
+    step("set_creds", &|s| s.set_creds("s", b"c").unwrap(), &mut last);
+    pause();
+    step("a set", &|s| s.apply("s", &[put("t", "1", b"v"), put("t", "2", b"v")]).unwrap(), &mut last);
+    pause();
+    step("a delete", &|s| s.apply("s", &[del("t", "1")]).unwrap(), &mut last);
+    pause();
+    step("clear_keys", &|s| s.clear_keys("s").unwrap(), &mut last);
+    // Creds writes are recorded exactly, even within the second (a few ms on, so the
+    // millisecond differs).
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    step("set_creds soon after", &|s| s.set_creds("s", b"c2").unwrap(), &mut last);
+    for (name, store) in stores.iter_mut() {
+        store.delete_session("s").unwrap();
+        assert_eq!(store.stats("s").unwrap(), SessionStats::default(), "{name}: after delete_session");
+        store.apply("k", &[put("t", "1", b"v")]).unwrap();
+        assert!(store.stats("k").unwrap().updated_at_ms.is_some(), "{name}: a keys-only session");
+        store.clear_keys("k").unwrap();
+        assert_eq!(store.stats("k").unwrap(), SessionStats::default(), "{name}: a session left with nothing");
+    }
+}
+
+#[test]
+fn large_key_types_are_listed_whole() {
+    const N: usize = 100_000;
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        for chunk in (0..N).collect::<Vec<_>>().chunks(10_000) {
+            let writes: Vec<KeyWrite> = chunk.iter().map(|i| put("session", &format!("{i}@s.whatsapp.net"), &vec![7; i % 50])).collect();
+            store.apply("big", &writes).unwrap();
+        }
+        store.apply("big", &[put("pre-key", "1", b"abc")]).unwrap();
+        let keys = store.list_keys("big").unwrap();
+        assert_eq!(keys.len(), N + 1, "{name}");
+        assert_eq!(keys[0], key("pre-key", "1", 3), "{name}");
+        assert!(keys.windows(2).all(|w| (&w[0].kind, &w[0].id) < (&w[1].kind, &w[1].id)), "{name}: sorted, no duplicates");
+        let expected_bytes: u64 = (0..N).map(|i| (i % 50) as u64).sum();
+        assert_eq!(
+            store.stats("big").unwrap().kinds,
+            vec![KindStats { kind: "pre-key".into(), count: 1, bytes: 3 }, KindStats { kind: "session".into(), count: N as u64, bytes: expected_bytes }],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn backup_copies_sqlite_stores_and_is_unsupported_elsewhere() {
+    let (stores, _redis) = backends();
+    let dir = std::env::temp_dir().join(format!("bra-backups-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, mut store) in stores {
+        store.set_creds("a", b"creds").unwrap();
+        store.apply("a", &[put("session", "1", b"one"), put("pre-key", "2", b"two")]).unwrap();
+        store.apply("b", &[put("session", "3", b"three")]).unwrap();
+        let dest = dir.join(format!("{name}.db"));
+        let result = store.backup(&dest);
+        if !name.starts_with("sqlite") {
+            assert_eq!(result.unwrap_err().code(), "ERR_UNSUPPORTED", "{name}");
+            assert!(!dest.exists(), "{name}");
+            continue;
+        }
+        result.unwrap();
+        let mut copy = SqliteStore::open(&dest).unwrap();
+        assert_eq!(copy.sessions().unwrap(), store.sessions().unwrap(), "{name}");
+        for session in ["a", "b"] {
+            assert_eq!(copy.get_creds(session).unwrap(), store.get_creds(session).unwrap(), "{name}");
+            assert_eq!(copy.list_keys(session).unwrap(), store.list_keys(session).unwrap(), "{name}");
+            assert_eq!(copy.stats(session).unwrap(), store.stats(session).unwrap(), "{name}");
+        }
+        assert!(copy.check().unwrap().is_empty(), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn redis_keeps_no_time_without_data_and_expires_it_with_the_session() {
+    let dir = test_dir();
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let target = RedisTarget::Server(server.url.clone());
+    let options = RedisOptions { key_prefix: "t".into(), ttl: Some(std::time::Duration::from_secs(600)), ..RedisOptions::default() };
+    let mut store = RedisStore::open(&target, options).unwrap();
+    let mut raw = redis::Client::open(server.url.as_str()).unwrap().get_connection().unwrap();
+    let all_keys = |raw: &mut redis::Connection| -> Vec<String> {
+        let mut keys: Vec<String> = redis::cmd("KEYS").arg("t:*").query(raw).unwrap();
+        keys.sort();
+        keys
+    };
+
+    store.apply("s", &[put("session", "1", b"v")]).unwrap();
+    assert_eq!(all_keys(&mut raw), ["t:{s}:keys:session", "t:{s}:types", "t:{s}:updated"]);
+    store.apply("s", &[del("session", "1")]).unwrap();
+    assert_eq!(all_keys(&mut raw), Vec::<String>::new(), "deleting the last key leaves nothing");
+    store.apply("s", &[put("session", "1", b"v")]).unwrap();
+    store.clear_keys("s").unwrap();
+    assert_eq!(all_keys(&mut raw), Vec::<String>::new(), "clearing a keys-only session leaves nothing");
+    store.set_creds("s", b"c").unwrap();
+    store.clear_keys("s").unwrap();
+    assert_eq!(all_keys(&mut raw), ["t:{s}:creds", "t:{s}:updated"]);
+    assert_eq!(store.sessions().unwrap(), ["s"]);
+
+    let ttl: i64 = redis::cmd("PTTL").arg("t:{s}:updated").query(&mut raw).unwrap();
+    assert!(ttl > 0, "the time expires with the session, not after it: {ttl}");
+    store.delete_session("s").unwrap();
+    assert_eq!(all_keys(&mut raw), Vec::<String>::new());
+
+    // Without a TTL, creds are written with one MSET, which records the time too.
+    let mut plain = RedisStore::open(&target, RedisOptions { key_prefix: "t".into(), ..RedisOptions::default() }).unwrap();
+    let before = now_ms();
+    plain.set_creds("p", b"c").unwrap();
+    let at = plain.stats("p").unwrap().updated_at_ms.unwrap();
+    assert!((before..=now_ms()).contains(&at));
+    assert_eq!(all_keys(&mut raw), ["t:{p}:creds", "t:{p}:updated"]);
+    // A session's time alone does not make it a session.
+    redis::cmd("SET").arg("t:{ghost}:updated").arg(1).exec(&mut raw).unwrap();
+    assert_eq!(plain.sessions().unwrap(), ["p"]);
 }

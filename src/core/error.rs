@@ -24,6 +24,10 @@ pub enum StoreError {
     /// A networked store (Redis) cannot be reached now; the same call may succeed later.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The operation exists, but this backend cannot do it (e.g. `backup` of a Redis store);
+    /// the message says what to do instead.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl StoreError {
@@ -36,6 +40,7 @@ impl StoreError {
             StoreError::Version { .. } => "ERR_STORE_VERSION",
             StoreError::Io(_) => "ERR_STORE_IO",
             StoreError::Unavailable(_) => "ERR_STORE_UNAVAILABLE",
+            StoreError::Unsupported(_) => "ERR_UNSUPPORTED",
         }
     }
 
@@ -80,6 +85,7 @@ mod tests {
         assert_eq!(StoreError::Version { found: 9, supported: 1 }.code(), "ERR_STORE_VERSION");
         assert_eq!(StoreError::Io("x".into()).code(), "ERR_STORE_IO");
         assert_eq!(StoreError::Unavailable("x".into()).code(), "ERR_STORE_UNAVAILABLE");
+        assert_eq!(StoreError::Unsupported("x".into()).code(), "ERR_UNSUPPORTED");
     }
 
     #[test]

@@ -173,6 +173,15 @@ impl Store for ClosedStore {
     fn sessions(&mut self) -> Result<Vec<String>> {
         Err(StoreError::Closed)
     }
+    fn list_keys(&mut self, _: &str) -> Result<Vec<super::store::KeyInfo>> {
+        Err(StoreError::Closed)
+    }
+    fn stats(&mut self, _: &str) -> Result<super::store::SessionStats> {
+        Err(StoreError::Closed)
+    }
+    fn backup(&mut self, _: &std::path::Path) -> Result<()> {
+        Err(StoreError::Closed)
+    }
     fn check(&mut self) -> Result<Vec<String>> {
         Err(StoreError::Closed)
     }

@@ -4,13 +4,21 @@
 
 use std::collections::BTreeMap;
 
-use super::error::Result;
-use super::store::{KeyWrite, Store};
+use super::error::{Result, StoreError};
+use super::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 
 #[derive(Debug, Default)]
 struct Session {
     creds: Option<Vec<u8>>,
     keys: BTreeMap<(String, String), Vec<u8>>,
+    /// Last write, in ms since the epoch.
+    updated_at_ms: i64,
+}
+
+impl Session {
+    fn has_data(&self) -> bool {
+        self.creds.is_some() || !self.keys.is_empty()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -30,7 +38,9 @@ impl Store for MemoryStore {
     }
 
     fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
-        self.sessions.entry(session.to_owned()).or_default().creds = Some(creds.to_vec());
+        let s = self.sessions.entry(session.to_owned()).or_default();
+        s.creds = Some(creds.to_vec());
+        s.updated_at_ms = now_millis();
         Ok(())
     }
 
@@ -46,7 +56,9 @@ impl Store for MemoryStore {
         if !self.sessions.contains_key(session) && writes.iter().all(|w| w.value.is_none()) {
             return Ok(());
         }
-        let keys = &mut self.sessions.entry(session.to_owned()).or_default().keys;
+        let s = self.sessions.entry(session.to_owned()).or_default();
+        s.updated_at_ms = now_millis();
+        let keys = &mut s.keys;
         for write in writes {
             let key = (write.kind.clone(), write.id.clone());
             match &write.value {
@@ -60,6 +72,7 @@ impl Store for MemoryStore {
     fn clear_keys(&mut self, session: &str) -> Result<()> {
         if let Some(s) = self.sessions.get_mut(session) {
             s.keys.clear();
+            s.updated_at_ms = now_millis();
         }
         Ok(())
     }
@@ -73,12 +86,50 @@ impl Store for MemoryStore {
         Ok(self
             .sessions
             .iter()
-            .filter(|(_, s)| s.creds.is_some() || !s.keys.is_empty())
+            .filter(|(_, s)| s.has_data())
             .map(|(name, _)| name.clone())
             .collect())
+    }
+
+    fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
+        // The map's (type, id) order is the byte order the contract asks for.
+        Ok(self.sessions.get(session).map_or_else(Vec::new, |s| {
+            s.keys
+                .iter()
+                .map(|((kind, id), value)| KeyInfo { kind: kind.clone(), id: id.clone(), bytes: value.len() as u64 })
+                .collect()
+        }))
+    }
+
+    fn stats(&mut self, session: &str) -> Result<SessionStats> {
+        let Some(s) = self.sessions.get(session).filter(|s| s.has_data()) else {
+            return Ok(SessionStats::default());
+        };
+        let mut kinds: Vec<KindStats> = Vec::new();
+        for ((kind, _), value) in &s.keys {
+            match kinds.last_mut() {
+                Some(last) if last.kind == *kind => {
+                    last.count += 1;
+                    last.bytes += value.len() as u64;
+                }
+                _ => kinds.push(KindStats { kind: kind.clone(), count: 1, bytes: value.len() as u64 }),
+            }
+        }
+        Ok(SessionStats {
+            creds_bytes: s.creds.as_ref().map(|c| c.len() as u64),
+            kinds,
+            updated_at_ms: Some(s.updated_at_ms),
+        })
+    }
+
+    fn backup(&mut self, _dest: &std::path::Path) -> Result<()> {
+        Err(StoreError::Unsupported(
+            "a memory store cannot be backed up: it lives in this process only (use a SQLite store to keep data)".into(),
+        ))
     }
 
     fn check(&mut self) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
 }
+

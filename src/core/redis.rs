@@ -7,21 +7,23 @@
 //! | `baileys:{S}:creds` | string | the creds (codec blob) |
 //! | `baileys:{S}:types` | set | the key types that have at least one key |
 //! | `baileys:{S}:keys:<type>` | hash | id → value (codec blob) |
+//! | `baileys:{S}:updated` | string | the last write, ms since the epoch (writer's clock) |
 //!
 //! `{S}` is a cluster hash tag: all of a session's keys live in one slot, so every
 //! operation on a session is a single-slot command or script, on a standalone server and on
 //! a cluster alike. Values use the same codec as SQLite, so moving a session between
 //! backends is a copy.
 //!
-//! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one Lua script,
-//! which Redis runs atomically. A script checks the types of the keys it will write before
-//! writing anything, so it never stops halfway.
+//! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one `MSET` or Lua
+//! script, which Redis runs atomically. A script checks the types of the keys it will write
+//! before writing anything, so it never stops halfway. The inspection calls (`list_keys`,
+//! `stats`) are the exception: they read each type's hash in pages, see [`LIST_PAGE_LUA`].
 //!
 //! The [`Store`] trait is synchronous, because each store runs on a thread of its own (see
 //! [`Executor`](super::executor::Executor)); this backend owns a single-threaded Tokio
 //! runtime on that thread and one multiplexed connection, which reconnects by itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -31,7 +33,7 @@ use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
 use super::error::{Result, StoreError};
-use super::store::{KeyWrite, Store};
+use super::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 
 /// Where a Redis store lives.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,10 +125,12 @@ impl ConnectionLike for Connection {
     }
 }
 
-/// Shared by the scripts below (KEYS[1] creds, KEYS[2] types; ARGV[1] the TTL in ms or 0,
-/// ARGV[2] the prefix of the type hashes). Every script first checks that the session's keys
-/// hold what they should, so that it fails before writing anything rather than halfway:
-/// Redis does not roll back a script that fails.
+/// Shared by the session scripts below (KEYS[1] creds, KEYS[2] types, KEYS[3] updated;
+/// ARGV[1] the TTL in ms or 0, ARGV[2] the prefix of the type hashes, ARGV[3] the client's
+/// time in ms). Every script first checks that the session's keys hold what they should, so
+/// that it fails before writing anything rather than halfway: Redis does not roll back a
+/// script that fails. The time comes from the client, not `TIME`, so that the plain `MSET`
+/// of creds (no script) records it the same way.
 const COMMON_LUA: &str = r"
 local function expect(key, wanted)
   local kind = redis.call('TYPE', key).ok
@@ -142,15 +146,25 @@ local function touch(ttl)
   end
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
+-- Records a write; a session left with neither creds nor keys keeps no time either.
+-- Before touch(): SET drops a key's expiry.
+local function stamp()
+  if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+    redis.call('SET', KEYS[3], ARGV[3])
+  else
+    redis.call('DEL', KEYS[3])
+  end
 end
 ";
 
-/// Applies a key batch: ARGV[3..] are (op 'S' or 'D', type, id, value) quadruples.
+/// Applies a key batch: ARGV[4..] are (op 'S' or 'D', type, id, value) quadruples.
 const APPLY_LUA: &str = r"
 local ttl = tonumber(ARGV[1])
 local base = ARGV[2]
-for i = 3, #ARGV, 4 do expect(base .. ARGV[i + 1], 'hash') end
-for i = 3, #ARGV, 4 do
+for i = 4, #ARGV, 4 do expect(base .. ARGV[i + 1], 'hash') end
+for i = 4, #ARGV, 4 do
   local hash = base .. ARGV[i + 1]
   if ARGV[i] == 'S' then
     redis.call('HSET', hash, ARGV[i + 2], ARGV[i + 3])
@@ -159,14 +173,16 @@ for i = 3, #ARGV, 4 do
     redis.call('SREM', KEYS[2], ARGV[i + 1])
   end
 end
+stamp()
 touch(ttl)
 return 1
 ";
 
-/// Sets the creds: ARGV[3] the value.
+/// Sets the creds (ARGV[4]), when a TTL is set; without one, an `MSET` does the same.
 const SET_CREDS_LUA: &str = r"
 expect(KEYS[1], 'string')
-redis.call('SET', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[4])
+stamp()
 touch(tonumber(ARGV[1]))
 return 1
 ";
@@ -178,27 +194,56 @@ touch(tonumber(ARGV[1]))
 return value
 ";
 
-/// Reads ids of one type (ARGV[3] the type, ARGV[4..] the ids), refreshing the expiry.
+/// Reads ids of one type (ARGV[4] the type, ARGV[5..] the ids), refreshing the expiry.
 /// HMGET goes in chunks: Lua's unpack() takes at most a few thousand values.
 const GET_KEYS_LUA: &str = r"
 local values = {}
-for first = 4, #ARGV, 1000 do
-  local part = redis.call('HMGET', ARGV[2] .. ARGV[3], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+for first = 5, #ARGV, 1000 do
+  local part = redis.call('HMGET', ARGV[2] .. ARGV[4], unpack(ARGV, first, math.min(first + 999, #ARGV)))
   for _, value in ipairs(part) do values[#values + 1] = value end
 end
 touch(tonumber(ARGV[1]))
 return values
 ";
 
-/// Deletes every key of the session; ARGV[3] is '1' to delete the creds too.
+/// Deletes every key of the session; ARGV[4] is '1' to delete the creds (the whole session) too.
 const CLEAR_LUA: &str = r"
 for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   redis.call('DEL', ARGV[2] .. t)
 end
 redis.call('DEL', KEYS[2])
-if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) else touch(tonumber(ARGV[1])) end
+if ARGV[4] == '1' then
+  redis.call('DEL', KEYS[1], KEYS[3])
+else
+  stamp()
+  touch(tonumber(ARGV[1]))
+end
 return 1
 ";
+
+/// The session's summary, from one snapshot: whether it has creds, their length, its types
+/// and its last write. Inspection does not refresh the expiry.
+const STATS_LUA: &str = r"
+return {redis.call('EXISTS', KEYS[1]), redis.call('STRLEN', KEYS[1]), redis.call('SMEMBERS', KEYS[2]), redis.call('GET', KEYS[3])}
+";
+
+/// One page of a type's hash (KEYS[1]) as (id, value length) pairs: ARGV[1] the `HSCAN`
+/// cursor, ARGV[2] the page size. Values stay on the server; a page at a time keeps each
+/// call short however large the hash (a single script over 100k ids would block Redis for
+/// about 100 ms). `HSCAN` may repeat an id when the hash is resized meanwhile, so callers
+/// deduplicate; ids written or deleted during the listing may or may not appear.
+const LIST_PAGE_LUA: &str = r"
+local reply = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
+local page, out = reply[2], {}
+for i = 1, #page, 2 do
+  out[#out + 1] = page[i]
+  out[#out + 1] = #page[i + 1]
+end
+return {reply[1], out}
+";
+
+/// Ids per page of [`LIST_PAGE_LUA`].
+const LIST_PAGE_SIZE: u32 = 1000;
 
 struct Scripts {
     apply: Script,
@@ -206,6 +251,8 @@ struct Scripts {
     get_creds: Script,
     get_keys: Script,
     clear: Script,
+    stats: Script,
+    list_page: Script,
 }
 
 impl Scripts {
@@ -217,6 +264,8 @@ impl Scripts {
             get_creds: with_touch(GET_CREDS_LUA),
             get_keys: with_touch(GET_KEYS_LUA),
             clear: with_touch(CLEAR_LUA),
+            stats: with_touch(STATS_LUA),
+            list_page: Script::new(LIST_PAGE_LUA),
         }
     }
 }
@@ -234,6 +283,7 @@ pub struct RedisStore {
 struct SessionKeys {
     creds: String,
     types: String,
+    updated: String,
     /// Prefix of the per-type hashes: the type name follows.
     hash_prefix: String,
 }
@@ -285,7 +335,12 @@ impl RedisStore {
 
     fn keys(&self, session: &str) -> SessionKeys {
         let base = format!("{}:{{{}}}", self.options.key_prefix, escape_session(session));
-        SessionKeys { creds: format!("{base}:creds"), types: format!("{base}:types"), hash_prefix: format!("{base}:keys:") }
+        SessionKeys {
+            creds: format!("{base}:creds"),
+            types: format!("{base}:types"),
+            updated: format!("{base}:updated"),
+            hash_prefix: format!("{base}:keys:"),
+        }
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -297,15 +352,48 @@ impl RedisStore {
         block_on(&self.runtime, self.deadline, cmd.query_async(&mut self.connection))
     }
 
-    /// Invokes a session script: KEYS = creds, types; ARGV = ttl, hash prefix, then `extra`.
+    /// Invokes a session script: KEYS = creds, types, updated; ARGV = ttl, hash prefix, the
+    /// time, then `extra`.
     fn script<T: redis::FromRedisValue>(&mut self, pick: fn(&Scripts) -> &Script, session: &str, extra: Vec<Vec<u8>>) -> Result<T> {
         let keys = self.keys(session);
         let mut invocation = pick(&self.scripts).prepare_invoke();
-        invocation.key(keys.creds).key(keys.types).arg(self.ttl_ms()).arg(keys.hash_prefix);
+        invocation.key(keys.creds).key(keys.types).key(keys.updated).arg(self.ttl_ms()).arg(keys.hash_prefix).arg(now_millis());
         for arg in extra {
             invocation.arg(arg);
         }
         block_on(&self.runtime, self.deadline, invocation.invoke_async(&mut self.connection))
+    }
+
+    /// Every id of the hash `hash` with its value's length, sorted, one page per round trip.
+    fn scan_hash(&mut self, hash: &str) -> Result<BTreeMap<String, u64>> {
+        let mut ids = BTreeMap::new();
+        let mut cursor = String::from("0");
+        loop {
+            let mut invocation = self.scripts.list_page.prepare_invoke();
+            invocation.key(hash).arg(&cursor).arg(LIST_PAGE_SIZE);
+            let (next, page): (String, Vec<(String, u64)>) =
+                block_on(&self.runtime, self.deadline, invocation.invoke_async(&mut self.connection))?;
+            ids.extend(page);
+            if next == "0" {
+                return Ok(ids);
+            }
+            cursor = next;
+        }
+    }
+
+    /// The session's types, sorted, and the ids and lengths of each: types whose hash is gone
+    /// (expired, say) are left out.
+    fn scan_types(&mut self, session: &str, kinds: Vec<String>) -> Result<Vec<(String, BTreeMap<String, u64>)>> {
+        let prefix = self.keys(session).hash_prefix;
+        let kinds: BTreeSet<String> = kinds.into_iter().collect();
+        let mut out = Vec::with_capacity(kinds.len());
+        for kind in kinds {
+            let ids = self.scan_hash(&format!("{prefix}{kind}"))?;
+            if !ids.is_empty() {
+                out.push((kind, ids));
+            }
+        }
+        Ok(out)
     }
 
     /// The session ids found by scanning every node for `pattern`'s keys.
@@ -380,8 +468,8 @@ impl Store for RedisStore {
         if self.options.ttl.is_some() {
             return self.script::<i64>(|s| &s.set_creds, session, vec![creds.to_vec()]).map(drop);
         }
-        let key = self.keys(session).creds;
-        self.query(redis::cmd("SET").arg(key).arg(creds))
+        let keys = self.keys(session);
+        self.query(redis::cmd("MSET").arg(keys.creds).arg(creds).arg(keys.updated).arg(now_millis()))
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -422,6 +510,37 @@ impl Store for RedisStore {
 
     fn sessions(&mut self) -> Result<Vec<String>> {
         Ok(self.scan_sessions()?.into_iter().collect())
+    }
+
+    /// A type's hash is read in pages (see [`LIST_PAGE_LUA`]): exact for a session that is
+    /// not written meanwhile, and within `commandTimeoutMs` as a whole.
+    fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
+        let kinds: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.keys(session).types))?;
+        let mut keys = Vec::new();
+        for (kind, ids) in self.scan_types(session, kinds)? {
+            keys.extend(ids.into_iter().map(|(id, bytes)| KeyInfo { kind: kind.clone(), id, bytes }));
+        }
+        Ok(keys)
+    }
+
+    /// Creds and time come from one script; each type's count and bytes from a paged listing
+    /// as in [`list_keys`](Store::list_keys), so that both describe the same ids.
+    fn stats(&mut self, session: &str) -> Result<SessionStats> {
+        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<String>, Option<i64>) =
+            self.script(|s| &s.stats, session, vec![])?;
+        let kinds: Vec<KindStats> = self
+            .scan_types(session, kinds)?
+            .into_iter()
+            .map(|(kind, ids)| KindStats { kind, count: ids.len() as u64, bytes: ids.values().sum() })
+            .collect();
+        let exists = has_creds || !kinds.is_empty();
+        Ok(SessionStats { creds_bytes: has_creds.then_some(creds_len), kinds, updated_at_ms: updated.filter(|_| exists) })
+    }
+
+    fn backup(&mut self, _dest: &std::path::Path) -> Result<()> {
+        Err(StoreError::Unsupported(
+            "backup copies SQLite stores only; for Redis use its own persistence (BGSAVE and a copy of the RDB file, or AOF), or migrate the sessions to a SQLite file".into(),
+        ))
     }
 
     fn check(&mut self) -> Result<Vec<String>> {

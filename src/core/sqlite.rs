@@ -7,14 +7,19 @@
 //! - Versioning: `PRAGMA user_version` is the schema version and `application_id` marks the
 //!   file as ours. Migrations run one step at a time, each in its own transaction; a
 //!   database from a newer version is refused before anything is written to it.
+//! - Last write: `sessions.updated_at` (ms since the epoch) is set exactly by `set_creds`;
+//!   key writes refresh it only when it is more than a second old, so that a burst of key
+//!   batches rewrites the session row (one more page per commit) at most once a second.
 
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::error::{Result, StoreError};
-use super::store::{KeyWrite, Store};
+use super::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 
 /// Marks a SQLite file as a baileys-rust-auth database ("BRA1" in ASCII).
 pub const APPLICATION_ID: i32 = 0x4252_4131;
@@ -44,6 +49,12 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// How long a write waits for another process holding the database's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Pages a backup copies per step (4 MiB at the default page size).
+const BACKUP_PAGES_PER_STEP: std::ffi::c_int = 1024;
+
+/// Refreshes a session's `updated_at` after a key write, unless it is less than a second old.
+const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2 - 1000";
+
 pub struct SqliteStore {
     conn: Connection,
 }
@@ -51,7 +62,7 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`. Its directory must exist.
     pub fn open(path: &Path) -> Result<Self> {
-        create_private_file(path)?;
+        create_private_file(path, false)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -97,8 +108,9 @@ impl SqliteStore {
     }
 
     /// The session row's id, creating the row if needed, inside the caller's transaction.
-    /// An existing row is not written to: a key batch then touches only the pages of its keys,
-    /// which keeps each commit (and its fsync) small.
+    /// An existing row is not written to here; [`TOUCH_SESSION`] refreshes its time at most
+    /// once a second, so most key batches touch only the pages of their keys, which keeps
+    /// each commit (and its fsync) small.
     fn session_id(tx: &rusqlite::Transaction<'_>, session: &str) -> Result<i64> {
         let mut find = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
         if let Some(id) = find.query_row([session], |r| r.get(0)).optional()? {
@@ -152,23 +164,125 @@ fn check_ownership(version: i64, app_id: i32, tables: i64) -> Result<()> {
 }
 
 /// Creates the database file readable by its owner only, unless it exists already (an
-/// existing file keeps the mode its owner gave it).
-fn create_private_file(path: &Path) -> Result<()> {
+/// existing file keeps the mode its owner gave it) and `must_be_new` is false.
+fn create_private_file(path: &Path, must_be_new: bool) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
         Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !must_be_new => Ok(()),
         Err(e) => Err(StoreError::Io(format!("cannot create {}: {e}", path.display()))),
     }
 }
 
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+/// The directory to sync after renaming the copy over `dest`, and the new file the copy is
+/// written to first. `source` is the store's own file (empty in memory), which `dest` must not be.
+fn backup_paths(dest: &Path, source: &str) -> Result<(PathBuf, PathBuf)> {
+    if dest.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(StoreError::invalid("backup path must not contain NUL characters"));
+    }
+    let Some(name) = dest.file_name() else {
+        return Err(StoreError::invalid(format!("backup path {} does not name a file", dest.display())));
+    };
+    let dir = match dest.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match std::fs::metadata(&dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(StoreError::Io(format!("cannot back up to {}: {} is not a directory", dest.display(), dir.display()))),
+        Err(e) => return Err(StoreError::Io(format!("cannot back up to {}: directory {}: {e}", dest.display(), dir.display()))),
+    }
+    if dest.is_dir() {
+        return Err(StoreError::invalid(format!("backup path {} is a directory", dest.display())));
+    }
+    if !source.is_empty() {
+        // Renaming a copy over the live file would detach it from its own WAL.
+        let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+        if same(Path::new(source), &dir.join(name)) {
+            return Err(StoreError::invalid("a store cannot be backed up onto its own database file"));
+        }
+    }
+    Ok((dir, create_temp_file(dest, name)?))
+}
+
+/// Creates a new, private file next to `dest` for the copy in progress: hidden, and named
+/// after this process and the time, so that a file left by a crashed backup is never reused.
+fn create_temp_file(dest: &Path, name: &OsStr) -> Result<PathBuf> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut attempt = 0;
+    loop {
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut temp = OsString::from(".");
+        temp.push(name);
+        temp.push(format!(".{}-{}-{n}.backup-tmp", std::process::id(), now_millis()));
+        let temp = dest.with_file_name(temp);
+        match create_private_file(&temp, true) {
+            Err(_) if attempt < 3 && temp.exists() => attempt += 1,
+            created => return created.map(|()| temp),
+        }
+    }
+}
+
+/// Removes a failed backup's temporary file and any file SQLite kept beside it.
+fn remove_backup_files(temp: &Path) {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut path = temp.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::Io(format!("cannot sync directory {}: {e}", dir.display())))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Copies the database into the new, empty file at `temp` and syncs it.
+    fn backup_into(&mut self, temp: &Path) -> Result<()> {
+        let mut dest = Connection::open_with_flags(temp, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| StoreError::Io(format!("cannot open {}: {e}", temp.display())))?;
+        // The file is discarded unless the copy completes, and synced once at the end: a
+        // journal and intermediate syncs would protect nothing.
+        dest.pragma_update(None, "journal_mode", "OFF")?;
+        dest.pragma_update(None, "synchronous", "OFF")?;
+        // One read transaction across all steps: the copy is one snapshot, and in WAL mode
+        // writers in other processes go on meanwhile without forcing the copy to restart.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        tx.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+        {
+            let backup = Backup::new(&tx, &mut dest)?;
+            let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+            loop {
+                match backup.step(BACKUP_PAGES_PER_STEP)? {
+                    StepResult::Done => break,
+                    StepResult::More => {}
+                    // Not expected with the snapshot held, but these are retryable by contract.
+                    StepResult::Busy | StepResult::Locked if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    _ => return Err(StoreError::Io("backup: the database stayed locked".into())),
+                }
+            }
+        }
+        tx.commit()?;
+        dest.close().map_err(|(_, e)| StoreError::from(e))?;
+        // Opened for writing: Windows flushes only a handle with write access.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| StoreError::Io(format!("cannot sync {}: {e}", temp.display())))
+    }
 }
 
 impl Store for SqliteStore {
@@ -237,16 +351,21 @@ impl Store for SqliteStore {
                 };
             }
         }
+        tx.prepare_cached(TOUCH_SESSION)?.execute(params![session_id, now_millis()])?;
         // Dropping an uncommitted transaction rolls it back, so an error above writes nothing.
         tx.commit()?;
         Ok(())
     }
 
     fn clear_keys(&mut self, session: &str) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "DELETE FROM keys WHERE session_id = (SELECT id FROM sessions WHERE name = ?1)",
-        )?;
-        stmt.execute([session])?;
+        // One transaction, so that the keys and the session's time are one commit.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id: Option<i64> = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?.query_row([session], |r| r.get(0)).optional()?;
+        if let Some(id) = id {
+            tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1")?.execute([id])?;
+            tx.prepare_cached(TOUCH_SESSION)?.execute(params![id, now_millis()])?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -264,6 +383,63 @@ impl Store for SqliteStore {
         )?;
         let names = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
         Ok(names)
+    }
+
+    fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
+        // TEXT compares with memcmp (BINARY collation): the byte order of the contract.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT k.type, k.id, length(k.value) FROM keys k JOIN sessions s ON s.id = k.session_id
+             WHERE s.name = ?1 ORDER BY k.type, k.id",
+        )?;
+        let keys = stmt
+            .query_map([session], |r| Ok(KeyInfo { kind: r.get(0)?, id: r.get(1)?, bytes: r.get(2)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
+    }
+
+    fn stats(&mut self, session: &str) -> Result<SessionStats> {
+        // One read transaction: the session row and its keys from the same snapshot.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let stats = {
+            let row: Option<(i64, Option<u64>, i64)> = tx
+                .prepare_cached("SELECT id, length(creds), updated_at FROM sessions WHERE name = ?1")?
+                .query_row([session], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            match row {
+                None => SessionStats::default(),
+                Some((id, creds_bytes, updated_at)) => {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT type, count(*), sum(length(value)) FROM keys WHERE session_id = ?1 GROUP BY type ORDER BY type",
+                    )?;
+                    let kinds: Vec<KindStats> = stmt
+                        .query_map([id], |r| Ok(KindStats { kind: r.get(0)?, count: r.get(1)?, bytes: r.get(2)? }))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    // A row left without creds or keys is no session (see `sessions`).
+                    let exists = creds_bytes.is_some() || !kinds.is_empty();
+                    SessionStats { creds_bytes, kinds, updated_at_ms: exists.then_some(updated_at) }
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// Uses SQLite's online backup API on this store's connection: other processes can keep
+    /// writing meanwhile (this store's own later operations wait their turn, as always). The
+    /// copy goes to a hidden file beside `dest` (mode 0600), which is synced, renamed over
+    /// `dest`, and the directory synced. A missing directory is `ERR_STORE_IO`; a path that
+    /// names no file, a directory or the store's own file is `ERR_INVALID_ARG`.
+    fn backup(&mut self, dest: &Path) -> Result<()> {
+        let source = self.conn.path().unwrap_or("").to_owned();
+        let (dir, temp) = backup_paths(dest, &source)?;
+        let result = self.backup_into(&temp).and_then(|()| {
+            std::fs::rename(&temp, dest).map_err(|e| StoreError::Io(format!("cannot replace {}: {e}", dest.display())))?;
+            sync_dir(&dir)
+        });
+        if result.is_err() {
+            remove_backup_files(&temp);
+        }
+        result
     }
 
     fn check(&mut self) -> Result<Vec<String>> {
@@ -376,5 +552,139 @@ mod tests {
         drop(store);
         let mut store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.get_keys("s", "pre-key", &["1".into()]).unwrap(), vec![Some(vec![1, 9])]);
+    }
+
+    fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
+        KeyWrite { kind: kind.into(), id: id.into(), value: Some(value.to_vec()) }
+    }
+
+    /// A session, its creds, and every key with its value.
+    type Dumped = (String, Option<Vec<u8>>, Vec<(KeyInfo, Option<Vec<u8>>)>);
+
+    /// Every session of the store.
+    fn dump(store: &mut SqliteStore) -> Vec<Dumped> {
+        let mut out = Vec::new();
+        for session in store.sessions().unwrap() {
+            let creds = store.get_creds(&session).unwrap();
+            let mut keys = Vec::new();
+            for key in store.list_keys(&session).unwrap() {
+                let value = store.get_keys(&session, &key.kind, std::slice::from_ref(&key.id)).unwrap().remove(0);
+                keys.push((key, value));
+            }
+            out.push((session, creds, keys));
+        }
+        out
+    }
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_backup_is_a_complete_private_store_and_the_original_stays_in_use() {
+        let path = temp_path("backup");
+        let dir = path.parent().unwrap().to_path_buf();
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.set_creds("a", b"creds-a").unwrap();
+        for batch in 0..20 {
+            let writes: Vec<KeyWrite> =
+                (0..500).map(|i| put(["session", "pre-key"][i % 2], &format!("{batch}-{i}"), &[i as u8; 200])).collect();
+            store.apply(if batch % 2 == 0 { "a" } else { "b" }, &writes).unwrap();
+        }
+        let dest = dir.join("copy.db");
+        // An existing file is replaced whole, whatever it held and whatever its mode.
+        std::fs::write(&dest, b"not a database").unwrap();
+        #[cfg(unix)]
+        std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        let before = dump(&mut store);
+        store.backup(&dest).unwrap();
+        store.apply("a", &[put("session", "after", b"x")]).unwrap();
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(files_in(&dir), ["auth.db", "auth.db-shm", "auth.db-wal", "copy.db"], "no temporary file is left");
+        let mut copy = SqliteStore::open(&dest).unwrap();
+        assert!(copy.check().unwrap().is_empty());
+        let copied = dump(&mut copy);
+        assert_eq!(copied.iter().map(|(_, _, keys)| keys.len()).sum::<usize>(), 10_000);
+        assert_eq!(copied, before, "the copy holds every key, and nothing written after it");
+        assert_ne!(dump(&mut store), before, "the original went on");
+        drop(copy);
+
+        // Again, over the previous backup.
+        store.backup(&dest).unwrap();
+        assert_eq!(dump(&mut SqliteStore::open(&dest).unwrap()), dump(&mut store));
+    }
+
+    #[test]
+    fn a_backup_is_one_snapshot_while_another_process_writes() {
+        let path = temp_path("backup-live");
+        let dest = path.with_file_name("copy.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        // Enough pages that the copy takes many steps.
+        let filler: Vec<KeyWrite> = (0..12_000).map(|i| put("filler", &i.to_string(), &[1; 1000])).collect();
+        store.apply("s", &filler).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (path, stop) = (path.clone(), std::sync::Arc::clone(&stop));
+            std::thread::spawn(move || {
+                // Each batch writes the same counter to both keys; a torn copy would differ.
+                let mut other = SqliteStore::open(&path).unwrap();
+                let mut n: u32 = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let v = n.to_le_bytes();
+                    other.apply("s", &[put("pair", "a", &v), put("pair", "b", &v), put("filler", &(n % 12_000).to_string(), &[n as u8; 1000])]).unwrap();
+                }
+                n
+            })
+        };
+        for _ in 0..5 {
+            store.backup(&dest).unwrap();
+            let mut copy = SqliteStore::open(&dest).unwrap();
+            assert!(copy.check().unwrap().is_empty());
+            let pair = copy.get_keys("s", "pair", &["a".into(), "b".into()]).unwrap();
+            assert_eq!(pair[0], pair[1]);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(writer.join().unwrap() > 0);
+    }
+
+    #[test]
+    fn bad_backup_destinations_are_refused_and_leave_nothing() {
+        let path = temp_path("backup-bad");
+        let dir = path.parent().unwrap().to_path_buf();
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.set_creds("s", b"c").unwrap();
+        let before = files_in(&dir);
+        let code = |store: &mut SqliteStore, dest: &Path| store.backup(dest).unwrap_err().code();
+        assert_eq!(code(&mut store, Path::new("/nonexistent-dir-for-test/copy.db")), "ERR_STORE_IO");
+        assert_eq!(code(&mut store, &dir), "ERR_INVALID_ARG");
+        assert_eq!(code(&mut store, &path), "ERR_INVALID_ARG");
+        assert_eq!(code(&mut store, &dir.join("..").join(dir.file_name().unwrap()).join("auth.db")), "ERR_INVALID_ARG");
+        assert_eq!(code(&mut store, &dir.join("a\0b")), "ERR_INVALID_ARG");
+        assert_eq!(files_in(&dir), before);
+        assert_eq!(store.get_creds("s").unwrap(), Some(b"c".to_vec()));
+    }
+
+    #[test]
+    fn key_writes_refresh_the_session_time_at_most_once_a_second() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.set_creds("s", b"c").unwrap();
+        let time = |store: &mut SqliteStore| store.stats("s").unwrap().updated_at_ms.unwrap();
+        store.conn.execute("UPDATE sessions SET updated_at = updated_at - 500", []).unwrap();
+        let recent = time(&mut store);
+        store.apply("s", &[put("t", "1", b"v")]).unwrap();
+        assert_eq!(time(&mut store), recent, "less than a second old: left alone");
+        store.conn.execute("UPDATE sessions SET updated_at = updated_at - 1000", []).unwrap();
+        let old = time(&mut store);
+        store.apply("s", &[put("t", "1", b"w")]).unwrap();
+        assert!(time(&mut store) >= old + 1000);
     }
 }

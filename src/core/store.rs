@@ -14,6 +14,36 @@ pub struct KeyWrite {
     pub value: Option<Vec<u8>>,
 }
 
+/// One stored key, without its value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KeyInfo {
+    pub kind: String,
+    pub id: String,
+    /// Length of the stored value (codec blob), in bytes.
+    pub bytes: u64,
+}
+
+/// The keys of one type in a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindStats {
+    pub kind: String,
+    pub count: u64,
+    /// Sum of the stored values' lengths, in bytes.
+    pub bytes: u64,
+}
+
+/// What a session holds. An unknown session has no creds, no kinds and no time.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionStats {
+    /// Length of the stored creds, or `None` without creds.
+    pub creds_bytes: Option<u64>,
+    /// Types with at least one key, sorted by type (byte order).
+    pub kinds: Vec<KindStats>,
+    /// The session's last write, in ms since the Unix epoch by the writer's clock; `None`
+    /// when the session has neither creds nor keys.
+    pub updated_at_ms: Option<i64>,
+}
+
 /// A store of many sessions' auth state. Methods take `&mut self` because an
 /// [`Executor`](super::executor::Executor) owns each store and calls it from one thread,
 /// one operation at a time.
@@ -44,7 +74,29 @@ pub trait Store: Send {
     /// line since). Networked backends measure their timeouts from it.
     fn operation_issued(&mut self, _at: std::time::Instant) {}
 
+    /// Every key of the session with its value's length, sorted by (type, id) in byte order;
+    /// empty for an unknown session. Reads do not refresh a Redis TTL.
+    fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>>;
+
+    /// The session's creds size, key count and bytes per type, and last write time.
+    /// `updated_at_ms` may lag the last key write by up to a second on SQLite, which rewrites
+    /// the session row at most once a second for key writes (creds writes set it exactly).
+    fn stats(&mut self, session: &str) -> Result<SessionStats>;
+
+    /// Writes a consistent copy of the whole store to a new SQLite database at `dest`, while
+    /// the store stays open; `dest` is replaced atomically (it is always either what it was or
+    /// a complete copy). Its directory must exist. Backends that cannot do it fail with
+    /// [`StoreError::Unsupported`](super::error::StoreError::Unsupported).
+    fn backup(&mut self, dest: &std::path::Path) -> Result<()>;
+
     /// Checks the store's own consistency (for SQLite: `PRAGMA integrity_check` and the
     /// foreign keys). Returns the problems found, empty when the store is sound.
     fn check(&mut self) -> Result<Vec<String>>;
+}
+
+/// The wall clock in ms since the Unix epoch, as stores record last writes.
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

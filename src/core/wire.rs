@@ -7,11 +7,13 @@
 //! write   = varint len, type (UTF-8), varint len, id (UTF-8), 0 (delete) | 1 varint len value
 //! results = varint count, count × (0 (absent) | 1 varint len value)
 //! ```
-//! Values are codec blobs ([`codec`](super::codec)).
+//! Values are codec blobs ([`codec`](super::codec)). The inspection results
+//! ([`write_key_list`], [`write_stats`]) are codec blobs themselves, so that JavaScript reads
+//! them with the decoder it already has.
 
-use super::codec;
+use super::codec::{self, Encoder};
 use super::error::StoreError;
-use super::store::KeyWrite;
+use super::store::{KeyInfo, KeyWrite, SessionStats};
 
 /// Reads a batch; every value must be a well-formed codec blob.
 pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
@@ -51,6 +53,47 @@ pub fn write_results(values: &[Option<Vec<u8>>]) -> Vec<u8> {
         optional_value(&mut out, value.as_deref());
     }
     out
+}
+
+/// A session's key list as a codec blob: an array of `[type, id, bytes]` triples (string,
+/// string, number), in the list's order.
+pub fn write_key_list(keys: &[KeyInfo]) -> Vec<u8> {
+    let size: usize = keys.iter().map(|k| 16 + k.kind.len() + k.id.len()).sum();
+    let mut e = Encoder::with_capacity(10 + size);
+    e.array_header(keys.len());
+    for key in keys {
+        e.array_header(3);
+        e.string(&key.kind);
+        e.string(&key.id);
+        e.number(key.bytes as f64);
+    }
+    e.finish()
+}
+
+/// A session's stats as a codec blob: `{ credsBytes: number | null, types: { [type]: {
+/// count: number, bytes: number } }, updatedAt: number | null }`, types in the stats' order.
+pub fn write_stats(stats: &SessionStats) -> Vec<u8> {
+    let optional = |e: &mut Encoder, n: Option<f64>| match n {
+        Some(n) => e.number(n),
+        None => e.null(),
+    };
+    let mut e = Encoder::new();
+    e.object_header(3);
+    e.key("credsBytes");
+    optional(&mut e, stats.creds_bytes.map(|n| n as f64));
+    e.key("types");
+    e.object_header(stats.kinds.len());
+    for kind in &stats.kinds {
+        e.key(&kind.kind);
+        e.object_header(2);
+        e.key("count");
+        e.number(kind.count as f64);
+        e.key("bytes");
+        e.number(kind.bytes as f64);
+    }
+    e.key("updatedAt");
+    optional(&mut e, stats.updated_at_ms.map(|n| n as f64));
+    e.finish()
 }
 
 /// Writes a batch (the JavaScript side does this; here for tests and Rust tools).
@@ -156,6 +199,43 @@ mod tests {
         bad_value[last] = 99; // an unknown value tag
         assert!(read_batch(&bad_value).is_err());
         assert!(read_batch(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+    }
+
+    #[test]
+    fn key_lists_and_stats_are_codec_blobs() {
+        let keys = vec![KeyInfo { kind: "pre-key".into(), id: "1".into(), bytes: 40 }];
+        let expected = Value::Array(vec![Value::Array(vec![
+            Value::String("pre-key".into()),
+            Value::String("1".into()),
+            Value::Number(40.0),
+        ])]);
+        assert_eq!(codec::decode(&write_key_list(&keys)).unwrap(), expected);
+        assert_eq!(codec::decode(&write_key_list(&[])).unwrap(), Value::Array(vec![]));
+
+        let stats = SessionStats {
+            creds_bytes: Some(300),
+            kinds: vec![crate::core::store::KindStats { kind: "session".into(), count: 2, bytes: 90 }],
+            updated_at_ms: Some(1_700_000_000_123),
+        };
+        let count_bytes = |count: f64, bytes: f64| {
+            Value::Object(vec![("count".into(), Value::Number(count)), ("bytes".into(), Value::Number(bytes))])
+        };
+        assert_eq!(
+            codec::decode(&write_stats(&stats)).unwrap(),
+            Value::Object(vec![
+                ("credsBytes".into(), Value::Number(300.0)),
+                ("types".into(), Value::Object(vec![("session".into(), count_bytes(2.0, 90.0))])),
+                ("updatedAt".into(), Value::Number(1_700_000_000_123.0)),
+            ])
+        );
+        assert_eq!(
+            codec::decode(&write_stats(&SessionStats::default())).unwrap(),
+            Value::Object(vec![
+                ("credsBytes".into(), Value::Null),
+                ("types".into(), Value::Object(vec![])),
+                ("updatedAt".into(), Value::Null),
+            ])
+        );
     }
 
     #[test]

@@ -214,6 +214,45 @@ impl NativeStore {
         promise(env, &self.settler, || Ok(move |settle: Settle| self.exec.submit(|s| s.check(), |r| settle(r.map(Reply::Names)))))
     }
 
+    /// The session's keys as a codec blob of `[type, id, bytes][]`, sorted by type and id.
+    #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "session: string")]
+    pub fn list_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
+        promise(env, &self.settler, || {
+            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
+            Ok(move |settle: Settle| self.exec.submit(
+                move |s| s.list_keys(&session).map(|keys| Reply::Bytes(wire::write_key_list(&keys))),
+                settle,
+            ))
+        })
+    }
+
+    /// The session's stats as a codec blob of `{ credsBytes, types: { [type]: { count, bytes } },
+    /// updatedAt }` (`src/core/wire.rs`).
+    #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "session: string")]
+    pub fn stats<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
+        promise(env, &self.settler, || {
+            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
+            Ok(move |settle: Settle| self.exec.submit(
+                move |s| s.stats(&session).map(|stats| Reply::Bytes(wire::write_stats(&stats))),
+                settle,
+            ))
+        })
+    }
+
+    /// Copies the whole store to a SQLite file at `path`, replacing it atomically; rejects
+    /// with `ERR_UNSUPPORTED` for backends that cannot.
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "path: string")]
+    pub fn backup<'env>(&self, env: &'env Env, path: Unknown<'env>) -> napi::Result<Object<'env>> {
+        promise(env, &self.settler, || {
+            let path = value::string_arg(env.raw(), path.raw(), "backup path")?;
+            if path.contains('\0') {
+                return Err(StoreError::invalid("backup path must not contain NUL characters"));
+            }
+            let path = std::path::PathBuf::from(path);
+            Ok(move |settle: Settle| self.exec.submit(move |s| s.backup(&path), |r| settle(r.map(|_| Reply::Unit))))
+        })
+    }
+
     /// Finishes every operation issued before it, then closes; later calls reject with
     /// `ERR_STORE_CLOSED`.
     #[napi(ts_return_type = "Promise<void>")]

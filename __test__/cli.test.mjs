@@ -1,0 +1,178 @@
+// The operator CLI, run as a user runs it (`node bin/baileys-rust-auth.js …` is what
+// `npx baileys-rust-auth` starts), on temporary stores.
+import test from 'ava'
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { openStore } from '../index.mjs'
+import { makeBaileysFolders } from './helpers/baileys-folders.mjs'
+import { requireRedis, startRedis, stopAll } from './helpers/redis-server.mjs'
+import { tempDb, tempDir } from './helpers/temp.mjs'
+
+const CLI = fileURLToPath(new URL('../bin/baileys-rust-auth.js', import.meta.url))
+const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url))
+const COMMANDS = ['sessions', 'stats', 'import', 'export', 'migrate', 'backup', 'delete-session']
+
+test.after.always(stopAll)
+
+/** Runs the CLI; resolves to { code, stdout, stderr } (never rejects on a failing exit). */
+function cli(args, { env = {}, cwd } = {}) {
+  const { BAILEYS_AUTH_STORE, ...inherited } = process.env
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...inherited, ...env }, cwd }, (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, stdout, stderr })
+    })
+  })
+}
+
+let folders
+test.before(async () => {
+  const dir = tempDir()
+  // The exchange's own assertions, outside a test: a failure throws.
+  await makeBaileysFolders({ is: assert.equal, deepEqual: assert.deepEqual }, dir, { extraPreKeys: 1000 })
+  folders = { alice: join(dir, 'alice'), bob: join(dir, 'bob') }
+})
+
+test('--help of the CLI and of every command is what docs/cli.md shows', async (t) => {
+  const docs = readFileSync(DOCS, 'utf8')
+  const main = await cli(['--help'])
+  t.is(main.code, 0)
+  t.true(docs.includes('```text\n$ npx baileys-rust-auth --help\n' + main.stdout + '```'), 'main help is in docs/cli.md')
+  for (const command of COMMANDS) {
+    const help = await cli([command, '--help'])
+    t.is(help.code, 0)
+    t.regex(help.stdout, new RegExp(`^Usage: baileys-rust-auth ${command}`))
+    t.true(docs.includes('```text\n$ npx baileys-rust-auth ' + command + ' --help\n' + help.stdout + '```'), `${command} --help is in docs/cli.md`)
+  }
+})
+
+test('import, sessions, stats, export, backup and delete-session work on a SQLite store', async (t) => {
+  const { url, path } = tempDb()
+  const imported = await cli(['import', folders.alice, '--session', 'alice', '--to', url])
+  t.is(imported.code, 0, imported.stderr)
+  const keyFiles = readdirSync(folders.alice).length - 1
+  t.regex(imported.stdout, new RegExp(`as session alice: ${keyFiles} keys \\(${keyFiles} written, 0 already there\\), verified`))
+  t.regex(imported.stderr, new RegExp(`copying alice: ${keyFiles}/${keyFiles} keys`), 'plain progress lines off a terminal')
+  t.regex(imported.stderr, /verifying alice: \d+\/\d+ keys/)
+
+  await cli(['import', folders.bob, '--session', 'bob', '--to', url, '--quiet'])
+  const sessions = await cli(['sessions', '--store', url])
+  t.is(sessions.stdout, 'alice\nbob\n')
+  t.deepEqual(JSON.parse((await cli(['sessions', '--store', url, '--json'])).stdout), ['alice', 'bob'])
+
+  const stats = JSON.parse((await cli(['stats', 'alice', '--store', url, '--json'])).stdout)
+  t.is(stats.totalKeys, keyFiles)
+  t.true(stats.credsPresent)
+  t.true(stats.keys['pre-key'].count >= 1000)
+  t.true(Date.now() - Date.parse(stats.lastWriteAt) < 60_000)
+  const human = await cli(['stats', 'alice', '--store', url])
+  t.regex(human.stdout, /^session {5}alice\ncreds {7}\d/)
+  t.regex(human.stdout, /\n {2}pre-key +\d{4} +\d/)
+  const all = await cli(['stats', '--store', url])
+  t.regex(all.stdout, /^SESSION +KEYS +BYTES +LAST WRITE\nalice +\d+ .*\nbob +\d+ /)
+
+  const dir = tempDir()
+  const exported = await cli(['export', join(dir, 'out'), '--session', 'alice', '--from', url, '--json'])
+  t.is(exported.code, 0, exported.stderr)
+  t.is(JSON.parse(exported.stdout).keys, keyFiles)
+  t.deepEqual(readdirSync(join(dir, 'out')).sort(), readdirSync(folders.alice).sort())
+
+  const backup = await cli(['backup', join(dir, 'backup.db'), '--store', url])
+  t.is(backup.code, 0, backup.stderr)
+  t.is(statSync(join(dir, 'backup.db')).mode & 0o777, 0o600)
+  const copy = await openStore(`sqlite:${join(dir, 'backup.db')}`)
+  t.deepEqual(await copy.sessions(), ['alice', 'bob'])
+  t.deepEqual(await copy.check(), [])
+  await copy.close()
+
+  const refused = await cli(['delete-session', 'bob', '--store', url])
+  t.is(refused.code, 2)
+  t.regex(refused.stderr, /add --yes/)
+  const deleted = await cli(['delete-session', 'bob', '--store', url, '--yes'])
+  t.is(deleted.code, 0, deleted.stderr)
+  t.is((await cli(['sessions', '--store', path])).stdout, 'alice\n', 'a plain path is a SQLite store too')
+})
+
+test('migrate copies every session between stores, and a Redis store cannot be backed up', async (t) => {
+  requireRedis(t)
+  const { url } = tempDb()
+  await cli(['import', folders.alice, '--session', 'alice', '--to', url, '--quiet'])
+  await cli(['import', folders.bob, '--session', 'bob', '--to', url, '--quiet'])
+  const redis = await startRedis({ unixSocket: true })
+  const migrated = await cli(['migrate', '--from', url, '--to', redis.url, '--key-prefix', 'wa', '--json', '--quiet'])
+  t.is(migrated.code, 0, migrated.stderr)
+  t.deepEqual(JSON.parse(migrated.stdout).sessions.map((s) => s.session), ['alice', 'bob'])
+  t.is((await cli(['sessions', '--store', redis.url, '--key-prefix', 'wa'])).stdout, 'alice\nbob\n')
+  t.is((await cli(['sessions', '--store', redis.url])).stdout, '', 'the prefix was used')
+
+  const backup = await cli(['backup', join(tempDir(), 'x.db'), '--store', redis.url])
+  t.is(backup.code, 1)
+  t.regex(backup.stderr, /ERR_UNSUPPORTED/)
+})
+
+test('failures exit non-zero with a clear message', async (t) => {
+  const { url } = tempDb()
+  const dir = tempDir()
+  const cases = [
+    [['import', join(dir, 'missing'), '--session', 's', '--to', url], 1, /folder .*missing does not exist \(ERR_INVALID_ARG\)/],
+    [['import', folders.alice, '--session', 's', '--to', 'bogus://x'], 1, /ERR_INVALID_ARG/],
+    [['import', folders.alice, '--to', url], 2, /--session is required/],
+    [['import', '--session', 's', '--to', url], 2, /FOLDER is required/],
+    [['export', join(dir, 'out'), '--session', 'nobody', '--from', url], 1, /session "nobody" has no creds/],
+    [['stats', 'nobody', '--store', url], 1, /no session "nobody"/],
+    [['delete-session', 'nobody', '--yes', '--store', url], 1, /no session "nobody"/],
+    [['migrate', '--from', url, '--to', 'memory:', '--session', 'nobody'], 1, /no creds in the source/],
+    [['migrate', '--from', url], 2, /--to is required/],
+    [['frobnicate'], 2, /unknown command "frobnicate"/],
+    [['sessions', '--stor', url], 2, /Unknown option '--stor'/],
+    [['import', folders.alice, '--session', 's', '--batch-size', 'many'], 2, /--batch-size must be an integer/],
+  ]
+  for (const [args, code, message] of cases) {
+    const run = await cli(args)
+    t.is(run.code, code, `${args.join(' ')}: ${run.stderr}`)
+    t.regex(run.stderr, message, args.join(' '))
+  }
+  t.false(existsSync(join(dir, 'out')))
+  const json = await cli(['stats', 'nobody', '--store', url, '--json'])
+  t.deepEqual(JSON.parse(json.stdout), { error: { code: 'ERR_INVALID_ARG', message: 'the store has no session "nobody"' } })
+})
+
+test('an import killed midway resumes when run again', async (t) => {
+  const { url } = tempDb()
+  const total = readdirSync(folders.alice).length - 1
+  const child = spawn(process.execPath, [CLI, 'import', folders.alice, '--session', 'alice', '--to', url, '--batch-size', '20'])
+  let stderr = ''
+  const killedAt = await new Promise((resolve) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+      const done = [...stderr.matchAll(/copying alice: (\d+)\//g)].map((m) => Number(m[1])).at(-1)
+      if (done >= 200 && child.exitCode === null && !child.killed) {
+        child.kill('SIGKILL')
+        resolve(done)
+      }
+    })
+  })
+  await new Promise((resolve) => child.on('exit', resolve))
+  t.true(killedAt < total, 'killed before the end')
+
+  const resumed = await cli(['import', folders.alice, '--session', 'alice', '--to', url, '--json', '--quiet'])
+  t.is(resumed.code, 0, resumed.stderr)
+  const result = JSON.parse(resumed.stdout)
+  t.true(result.unchanged >= killedAt, `${result.unchanged} keys were already there, at least the ${killedAt} reported`)
+  t.is(result.unchanged + result.written, total)
+})
+
+test('an import with unreadable files completes the rest and exits 3, naming them', async (t) => {
+  const dir = tempDir()
+  const { cpSync, writeFileSync } = await import('node:fs')
+  cpSync(folders.bob, join(dir, 'bob'), { recursive: true })
+  writeFileSync(join(dir, 'bob', 'session-1.0.json'), '{"oops"')
+  const run = await cli(['import', join(dir, 'bob'), '--session', 'bob', '--to', tempDb().url, '--quiet'])
+  t.is(run.code, 3)
+  t.regex(run.stderr, /not imported: session-1\.0\.json: not valid JSON/)
+  t.regex(run.stderr, /1 file\(s\) of .* could not be imported/)
+  t.regex(run.stdout, /as session bob: \d+ keys/)
+})

@@ -1,0 +1,399 @@
+#!/usr/bin/env node
+'use strict'
+// The operator CLI: `npx baileys-rust-auth <command>`. Every command is a thin layer over the
+// public API (index.js); docs/cli.md shows each command's --help, and a test keeps them equal.
+
+const { parseArgs } = require('node:util')
+const path = require('node:path')
+const api = require('../index.js')
+const { ErrorCodes, storeError } = require('../lib/errors.js')
+const { version } = require('../package.json')
+
+const DEFAULT_STORE = 'sqlite:./baileys-auth.db'
+const STORE_HELP = `(default: $BAILEYS_AUTH_STORE, else ${DEFAULT_STORE})`
+
+/** Exit codes, documented in docs/cli.md. */
+const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PROBLEMS: 3 }
+
+const COMMON_OPTIONS = {
+  json: { type: 'boolean', help: '--json             print the result as JSON on stdout' },
+  quiet: { type: 'boolean', help: '--quiet            no progress output' },
+  'key-prefix': { type: 'string', help: '--key-prefix P     key prefix of Redis stores (default: baileys)' },
+  help: { type: 'boolean', short: 'h', help: '-h, --help         show this help' },
+}
+
+const COMMANDS = {
+  sessions: {
+    summary: 'list the sessions of a store',
+    usage: 'sessions [--store URL]',
+    about: 'Lists the sessions of a store, one per line.',
+    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` } },
+    run: listSessions,
+  },
+  stats: {
+    summary: 'show what a session holds (keys, bytes, last write)',
+    usage: 'stats [SESSION] [--store URL]',
+    about:
+      'Shows what a session holds: keys and bytes per type, its creds and its last write.\n' +
+      'Without SESSION, one line per session of the store.',
+    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` } },
+    run: showStats,
+  },
+  import: {
+    summary: 'import a useMultiFileAuthState folder as a session',
+    usage: 'import FOLDER --session ID [--to URL]',
+    about:
+      'Imports a useMultiFileAuthState folder into a store as one session: creds.json and\n' +
+      'every key file, then verifies the session both ways. The folder is only read. An\n' +
+      'interrupted import resumes when run again. Files that cannot be imported are listed\n' +
+      'and the exit code is 3.',
+    options: {
+      session: { type: 'string', help: '--session ID       the session id to import as (required)' },
+      to: { type: 'string', help: `--to URL           the store to import into ${STORE_HELP}` },
+      overwrite: { type: 'boolean', help: '--overwrite        replace the session if the store already has it' },
+      type: { type: 'string', multiple: true, help: '--type NAME        also import key files of this type (repeatable)' },
+      'batch-size': { type: 'string', help: '--batch-size N     keys per write (default: 500)' },
+    },
+    run: importCommand,
+  },
+  export: {
+    summary: 'write a session as a useMultiFileAuthState folder',
+    usage: 'export FOLDER --session ID [--from URL]',
+    about:
+      'Writes a session as a folder that Baileys\' useMultiFileAuthState opens, and verifies\n' +
+      'it. FOLDER must not exist or be empty; it appears only when complete.',
+    options: {
+      session: { type: 'string', help: '--session ID       the session to export (required)' },
+      from: { type: 'string', help: `--from URL         the store to read ${STORE_HELP}` },
+      'batch-size': { type: 'string', help: '--batch-size N     keys per read (default: 500)' },
+    },
+    run: exportCommand,
+  },
+  migrate: {
+    summary: 'copy sessions from one store to another',
+    usage: 'migrate --from URL --to URL [--session ID]',
+    about:
+      'Copies sessions from one store to another byte for byte, each verified both ways:\n' +
+      'one session, or all of them. Re-run an interrupted migration to resume it.',
+    options: {
+      from: { type: 'string', help: '--from URL         the store to copy from (required)' },
+      to: { type: 'string', help: '--to URL           the store to copy to (required)' },
+      session: { type: 'string', help: '--session ID       copy only this session' },
+      overwrite: { type: 'boolean', help: '--overwrite        replace sessions the target already has' },
+      'batch-size': { type: 'string', help: '--batch-size N     keys per write (default: 500)' },
+    },
+    run: migrateCommand,
+  },
+  backup: {
+    summary: 'copy a SQLite store to a file while it is in use',
+    usage: 'backup FILE [--store URL]',
+    about:
+      'Copies a SQLite store, consistently, to FILE while applications keep using it. FILE\n' +
+      'is replaced atomically: it is always the old file or a complete copy.',
+    options: { store: { type: 'string', help: `--store URL        the SQLite store ${STORE_HELP}` } },
+    run: backupCommand,
+  },
+  'delete-session': {
+    summary: 'delete a session (creds and keys)',
+    usage: 'delete-session SESSION --yes [--store URL]',
+    about: 'Deletes a session: its creds and every key. It cannot be undone; the phone must be\npaired again.',
+    options: {
+      yes: { type: 'boolean', help: '--yes              confirm the deletion (required)' },
+      store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` },
+    },
+    run: deleteSessionCommand,
+  },
+}
+
+function mainHelp() {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length))
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  return [
+    'Usage: baileys-rust-auth <command> [options]',
+    '',
+    'Inspect, back up and move Baileys auth sessions kept by baileys-rust-auth.',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Stores are URLs: sqlite:PATH (or a file path), redis://HOST:PORT, rediss://…,',
+    'redis+unix:///PATH, redis+cluster://HOST:PORT,HOST:PORT.',
+    "Run 'baileys-rust-auth <command> --help' for a command's options.",
+    '',
+    'Exit codes: 0 done, 1 failed, 2 wrong usage, 3 imported with files left out.',
+    '',
+  ].join('\n')
+}
+
+function commandHelp(name) {
+  const command = COMMANDS[name]
+  const options = { ...command.options, ...COMMON_OPTIONS }
+  return [
+    `Usage: baileys-rust-auth ${command.usage} [options]`,
+    '',
+    command.about,
+    '',
+    'Options:',
+    ...Object.values(options).map((o) => `  ${o.help}`),
+    '',
+  ].join('\n')
+}
+
+class UsageError extends Error {}
+
+/** Progress on stderr: a bar on a terminal, plain lines otherwise, nothing with --quiet. */
+function progressReporter(flags) {
+  if (flags.quiet) return undefined
+  const tty = process.stderr.isTTY
+  let last = 0
+  return ({ phase, session, done, total }) => {
+    const label = `${phase === 'verify' ? 'verifying' : 'copying'} ${session}`
+    if (tty) {
+      const now = Date.now()
+      if (done < total && now - last < 100) return
+      last = now
+      const width = 30
+      const filled = total === 0 ? width : Math.round((done / total) * width)
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}\u001b[K`)
+      if (done === total) process.stderr.write('\n')
+    } else {
+      process.stderr.write(`${label}: ${done}/${total} keys\n`)
+    }
+  }
+}
+
+function storeUrl(value) {
+  return value ?? process.env.BAILEYS_AUTH_STORE ?? DEFAULT_STORE
+}
+
+/** openStore's options for a URL: the key prefix applies to Redis stores only. */
+function storeOptions(url, flags) {
+  return flags['key-prefix'] !== undefined && /^(redis|rediss|unix)[+:]/.test(url) ? { keyPrefix: flags['key-prefix'] } : undefined
+}
+
+async function withStore(url, flags, work) {
+  const store = await api.openStore(url, storeOptions(url, flags))
+  try {
+    return await work(store)
+  } finally {
+    await store.close()
+  }
+}
+
+function batchSize(flags) {
+  if (flags['batch-size'] === undefined) return undefined
+  const n = Number(flags['batch-size'])
+  if (!Number.isInteger(n) || n < 1 || n > 100000) throw new UsageError('--batch-size must be an integer from 1 to 100000')
+  return n
+}
+
+function required(flags, name) {
+  if (flags[name] === undefined || flags[name] === '') throw new UsageError(`--${name} is required`)
+  return flags[name]
+}
+
+function onePositional(positionals, what) {
+  if (positionals.length === 0) throw new UsageError(`${what} is required`)
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`)
+  return positionals[0]
+}
+
+function noPositionals(positionals) {
+  if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
+}
+
+function formatBytes(n) {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`
+}
+
+function statsJson(stats) {
+  return { ...stats, lastWriteAt: stats.lastWriteAt?.toISOString() ?? null }
+}
+
+async function listSessions(positionals, flags, out) {
+  noPositionals(positionals)
+  const sessions = await withStore(storeUrl(flags.store), flags, (store) => store.sessions())
+  if (flags.json) out.json(sessions)
+  else out.text(sessions.map((s) => `${s}\n`).join(''))
+}
+
+async function showStats(positionals, flags, out) {
+  if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}`)
+  const [session] = positionals
+  await withStore(storeUrl(flags.store), flags, async (store) => {
+    if (session !== undefined) {
+      const stats = await store.stats(session)
+      if (!stats.credsPresent && stats.totalKeys === 0) throw storeError(ErrorCodes.INVALID_ARG, `the store has no session ${JSON.stringify(session)}`)
+      if (flags.json) return out.json(statsJson(stats))
+      const lines = [
+        `session     ${session}`,
+        `creds       ${stats.credsPresent ? formatBytes(stats.credsBytes) : 'none'}`,
+        `last write  ${stats.lastWriteAt?.toISOString() ?? 'unknown'}`,
+        `keys        ${stats.totalKeys} (${formatBytes(stats.totalBytes - stats.credsBytes)})`,
+      ]
+      const width = Math.max(0, ...Object.keys(stats.keys).map((t) => t.length))
+      for (const [type, { count, bytes }] of Object.entries(stats.keys)) {
+        lines.push(`  ${type.padEnd(width)}  ${String(count).padStart(8)}  ${formatBytes(bytes).padStart(10)}`)
+      }
+      return out.text(`${lines.join('\n')}\n`)
+    }
+    const all = []
+    for (const name of await store.sessions()) all.push(await store.stats(name))
+    if (flags.json) return out.json(all.map(statsJson))
+    const width = Math.max(7, ...all.map((s) => s.session.length))
+    const lines = [`${'SESSION'.padEnd(width)}  ${'KEYS'.padStart(8)}  ${'BYTES'.padStart(10)}  LAST WRITE`]
+    for (const s of all) {
+      lines.push(
+        `${s.session.padEnd(width)}  ${String(s.totalKeys).padStart(8)}  ${formatBytes(s.totalBytes).padStart(10)}  ${s.lastWriteAt?.toISOString() ?? 'unknown'}`,
+      )
+    }
+    return out.text(`${lines.join('\n')}\n`)
+  })
+}
+
+function printProblems(problems) {
+  for (const { file, reason } of problems) process.stderr.write(`not imported: ${file}: ${reason}\n`)
+}
+
+async function importCommand(positionals, flags, out) {
+  const folder = onePositional(positionals, 'FOLDER')
+  const session = required(flags, 'session')
+  const to = storeUrl(flags.to)
+  const result = await api.importFolder(folder, {
+    session,
+    store: to,
+    storeOptions: storeOptions(to, flags),
+    overwrite: flags.overwrite ?? false,
+    types: flags.type ?? [],
+    batchSize: batchSize(flags),
+    onProgress: progressReporter(flags),
+  })
+  printProblems(result.problems)
+  if (flags.json) out.json(result)
+  else {
+    out.text(
+      `imported ${folder} into ${to} as session ${session}: ${result.keys} keys ` +
+        `(${result.written} written, ${result.unchanged} already there), verified\n`,
+    )
+  }
+  if (result.problems.length > 0) {
+    process.stderr.write(`${result.problems.length} file(s) of ${folder} could not be imported (listed above)\n`)
+    return EXIT.PROBLEMS
+  }
+}
+
+async function exportCommand(positionals, flags, out) {
+  const folder = onePositional(positionals, 'FOLDER')
+  const session = required(flags, 'session')
+  const from = storeUrl(flags.from)
+  const result = await api.exportFolder(folder, {
+    session,
+    store: from,
+    storeOptions: storeOptions(from, flags),
+    batchSize: batchSize(flags),
+    onProgress: progressReporter(flags),
+  })
+  if (flags.json) out.json(result)
+  else out.text(`exported session ${session} of ${from} to ${result.folder}: ${result.keys} keys and creds.json, verified\n`)
+}
+
+async function migrateCommand(positionals, flags, out) {
+  noPositionals(positionals)
+  const from = required(flags, 'from')
+  const to = required(flags, 'to')
+  const result = await api.migrate({
+    from,
+    to,
+    fromOptions: storeOptions(from, flags),
+    toOptions: storeOptions(to, flags),
+    session: flags.session,
+    overwrite: flags.overwrite ?? false,
+    batchSize: batchSize(flags),
+    onProgress: progressReporter(flags),
+  })
+  for (const { session, reason } of result.skipped) process.stderr.write(`skipped ${session}: ${reason}\n`)
+  if (flags.json) out.json(result)
+  else {
+    const keys = result.sessions.reduce((n, s) => n + s.keys, 0)
+    out.text(`migrated ${result.sessions.length} session(s), ${keys} keys, from ${from} to ${to}, verified\n`)
+  }
+}
+
+async function backupCommand(positionals, flags, out) {
+  const file = onePositional(positionals, 'FILE')
+  const url = storeUrl(flags.store)
+  await withStore(url, flags, (store) => store.backup(file))
+  const bytes = require('node:fs').statSync(file).size
+  if (flags.json) out.json({ store: url, file: path.resolve(file), bytes })
+  else out.text(`backed up ${url} to ${file} (${formatBytes(bytes)})\n`)
+}
+
+async function deleteSessionCommand(positionals, flags, out) {
+  const session = onePositional(positionals, 'SESSION')
+  if (!flags.yes) throw new UsageError(`deleting session ${JSON.stringify(session)} cannot be undone: add --yes to confirm`)
+  const url = storeUrl(flags.store)
+  await withStore(url, flags, async (store) => {
+    if (!(await store.sessions()).includes(session)) throw storeError(ErrorCodes.INVALID_ARG, `the store has no session ${JSON.stringify(session)}`)
+    await store.deleteSession(session)
+  })
+  if (flags.json) out.json({ deleted: session })
+  else out.text(`deleted session ${session} from ${url}\n`)
+}
+
+async function main(argv) {
+  const out = {
+    json: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    text: (text) => process.stdout.write(text),
+  }
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainHelp())
+    return name === undefined ? EXIT.USAGE : EXIT.OK
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version}\n`)
+    return EXIT.OK
+  }
+  const command = COMMANDS[name]
+  if (!command) {
+    process.stderr.write(`error: unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`)
+    return EXIT.USAGE
+  }
+  let flags, positionals
+  try {
+    const options = Object.fromEntries(
+      // parseArgs' own fields only (it refuses `short: undefined`).
+      Object.entries({ ...command.options, ...COMMON_OPTIONS }).map(([k, { help, ...option }]) => [k, option]),
+    )
+    ;({ values: flags, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true }))
+  } catch (err) {
+    process.stderr.write(`error: ${err.message}\n\n${commandHelp(name)}`)
+    return EXIT.USAGE
+  }
+  if (flags.help) {
+    process.stdout.write(commandHelp(name))
+    return EXIT.OK
+  }
+  try {
+    return (await command.run(positionals, flags, out)) ?? EXIT.OK
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n\nRun 'baileys-rust-auth ${name} --help' for its options.\n`)
+      return EXIT.USAGE
+    }
+    const code = typeof err?.code === 'string' ? err.code : 'ERR_UNEXPECTED'
+    process.stderr.write(`error: ${err?.message ?? err} (${code})\n`)
+    if (flags.json) out.json({ error: { code, message: err?.message ?? String(err) } })
+    return EXIT.FAILED
+  }
+}
+
+module.exports = { COMMANDS, mainHelp, commandHelp }
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code
+  })
+}

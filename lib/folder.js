@@ -1,0 +1,138 @@
+'use strict'
+// Baileys' useMultiFileAuthState folder format, read and written exactly (docs/migrating.md).
+//
+// A folder holds `creds.json` and one `<type>-<id>.json` per key, each the value as
+// `JSON.stringify(value, BufferJSON.replacer)`. Baileys builds the file name with
+// `name.replace(/\//g, '__').replace(/:/g, '-')`, which loses information, so a name is only
+// understood per key type: the type is the longest known type the name starts with, and the
+// id is un-mangled by that type's rule (below). Names that fit no known type are reported,
+// never guessed.
+
+const fs = require('node:fs')
+const path = require('node:path')
+
+/**
+ * Every key type Baileys writes (7.0 adds the last four to 6.7's six), and how its ids come
+ * back from a file name. An id Baileys writes with `:` or `/` in it needs a rule; the others
+ * are kept as they are (their `-` and `_` are real: old group ids are `creator-time@g.us`,
+ * lid-mapping ids end in `_reverse`, tctoken keeps a `__index` entry).
+ */
+const ID_FROM_FILE_NAME = {
+  'pre-key': (id) => id,
+  session: (id) => id,
+  // `group@g.us::user::device`: only the two last separators are Baileys'.
+  'sender-key': (id) => {
+    const match = /^(.*)--([^-]*)--(\d+)$/.exec(id)
+    return match ? `${match[1]}::${match[2]}::${match[3]}` : null
+  },
+  'sender-key-memory': (id) => id,
+  // Ids are standard base64, which has '/' but never '_'.
+  'app-state-sync-key': (id) => id.replace(/__/g, '/'),
+  'app-state-sync-version': (id) => id,
+  'lid-mapping': (id) => id,
+  'device-list': (id) => id,
+  tctoken: (id) => id,
+  'identity-key': (id) => id,
+}
+
+const KNOWN_TYPES = Object.freeze(Object.keys(ID_FROM_FILE_NAME))
+
+/** Baileys' own mangling (useMultiFileAuthState's fixFileName). */
+function fileNameOf(type, id) {
+  return `${type}-${id}.json`.replace(/\//g, '__').replace(/:/g, '-')
+}
+
+/**
+ * The key a file name stands for, `{ type, id }`, or `null` if the name is not a key file of
+ * a known type (or of one of `extraTypes`, whose ids are taken as they are).
+ */
+function keyOfFileName(name, extraTypes = []) {
+  if (!name.endsWith('.json')) return null
+  const stem = name.slice(0, -'.json'.length)
+  let best = null
+  for (const type of [...KNOWN_TYPES, ...extraTypes]) {
+    if (stem.startsWith(`${type}-`) && stem.length > type.length + 1 && (!best || type.length > best.length)) best = type
+  }
+  if (!best) return null
+  const unmangle = ID_FROM_FILE_NAME[best] ?? ((id) => id)
+  const id = unmangle(stem.slice(best.length + 1))
+  // The name must be exactly what Baileys would write for the key: otherwise it is not its file.
+  if (id === null || fileNameOf(best, id) !== name) return null
+  return { type: best, id }
+}
+
+/**
+ * BufferJSON.reviver of every Baileys version: `{type: 'Buffer', data}` with base64 `data`
+ * (7.0) or a number array (6.7 and `Buffer.prototype.toJSON`), 6.x's `{buffer: true, value}`,
+ * and objects whose keys are all numeric and values all numbers (a serialized Uint8Array).
+ */
+function reviveBuffers(_key, value) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
+  if (value.type === 'Buffer' || value.buffer === true) {
+    const data = value.data ?? value.value
+    if (typeof data === 'string') return Buffer.from(data, 'base64')
+    if (Array.isArray(data) && data.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Buffer.from(data)
+  }
+  const keys = Object.keys(value)
+  if (keys.length > 0 && keys.every((k) => !Number.isNaN(parseInt(k, 10)))) {
+    const values = Object.values(value)
+    if (values.every((v) => typeof v === 'number')) return Buffer.from(values)
+  }
+  return value
+}
+
+/** BufferJSON.replacer as Baileys 7 writes it: bytes as `{type: 'Buffer', data: base64}`. */
+function replaceBuffers(_key, value) {
+  if (Buffer.isBuffer(value) || value instanceof Uint8Array || value?.type === 'Buffer') {
+    return { type: 'Buffer', data: Buffer.from(value?.data || value).toString('base64') }
+  }
+  return value
+}
+
+/** A folder's files: where its creds are, its key files, and what cannot be imported. */
+async function listFolder(folder, extraTypes = []) {
+  let dirents
+  try {
+    dirents = await fs.promises.readdir(folder, { withFileTypes: true })
+  } catch (err) {
+    const why = err.code === 'ENOENT' ? 'does not exist' : err.code === 'ENOTDIR' ? 'is not a folder' : `cannot be read (${err.message})`
+    const error = new Error(`folder ${folder} ${why}`, { cause: err })
+    error.folderMissing = true
+    throw error
+  }
+  const keys = []
+  const problems = []
+  let creds = false
+  for (const dirent of dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (dirent.name === 'creds.json' && dirent.isFile()) {
+      creds = true
+      continue
+    }
+    if (!dirent.isFile()) {
+      problems.push({ file: dirent.name, reason: 'not a regular file' })
+      continue
+    }
+    const key = keyOfFileName(dirent.name, extraTypes)
+    if (key) keys.push({ file: dirent.name, ...key })
+    else problems.push({ file: dirent.name, reason: 'not a key file of a known type' })
+  }
+  return { creds, keys, problems }
+}
+
+/** Reads and parses one file of the folder; throws an Error whose message says why not. */
+async function readJsonFile(folder, file) {
+  const text = await fs.promises.readFile(path.join(folder, file), 'utf8')
+  if (text.trim() === '') throw new Error('the file is empty')
+  try {
+    return JSON.parse(text, reviveBuffers)
+  } catch (err) {
+    throw new Error(`not valid JSON (${err.message})`)
+  }
+}
+
+/** What a file holds as useMultiFileAuthState writes it. */
+function jsonText(value) {
+  return JSON.stringify(value, replaceBuffers)
+}
+
+module.exports = { KNOWN_TYPES, fileNameOf, keyOfFileName, reviveBuffers, replaceBuffers, listFolder, readJsonFile, jsonText }
