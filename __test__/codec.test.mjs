@@ -39,6 +39,31 @@ test('strings of every length and script survive', (t) => {
   }
 })
 
+test('strings and keys at every length-prefix boundary are written as one minimal varint and UTF-8', (t) => {
+  for (const n of [0, 1, 42, 43, 127, 128, 129, 16383, 16384, 20000]) {
+    for (const s of ['x'.repeat(n), 'x'.repeat(Math.max(0, n - 1)) + 'é', 'é' + 'x'.repeat(Math.max(0, n - 1))]) {
+      const blob = codec.encodeBlob({ [s]: s }, 'value')
+      t.deepEqual(codec.decodeValue(blob), { [s]: s }, `length ${n}`)
+      // format, object tag, count 1, then the key: its length prefix is the minimal varint.
+      const bytes = Buffer.byteLength(s)
+      const prefix = bytes < 0x80 ? [bytes] : bytes < 0x4000 ? [(bytes & 0x7f) | 0x80, bytes >> 7] : null
+      if (prefix) t.deepEqual([...blob.subarray(3, 3 + prefix.length)], prefix, `prefix of length ${n}`)
+      t.is(blob.length, 1 + 1 + 1 + 2 * (varintSize(bytes) + bytes) + 1)
+    }
+  }
+  t.throws(() => codec.encodeBlob({ ['x'.repeat(200) + '\uD800']: 1 }, 'value'), { code: 'ERR_INVALID_ARG', message: /lone UTF-16 surrogate/ })
+  t.throws(() => codec.encodeBlob('\uDC00' + 'x'.repeat(200), 'value'), { code: 'ERR_INVALID_ARG', message: /lone UTF-16 surrogate/ })
+})
+
+function varintSize(n) {
+  let size = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80)
+    size++
+  }
+  return size
+}
+
 test('damaged blobs are ERR_STORE_CORRUPT, never a wrong value', (t) => {
   const blob = codec.encodeCreds({ a: [1, 'two', Buffer.from([3])] })
   for (let len = 0; len < blob.length; len++) {

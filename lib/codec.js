@@ -82,30 +82,58 @@ class Writer {
     this.pos += n
   }
 
+  /** Writes a string (callers check well-formedness first, or use `wellFormedText`). */
   text(s) {
-    // At most 3 bytes per UTF-16 unit; short strings get a one-byte length, patched in.
+    if (!this.asciiText(s)) this.utf8Text(s)
+  }
+
+  /** Writes a string, refusing lone surrogates (an ASCII string has none, so it skips the check). */
+  wellFormedText(s) {
+    if (!this.asciiText(s)) this.utf8Text(checkString(s))
+  }
+
+  /** Writes `s` if it is ASCII and shorter than 16 KiB; returns whether it did. */
+  asciiText(s) {
     const length = s.length
-    const max = length * 3
-    this.ensure(max + 10)
-    if (max < 0x80) {
+    // Keys, ids and libsignal's base64 fields are ASCII as a rule: copying them here costs
+    // less than a call into Buffer's native UTF-8 writer. The length prefix is 1 or 2 bytes.
+    if (length < 0x4000) {
+      const head = length < 0x80 ? 1 : 2
+      this.ensure(length * 3 + 10)
       const buf = this.buf
-      const at = this.pos++
-      // Short keys and ids are ASCII as a rule: copying them here costs less than a call
-      // into Buffer's native UTF-8 writer.
-      let ascii = true
-      for (let i = 0; i < length; i++) {
+      const start = this.pos + head
+      let i = 0
+      for (; i < length; i++) {
         const c = s.charCodeAt(i)
-        if (c >= 0x80) {
-          ascii = false
-          break
-        }
-        buf[this.pos + i] = c
+        if (c >= 0x80) break
+        buf[start + i] = c
       }
-      const n = ascii ? length : buf.utf8Write(s, this.pos)
-      buf[at] = n
+      if (i === length) {
+        if (head === 1) {
+          buf[this.pos] = length
+        } else {
+          buf[this.pos] = (length & 0x7f) | 0x80
+          buf[this.pos + 1] = length >> 7
+        }
+        this.pos = start + length
+        return true
+      }
+    }
+    return false
+  }
+
+  utf8Text(s) {
+    const length = s.length
+    if (length * 3 < 0x80) {
+      // Short, with non-ASCII characters: the byte length fits the one-byte prefix.
+      this.ensure(length * 3 + 1)
+      const at = this.pos++
+      const n = this.buf.utf8Write(s, this.pos)
+      this.buf[at] = n
       this.pos += n
     } else {
       this.varint(Buffer.byteLength(s))
+      this.ensure(length * 3)
       this.pos += this.buf.utf8Write(s, this.pos)
     }
   }
@@ -154,7 +182,7 @@ function writeValue(w, value, depth) {
       return writeNumber(w, value)
     case 'string':
       w.byte(TAG_STRING)
-      return w.text(checkString(value))
+      return w.wellFormedText(value)
     case 'object':
       if (value === null) return w.byte(TAG_NULL)
       return writeObject(w, value, depth)
@@ -203,7 +231,7 @@ function writeObject(w, value, depth) {
     if (value instanceof Number) return writeNumber(w, Number(value))
     if (value instanceof String) {
       w.byte(TAG_STRING)
-      return w.text(checkString(String(value)))
+      return w.wellFormedText(String(value))
     }
     if (value instanceof Boolean) return w.byte(value.valueOf() ? TAG_TRUE : TAG_FALSE)
   }
@@ -232,7 +260,7 @@ function writeObject(w, value, depth) {
   w.byte(TAG_OBJECT)
   w.varint(count)
   for (let i = 0; i < count; i++) {
-    w.text(checkString(keys[i]))
+    w.wellFormedText(keys[i])
     try {
       writeValue(w, items[i], depth + 1)
     } catch (err) {
@@ -278,7 +306,8 @@ function serializedBuffer(keys, items, count) {
   }
   if (Array.isArray(data)) return bytesOfNumbers(data)
   for (let i = 0; i < count; i++) {
-    if (!INTEGER_LIKE.test(keys[i]) || typeof items[i] !== 'number' || !Number.isFinite(items[i])) return undefined
+    // The cheap test first: most objects hold something other than numbers.
+    if (typeof items[i] !== 'number' || !Number.isFinite(items[i]) || !INTEGER_LIKE.test(keys[i])) return undefined
   }
   return bytesOfNumbers(items.slice(0, count))
 }
@@ -519,8 +548,13 @@ function readValue(r, depth) {
       return r.text()
     case TAG_BYTES: {
       const n = r.length(1)
-      // A copy: the result must not keep the whole read buffer alive.
-      const bytes = Buffer.from(r.buf.subarray(r.pos, r.pos + n))
+      // A copy: the result must not keep the whole read buffer alive. Small ones (keys,
+      // MACs) are copied in a loop, which is cheaper than a native call for a few bytes.
+      const bytes = Buffer.allocUnsafe(n)
+      const buf = r.buf
+      const at = r.pos
+      if (n <= 64) for (let i = 0; i < n; i++) bytes[i] = buf[at + i]
+      else buf.copy(bytes, 0, at, at + n)
       r.pos += n
       return bytes
     }
