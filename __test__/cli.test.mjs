@@ -176,3 +176,18 @@ test('an import with unreadable files completes the rest and exits 3, naming the
   t.regex(run.stderr, /1 file\(s\) of .* could not be imported/)
   t.regex(run.stdout, /as session bob: \d+ keys/)
 })
+
+test('on a terminal, progress is a bar redrawn in place', async (t) => {
+  // `script` (util-linux, in every Debian) runs the CLI on a pseudo-terminal.
+  const { url } = tempDb()
+  const command = [process.execPath, CLI, 'import', folders.alice, '--session', 'alice', '--to', url, '--batch-size', '100']
+    .map((arg) => `'${arg.replace(/'/g, "'\\''")}'`)
+    .join(' ')
+  const output = await new Promise((resolve, reject) => {
+    execFile('script', ['-qec', command, '/dev/null'], (err, stdout) => (err ? reject(err) : resolve(stdout)))
+  })
+  t.regex(output, /\rcopying alice \[#*\.*\] \d+\/\d+/)
+  t.regex(output, /\rverifying alice \[#{30}\] (\d+)\/\1/)
+  t.notRegex(output, /copying alice: \d+\/\d+ keys/, 'no plain progress lines on a terminal')
+  t.regex(output, /verified/)
+})
