@@ -7,6 +7,7 @@ const path = require('node:path')
 const { NativeStore } = require('./binding.js')
 const codec = require('./lib/codec.js')
 const transfer = require('./lib/transfer.js')
+const { track } = require('./lib/spin.js')
 const { ErrorCodes, isAuthStoreError, storeError } = require('./lib/errors.js')
 
 const DEFAULT_STORE_URL = 'sqlite:./baileys-auth.db'
@@ -127,7 +128,7 @@ class AuthStore {
 
   /** The session's saved creds, or null. */
   async getCreds(sessionId) {
-    const blob = await this.#native.getCreds(sessionId)
+    const blob = await track(this.#native.getCreds(sessionId), 'read')
     if (blob === null) return null
     const creds = codec.decodeValue(blob)
     if (typeof creds !== 'object' || creds === null || Array.isArray(creds)) {
@@ -141,23 +142,23 @@ class AuthStore {
     if (typeof creds !== 'object' || creds === null || Array.isArray(creds)) {
       throw storeError(ErrorCodes.INVALID_ARG, 'creds must be an object')
     }
-    return this.#native.setCreds(sessionId, codec.encodeCreds(creds))
+    return track(this.#native.setCreds(sessionId, codec.encodeCreds(creds)), 'write')
   }
 
   /** Like SignalKeyStore.get: every id is a key of the result, missing ones map to null. */
   async getKeys(sessionId, type, ids) {
-    const results = await this.#native.getKeys(sessionId, type, ids)
+    const results = await track(this.#native.getKeys(sessionId, type, ids), 'read')
     return codec.decodeResults(results, ids)
   }
 
   /** Like SignalKeyStore.set: one atomic batch; null or undefined deletes. */
   async setKeys(sessionId, data) {
-    return this.#native.setKeys(sessionId, codec.encodeBatch(data))
+    return track(this.#native.setKeys(sessionId, codec.encodeBatch(data)), 'write')
   }
 
   /** Removes every key of the session, keeping its creds. */
   clearKeys(sessionId) {
-    return this.#native.clearKeys(sessionId)
+    return track(this.#native.clearKeys(sessionId), 'write')
   }
 }
 
