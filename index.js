@@ -147,7 +147,9 @@ class AuthStore {
 
   /** Like SignalKeyStore.get: every id is a key of the result, missing ones map to null. */
   async getKeys(sessionId, type, ids) {
-    const results = await track(this.#native.getKeys(sessionId, type, ids), 'read')
+    // A SQLite file store answers from its read cache when it can (src/core/read_cache.rs):
+    // no trip to its thread, and never a value the database no longer holds.
+    const results = this.#native.getKeysCached(sessionId, type, ids) ?? (await track(this.#native.getKeys(sessionId, type, ids), 'read'))
     return codec.decodeResults(results, ids)
   }
 

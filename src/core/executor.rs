@@ -251,7 +251,7 @@ pub fn open_url(url: &super::url::StoreUrl, redis: Option<super::redis::RedisOpt
         ));
     }
     Ok(match url {
-        StoreUrl::SqliteFile(path) => Box::new(super::sqlite::SqliteStore::open(path)?),
+        StoreUrl::SqliteFile(path) => super::read_cache::CachedSqliteStore::open(path)?,
         StoreUrl::SqliteMemory => Box::new(super::sqlite::SqliteStore::open_in_memory()?),
         StoreUrl::Memory => Box::new(super::memory::MemoryStore::new()),
         StoreUrl::Redis(target) => Box::new(super::redis::RedisStore::open(target, redis.unwrap_or_default())?),

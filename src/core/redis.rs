@@ -141,12 +141,16 @@ end
 expect(KEYS[2], 'set')
 local function touch(ttl)
   if ttl <= 0 then return end
+  -- One deadline for all: relative PEXPIREs a millisecond apart would let the session's keys
+  -- expire one after the other.
+  local now = redis.call('TIME')
+  local at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + ttl
   for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-    redis.call('PEXPIRE', ARGV[2] .. t, ttl)
+    redis.call('PEXPIREAT', ARGV[2] .. t, at)
   end
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('PEXPIRE', KEYS[3], ttl)
+  redis.call('PEXPIREAT', KEYS[1], at)
+  redis.call('PEXPIREAT', KEYS[2], at)
+  redis.call('PEXPIREAT', KEYS[3], at)
 end
 -- Records a write; a session left with neither creds nor keys keeps no time either.
 -- Before touch(): SET drops a key's expiry.

@@ -90,6 +90,12 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// `PRAGMA data_version`: changes when another connection has committed since this one
+    /// last looked (never for this connection's own commits).
+    pub fn data_version(&mut self) -> Result<i64> {
+        Ok(self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?)
+    }
+
     fn migrate(&mut self, from: i64) -> Result<()> {
         for (step, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

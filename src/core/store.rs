@@ -92,6 +92,12 @@ pub trait Store: Send {
     /// Checks the store's own consistency (for SQLite: `PRAGMA integrity_check` and the
     /// foreign keys). Returns the problems found, empty when the store is sound.
     fn check(&mut self) -> Result<Vec<String>>;
+
+    /// The cache through which another thread may answer key reads without this store
+    /// ([`ReadCache`](super::read_cache::ReadCache)), if the backend keeps one.
+    fn read_cache(&self) -> Option<std::sync::Arc<super::read_cache::ReadCache>> {
+        None
+    }
 }
 
 /// The wall clock in ms since the Unix epoch, as stores record last writes.
