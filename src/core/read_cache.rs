@@ -250,10 +250,11 @@ impl CachedSqliteStore {
         }
     }
 
-    /// Records an operation that leaves nothing to cache.
-    fn plain<T>(&mut self, result: Result<T>) -> Result<T> {
+    /// Tells the cache what a finished operation did: `seen` if it succeeded; a failure
+    /// empties it.
+    fn after<T>(&mut self, result: Result<T>, seen: Seen<'_>) -> Result<T> {
         match &result {
-            Ok(_) => self.observe(Seen::Nothing),
+            Ok(_) => self.observe(seen),
             Err(_) => self.cache.forget(),
         }
         result
@@ -263,12 +264,12 @@ impl CachedSqliteStore {
 impl Store for CachedSqliteStore {
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
         let result = self.store.get_creds(session);
-        self.plain(result)
+        self.after(result, Seen::Nothing)
     }
 
     fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
         let result = self.store.set_creds(session, creds);
-        self.plain(result)
+        self.after(result, Seen::Nothing)
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -286,54 +287,42 @@ impl Store for CachedSqliteStore {
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
         let result = self.store.apply(session, writes);
-        match &result {
-            Ok(()) => self.observe(Seen::Wrote { session, writes }),
-            Err(_) => self.cache.forget(),
-        }
-        result
+        self.after(result, Seen::Wrote { session, writes })
     }
 
     fn clear_keys(&mut self, session: &str) -> Result<()> {
         let result = self.store.clear_keys(session);
-        match &result {
-            Ok(()) => self.observe(Seen::Cleared { session }),
-            Err(_) => self.cache.forget(),
-        }
-        result
+        self.after(result, Seen::Cleared { session })
     }
 
     fn delete_session(&mut self, session: &str) -> Result<()> {
         let result = self.store.delete_session(session);
-        match &result {
-            Ok(()) => self.observe(Seen::Cleared { session }),
-            Err(_) => self.cache.forget(),
-        }
-        result
+        self.after(result, Seen::Cleared { session })
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
         let result = self.store.sessions();
-        self.plain(result)
+        self.after(result, Seen::Nothing)
     }
 
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
         let result = self.store.list_keys(session);
-        self.plain(result)
+        self.after(result, Seen::Nothing)
     }
 
     fn stats(&mut self, session: &str) -> Result<SessionStats> {
         let result = self.store.stats(session);
-        self.plain(result)
+        self.after(result, Seen::Nothing)
     }
 
     fn backup(&mut self, dest: &Path) -> Result<()> {
         let result = self.store.backup(dest);
-        self.plain(result)
+        self.after(result, Seen::Nothing)
     }
 
     fn check(&mut self) -> Result<Vec<String>> {
         let result = self.store.check();
-        self.plain(result)
+        self.after(result, Seen::Nothing)
     }
 
     fn operation_issued(&mut self, at: std::time::Instant) {
