@@ -108,6 +108,11 @@ struct State {
     bytes: usize,
 }
 
+/// What an entry counts toward [`MAX_CACHED_BYTES`].
+fn entry_size(kind: &str, id: &str, value: Option<&[u8]>) -> usize {
+    kind.len() + id.len() + value.map_or(0, <[u8]>::len)
+}
+
 impl State {
     fn clear(&mut self) {
         self.sessions.clear();
@@ -116,8 +121,10 @@ impl State {
 
     fn put(&mut self, session: &str, kind: &str, id: &str, value: Option<&[u8]>) {
         let entries = self.sessions.entry(session.to_owned()).or_default();
-        self.bytes += value.map_or(0, <[u8]>::len) + kind.len() + id.len();
-        entries.insert((kind.to_owned(), id.to_owned()), value.map(<[u8]>::to_vec));
+        self.bytes += entry_size(kind, id, value);
+        if let Some(old) = entries.insert((kind.to_owned(), id.to_owned()), value.map(<[u8]>::to_vec)) {
+            self.bytes -= entry_size(kind, id, old.as_deref());
+        }
     }
 }
 
@@ -198,7 +205,9 @@ impl ReadCache {
                     }
                 }
                 Seen::Cleared { session } => {
-                    state.sessions.remove(session);
+                    if let Some(entries) = state.sessions.remove(session) {
+                        state.bytes -= entries.iter().map(|((kind, id), value)| entry_size(kind, id, value.as_deref())).sum::<usize>();
+                    }
                 }
             }
             if state.bytes > MAX_CACHED_BYTES {
@@ -366,5 +375,16 @@ mod tests {
         assert_eq!(cache.lookup("s", "t", &ids(&["x"])), Some(fresh), "cached again once nothing changed");
         drop((a, b));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn rewriting_a_key_does_not_grow_the_accounted_size() {
+        let mut state = State::default();
+        for _ in 0..100 {
+            state.put("s", "session", "a", Some(&[0; 1000]));
+        }
+        assert_eq!(state.bytes, 1000 + "session".len() + 1);
+        state.put("s", "session", "a", None);
+        assert_eq!(state.bytes, "session".len() + 1);
     }
 }
