@@ -8,13 +8,9 @@ const { NativeStore } = require('./binding.js')
 const codec = require('./lib/codec.js')
 const transfer = require('./lib/transfer.js')
 const { track } = require('./lib/spin.js')
+const { defaultStoreUrl } = require('./lib/default-store.js')
 const { ErrorCodes, isAuthStoreError, storeError } = require('./lib/errors.js')
 
-const DEFAULT_STORE_URL = 'sqlite:./baileys-auth.db'
-
-function defaultStoreUrl() {
-  return process.env.BAILEYS_AUTH_STORE || DEFAULT_STORE_URL
-}
 
 function assertSessionId(sessionId) {
   if (typeof sessionId !== 'string' || sessionId === '') {
@@ -33,6 +29,8 @@ class AuthStore {
   #native
   #url
   #onClose
+  /** Whether reads may be answered from the native read cache (SQLite files). */
+  #readCache
 
   static {
     nativeOf = (store) => store.#native
@@ -41,6 +39,7 @@ class AuthStore {
   /** @internal use openStore() */
   constructor(native, url, onClose) {
     this.#native = native
+    this.#readCache = native.hasReadCache
     this.#url = url
     this.#onClose = onClose
   }
@@ -149,7 +148,8 @@ class AuthStore {
   async getKeys(sessionId, type, ids) {
     // A SQLite file store answers from its read cache when it can (src/core/read_cache.rs):
     // no trip to its thread, and never a value the database no longer holds.
-    const results = this.#native.getKeysCached(sessionId, type, ids) ?? (await track(this.#native.getKeys(sessionId, type, ids), 'read'))
+    const cached = this.#readCache ? this.#native.getKeysCached(sessionId, type, ids) : null
+    const results = cached ?? (await track(this.#native.getKeys(sessionId, type, ids), 'read'))
     return codec.decodeResults(results, ids)
   }
 

@@ -62,6 +62,7 @@ test('import, sessions, stats, export, backup and delete-session work on a SQLit
   const sessions = await cli(['sessions', '--store', url])
   t.is(sessions.stdout, 'alice\nbob\n')
   t.deepEqual(JSON.parse((await cli(['sessions', '--store', url, '--json'])).stdout), ['alice', 'bob'])
+  t.is((await cli(['sessions'], { env: { BAILEYS_AUTH_STORE: url } })).stdout, 'alice\nbob\n', 'BAILEYS_AUTH_STORE is the default store, as for the library')
 
   const stats = JSON.parse((await cli(['stats', 'alice', '--store', url, '--json'])).stdout)
   t.is(stats.totalKeys, keyFiles)

@@ -18,6 +18,12 @@ const value = (n) => ({ n, pad: randomBytes(64).toString('base64') })
 test('the cache answers repeated reads, and only the values it was given', async (t) => {
   const { url } = tempDb()
   const native = await NativeStore.open(url)
+  t.true(native.hasReadCache)
+  for (const other of ['memory:', 'sqlite::memory:']) {
+    const store = await NativeStore.open(other)
+    t.false(store.hasReadCache, `${other} keeps no read cache`)
+    await store.close()
+  }
   await native.setKeys('s', codec.encodeBatch({ session: { a: value(1) } }))
   t.is(native.getKeysCached('s', 'session', ['missing']), null, 'never read nor written: the cache does not know it')
   const read = codec.decodeResults(await native.getKeys('s', 'session', ['a', 'missing']), ['a', 'missing'])

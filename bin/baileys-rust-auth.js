@@ -7,10 +7,10 @@ const { parseArgs } = require('node:util')
 const path = require('node:path')
 const api = require('../index.js')
 const { ErrorCodes, storeError } = require('../lib/errors.js')
+const { DEFAULT_STORE_URL, defaultStoreUrl } = require('../lib/default-store.js')
 const { version } = require('../package.json')
 
-const DEFAULT_STORE = 'sqlite:./baileys-auth.db'
-const STORE_HELP = `(default: $BAILEYS_AUTH_STORE, else ${DEFAULT_STORE})`
+const STORE_HELP = `(default: $BAILEYS_AUTH_STORE, else ${DEFAULT_STORE_URL})`
 
 /** Exit codes, documented in docs/cli.md. */
 const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PROBLEMS: 3 }
@@ -163,7 +163,7 @@ function progressReporter(flags) {
 }
 
 function storeUrl(value) {
-  return value ?? process.env.BAILEYS_AUTH_STORE ?? DEFAULT_STORE
+  return value ?? defaultStoreUrl()
 }
 
 /** openStore's options for a URL: the key prefix applies to Redis stores only. */

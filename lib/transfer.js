@@ -223,7 +223,8 @@ async function verifySession(source, target, session, options = {}) {
       if (skip.has(k)) return
       const blob = blobs[i]
       if (blob instanceof Error) {
-        if (!problems.some((p) => p.file === entry.file)) problems.push({ file: entry.file ?? describeKey(entry), reason: blob.message })
+        // Readable during the copy, not now: reported once, like the files that failed then.
+        problems.push({ file: entry.file ?? describeKey(entry), reason: blob.message })
         skip.add(k)
       } else if (stored[i] === null) mismatches.push(`${describeKey(entry)} is missing`)
       else if (!sameBlob(blob, stored[i], strict)) mismatches.push(`${describeKey(entry)} differs`)

@@ -321,6 +321,5 @@ mod tests {
         assert!(!decide(1 + ops), "one preemption per operation: the cores are busy");
         assert!(!decide(1 + ops + ops / 2), "still busy");
         assert!(decide(1 + ops + ops / 2 + 3), "quiet again");
-        assert!(involuntary_context_switches() < u64::MAX, "readable");
     }
 }

@@ -166,9 +166,10 @@ impl ReadCache {
         self.wal_index.header()
     }
 
-    /// The values of `ids` if every one is cached and the database has not changed since;
-    /// otherwise `None` (the caller asks the worker).
-    pub fn lookup(&self, session: &str, kind: &str, ids: &[String]) -> Option<Vec<Option<Vec<u8>>>> {
+    /// The values of `ids` as a results buffer ([`wire::write_results`](super::wire::write_results)),
+    /// written straight from the cache, if every one is cached and the database has not
+    /// changed since; otherwise `None` (the caller asks the worker).
+    pub fn lookup(&self, session: &str, kind: &str, ids: &[String]) -> Option<Vec<u8>> {
         let state = self.state();
         let known = state.known?;
         if self.wal_index.header()? != known {
@@ -176,12 +177,14 @@ impl ReadCache {
         }
         let entries = state.sessions.get(session)?;
         let mut key = (kind.to_owned(), String::new());
-        ids.iter()
+        let values = ids
+            .iter()
             .map(|id| {
                 id.clone_into(&mut key.1);
-                entries.get(&key).cloned()
+                entries.get(&key).map(Option::as_deref)
             })
-            .collect()
+            .collect::<Option<Vec<Option<&[u8]>>>>()?;
+        Some(super::wire::write_results(&values))
     }
 
     /// Called by the worker after each successful operation, with `header` read after the
@@ -364,11 +367,11 @@ mod tests {
 
         a.apply("s", &[write("t", "x", b"1"), write("t", "y", b"1")]).unwrap();
         let own = cache.lookup("s", "t", &ids(&["x", "y"])).expect("own writes are cached");
-        assert_eq!(own, a.get_keys("s", "t", &ids(&["x", "y"])).unwrap());
+        assert_eq!(own, crate::core::wire::write_results(&a.get_keys("s", "t", &ids(&["x", "y"])).unwrap()));
 
         b.apply("s", &[write("t", "y", b"2")]).unwrap();
         assert_eq!(cache.lookup("s", "t", &ids(&["x"])), None, "the header moved");
-        let fresh = a.get_keys("s", "t", &ids(&["x"])).unwrap();
+        let fresh = crate::core::wire::write_results(&a.get_keys("s", "t", &ids(&["x"])).unwrap());
         assert_eq!(cache.lookup("s", "t", &ids(&["x"])), None, "a foreign commit drops everything");
         assert_eq!(cache.lookup("s", "t", &ids(&["y"])), None);
         a.get_keys("s", "t", &ids(&["x"])).unwrap();

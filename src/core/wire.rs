@@ -45,12 +45,12 @@ pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
 }
 
 /// Writes the values read for a list of ids, in order.
-pub fn write_results(values: &[Option<Vec<u8>>]) -> Vec<u8> {
-    let size: usize = values.iter().map(|v| 1 + v.as_ref().map_or(0, |v| 10 + v.len())).sum();
+pub fn write_results<V: AsRef<[u8]>>(values: &[Option<V>]) -> Vec<u8> {
+    let size: usize = values.iter().map(|v| 1 + v.as_ref().map_or(0, |v| 10 + v.as_ref().len())).sum();
     let mut out = Vec::with_capacity(10 + size);
     varint(&mut out, values.len() as u64);
     for value in values {
-        optional_value(&mut out, value.as_deref());
+        optional_value(&mut out, value.as_ref().map(AsRef::as_ref));
     }
     out
 }

@@ -223,7 +223,7 @@ impl NativeStore {
         ids: Unknown<'env>,
     ) -> napi::Result<Unknown<'env>> {
         let raw = env.raw();
-        let values = match &self.cache {
+        let results = match &self.cache {
             // A closed store answers nothing: its calls reject with ERR_STORE_CLOSED.
             Some(cache) if self.settler.no_pending_writes() && !self.exec.is_closed() => (|| {
                 let session = value::string_arg(raw, session.raw(), "sessionId").ok()?;
@@ -233,7 +233,7 @@ impl NativeStore {
             })(),
             _ => None,
         };
-        let reply = Reply::Value(values.map(|values| wire::write_results(&values)));
+        let reply = Reply::Value(results);
         let out = unsafe { reply_to_js(raw, reply) }.map_err(|e| napi::Error::from_reason(e.to_string()))?;
         Ok(unsafe { Unknown::from_raw_unchecked(raw, out) })
     }
@@ -323,6 +323,13 @@ impl NativeStore {
         promise(env, &self.settler, || {
             Ok(move |settle: Settle| self.exec.close(move || settle(Ok(Reply::Unit))))
         })
+    }
+
+    /// Whether `getKeysCached` can ever answer (SQLite file stores); read once by `index.js`,
+    /// so that other stores pay no extra call per read.
+    #[napi(getter)]
+    pub fn has_read_cache(&self) -> bool {
+        self.cache.is_some()
     }
 
     #[napi(getter)]
