@@ -8,6 +8,11 @@
  * ```
  */
 
+// Baileys' own types, from the app's installed Baileys: state.creds and key values are typed as
+// they are for useMultiFileAuthState. (An app that installs a fork under another name and not
+// `baileys` gets `any` for these, as the import cannot be resolved.)
+import type { AuthenticationCreds, AuthenticationState, SignalDataSet, SignalDataTypeMap, SignalKeyStore } from 'baileys'
+
 /** The `code` of every error this package rejects with. */
 export declare const ErrorCodes: {
   /** An argument is invalid, or a value cannot be stored (function, BigInt, circular, ...). Nothing was written. */
@@ -18,8 +23,10 @@ export declare const ErrorCodes: {
   readonly STORE_CORRUPT: 'ERR_STORE_CORRUPT'
   /** The database was written by a newer version of baileys-rust-auth; it was left untouched. */
   readonly STORE_VERSION: 'ERR_STORE_VERSION'
-  /** The disk or database engine failed: disk full, permissions, missing directory, locks. */
+  /** The disk or database engine failed: disk full, permissions, missing directory, locks, a database file deleted or replaced while open. */
   readonly STORE_IO: 'ERR_STORE_IO'
+  /** `openStore(url, { create: false })` found no database file at the URL's path. */
+  readonly STORE_NOT_FOUND: 'ERR_STORE_NOT_FOUND'
   /** A networked store (Redis) cannot be reached within its timeouts; the same call may succeed later. */
   readonly STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE'
   /** The store cannot do this (an online backup of a Redis store, say). */
@@ -38,25 +45,25 @@ export interface AuthStoreError extends Error {
 /** Whether `err` is an error of this package (it has one of the `ErrorCodes`). */
 export declare function isAuthStoreError(err: unknown): err is AuthStoreError
 
-/**
- * Baileys' key store interface (`SignalKeyStore`), typed loosely so that it fits every
- * Baileys version and fork. Values come back as Baileys' own file store returns them.
- */
-export interface RustSignalKeyStore {
+/** Baileys' `SignalKeyStore` as this package implements it: `clear()` is always there. */
+export interface RustSignalKeyStore extends SignalKeyStore {
   /** Every requested id is a key of the result; a missing id maps to `null`. */
-  get(type: string, ids: string[]): Promise<{ [id: string]: any }>
+  get<T extends keyof SignalDataTypeMap>(type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] }>
   /** One atomic batch across all types and ids; `null` or `undefined` deletes a key. */
-  set(data: { [type: string]: { [id: string]: unknown } | null | undefined }): Promise<void>
+  set(data: SignalDataSet): Promise<void>
   /** Removes every key of this session (not its creds). */
   clear(): Promise<void>
 }
 
 /** Baileys' `AuthenticationState`: pass it as `makeWASocket({ auth: state })`. */
-export interface RustAuthenticationState {
-  /** Baileys' `AuthenticationCreds`: the saved ones, or fresh ones from `initAuthCreds()`. */
-  creds: any
+export interface RustAuthenticationState extends AuthenticationState {
+  /** The saved creds, or fresh ones from Baileys' `initAuthCreds()`. */
+  creds: AuthenticationCreds
   keys: RustSignalKeyStore
 }
+
+/** A key store's data for types Baileys does not know yet: stored like any other. */
+export type AnyKeyData = { [type: string]: { [id: string]: unknown } | null | undefined }
 
 /** A store holding any number of sessions. */
 export declare class AuthStore {
@@ -87,13 +94,18 @@ export declare class AuthStore {
   close(): Promise<void>
 
   /** The session's saved creds, or `null`. */
-  getCreds(sessionId: string): Promise<any | null>
+  getCreds(sessionId: string): Promise<AuthenticationCreds | null>
   /** Saves the session's creds atomically. */
-  setCreds(sessionId: string, creds: object): Promise<void>
-  /** `SignalKeyStore.get` for one session (without `app-state-sync-key` revival). */
-  getKeys(sessionId: string, type: string, ids: string[]): Promise<{ [id: string]: any }>
+  setCreds(sessionId: string, creds: AuthenticationCreds | { [field: string]: unknown }): Promise<void>
+  /**
+   * `SignalKeyStore.get` for one session (`app-state-sync-key` values come back as plain
+   * objects, not protobuf messages); a missing id maps to `null`.
+   */
+  getKeys<T extends keyof SignalDataTypeMap>(sessionId: string, type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] | null }>
+  /** The same for a type Baileys does not know yet. */
+  getKeys(sessionId: string, type: string, ids: string[]): Promise<{ [id: string]: unknown }>
   /** `SignalKeyStore.set` for one session: one atomic batch. */
-  setKeys(sessionId: string, data: { [type: string]: { [id: string]: unknown } | null | undefined }): Promise<void>
+  setKeys(sessionId: string, data: SignalDataSet | AnyKeyData): Promise<void>
   /** Removes every key of the session, keeping its creds. */
   clearKeys(sessionId: string): Promise<void>
 }
@@ -205,8 +217,14 @@ export declare function migrate(options: MigrateOptions): Promise<{
   skipped: { session: string; reason: string }[]
 }>
 
-/** Options of `openStore`; all of them apply to Redis stores only. */
+/** Options of `openStore`; all but `create` apply to Redis stores only. */
 export interface OpenStoreOptions {
+  /**
+   * Whether to create a SQLite database file that does not exist. Default `true`; with
+   * `false`, a missing file rejects with `ERR_STORE_NOT_FOUND` and nothing is created (for
+   * tools that only read).
+   */
+  create?: boolean
   /** Every Redis key starts with `<keyPrefix>:`. Default `'baileys'`. */
   keyPrefix?: string
   /** How long connecting (and reconnecting) may take, in ms. Default 5000. */
@@ -245,7 +263,13 @@ export interface RustAuthState {
   state: RustAuthenticationState
   /** Saves the current `state.creds`; wire it to `sock.ev.on('creds.update', saveCreds)`. */
   saveCreds(): Promise<void>
-  /** The store holding this session. */
+  /**
+   * Releases this session: its later calls reject with `ERR_STORE_CLOSED`. A store that
+   * `useRustAuthState` opened from a URL closes when its last session is released (after
+   * finishing what was issued); a store you passed in stays open. Calling it again is harmless.
+   */
+  close(): Promise<void>
+  /** The store holding this session (shared with the other sessions on its URL). */
   store: AuthStore
 }
 

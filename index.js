@@ -29,8 +29,6 @@ class AuthStore {
   #native
   #url
   #onClose
-  /** Whether reads may be answered from the native read cache (SQLite files). */
-  #readCache
 
   static {
     nativeOf = (store) => store.#native
@@ -39,7 +37,6 @@ class AuthStore {
   /** @internal use openStore() */
   constructor(native, url, onClose) {
     this.#native = native
-    this.#readCache = native.hasReadCache
     this.#url = url
     this.#onClose = onClose
   }
@@ -85,7 +82,7 @@ class AuthStore {
     let totalBytes = 0
     for (const type of Object.keys(raw.types).sort()) {
       const { count, bytes } = raw.types[type]
-      keys[type] = { count, bytes }
+      codec.setEntry(keys, type, { count, bytes }) // a type named '__proto__' is a type like any other
       totalKeys += count
       totalBytes += bytes
     }
@@ -146,11 +143,11 @@ class AuthStore {
 
   /** Like SignalKeyStore.get: every id is a key of the result, missing ones map to null. */
   async getKeys(sessionId, type, ids) {
-    // A SQLite file store answers from its read cache when it can (src/core/read_cache.rs):
-    // no trip to its thread, and never a value the database no longer holds.
-    const cached = this.#readCache ? this.#native.getKeysCached(sessionId, type, ids) : null
-    const results = cached ?? (await track(this.#native.getKeys(sessionId, type, ids), 'read'))
-    return codec.decodeResults(results, ids)
+    // The answer is keyed by the ids as they are now: the caller may change its array before
+    // the read finishes. (Anything but an array is left for the native side to refuse.)
+    const asked = Array.isArray(ids) ? Array.from(ids) : ids
+    const results = await track(this.#native.getKeys(sessionId, type, asked), 'read')
+    return codec.decodeResults(results, asked)
   }
 
   /** Like SignalKeyStore.set: one atomic batch; null or undefined deletes. */
@@ -181,11 +178,18 @@ async function openStore(url = defaultStoreUrl(), options = {}) {
   return new AuthStore(await NativeStore.open(url, options), url, null)
 }
 
-// useRustAuthState shares one open store per URL, so that a thousand sessions on the
-// default store use one database connection, not a thousand.
-const sharedStores = new Map()
+// useRustAuthState shares one open store per store, so that a thousand sessions on the
+// default store use one database connection, not a thousand. A store is what it holds (a
+// file's device and inode, a Redis server, database and key prefix: `native.identity`), so
+// `./auth.db` and `sqlite:///abs/auth.db` share one; URLs only find an open store quickly.
+// Each session holds a reference, and the store closes when the last one is released.
 
-/** The key under which a URL's store is shared: file paths made absolute. */
+/** identity -> { store: AuthStore, users, urlKeys } */
+const sharedByIdentity = new Map()
+/** URL key -> Promise of the entry above, for the URLs that opened or found it */
+const sharedByUrl = new Map()
+
+/** A URL's key in `sharedByUrl`: file paths made absolute. */
 function sharedStoreKey(url) {
   if (url === 'sqlite::memory:' || url.startsWith('memory:')) return url
   let file = url
@@ -194,26 +198,59 @@ function sharedStoreKey(url) {
   return `sqlite:${path.resolve(file)}`
 }
 
-function sharedStore(url) {
+function forgetShared(entry) {
+  if (sharedByIdentity.get(entry.identity) === entry) sharedByIdentity.delete(entry.identity)
+  for (const key of entry.urlKeys) sharedByUrl.delete(key)
+}
+
+/** Opens the store `url` names, or finds it open; resolves to its entry (not yet counted). */
+function findOrOpenShared(url) {
+  const key = sharedStoreKey(url)
+  let found = sharedByUrl.get(key)
+  if (!found) {
+    found = NativeStore.open(url).then(async (native) => {
+      const open = sharedByIdentity.get(native.identity)
+      if (open && !open.store.closed) {
+        // The same store through another URL: use the one already open.
+        await native.close()
+        open.urlKeys.add(key)
+        return open
+      }
+      const entry = { identity: native.identity, users: 0, urlKeys: new Set([key]), store: undefined }
+      // An explicit store.close() closes it for every session: forget it, so the next
+      // useRustAuthState opens it anew.
+      entry.store = new AuthStore(native, url, () => forgetShared(entry))
+      sharedByIdentity.set(entry.identity, entry)
+      return entry
+    })
+    found.catch(() => {
+      if (sharedByUrl.get(key) === found) sharedByUrl.delete(key)
+    })
+    sharedByUrl.set(key, found)
+  }
+  return found
+}
+
+/** A counted reference to the shared store of `url`; `release()` gives it back. */
+async function acquireShared(url) {
   if (typeof url !== 'string' || url === '') {
     throw storeError(ErrorCodes.INVALID_ARG, 'options.store must be a URL string or an AuthStore')
   }
-  const key = sharedStoreKey(url)
-  let opening = sharedStores.get(key)
-  if (!opening) {
-    const forget = (store) => {
-      if (sharedStores.get(key) === opening) sharedStores.delete(key)
-    }
-    opening = NativeStore.open(url).then(
-      (native) => new AuthStore(native, url, forget),
-      (err) => {
-        forget()
-        throw err
-      },
-    )
-    sharedStores.set(key, opening)
+  let entry = await findOrOpenShared(url)
+  // Closed meanwhile by its last session or by an explicit close(): open it again.
+  while (entry.store.closed) {
+    forgetShared(entry)
+    entry = await findOrOpenShared(url)
   }
-  return opening
+  entry.users++
+  return {
+    store: entry.store,
+    release() {
+      if (--entry.users > 0) return Promise.resolve()
+      forgetShared(entry)
+      return entry.store.close()
+    },
+  }
 }
 
 let defaultBaileys
@@ -258,14 +295,28 @@ async function useRustAuthState(sessionId, options = {}) {
   } catch (cause) {
     throw storeError(ErrorCodes.INVALID_ARG, 'options cannot be read', cause)
   }
-  const store = storeOption instanceof AuthStore ? storeOption : await sharedStore(storeOption ?? defaultStoreUrl())
-  const baileys = await loadBaileys(baileysOption)
-  const appStateSyncKey = baileys.proto?.Message?.AppStateSyncKeyData
+  const shared = storeOption instanceof AuthStore ? null : await acquireShared(storeOption ?? defaultStoreUrl())
+  const store = shared?.store ?? storeOption
+  let creds, appStateSyncKey
+  try {
+    const baileys = await loadBaileys(baileysOption)
+    appStateSyncKey = baileys.proto?.Message?.AppStateSyncKeyData
+    creds = (await store.getCreds(sessionId)) ?? baileys.initAuthCreds()
+  } catch (err) {
+    await shared?.release()
+    throw err
+  }
 
+  let closing
+  /** Every call of this session first checks that it was not released. */
+  const open = () => {
+    if (closing) throw storeError(ErrorCodes.STORE_CLOSED, `session ${JSON.stringify(sessionId)} was closed`)
+  }
   const state = {
-    creds: (await store.getCreds(sessionId)) ?? baileys.initAuthCreds(),
+    creds,
     keys: {
       async get(type, ids) {
+        open()
         const values = await store.getKeys(sessionId, type, ids)
         // Baileys expects this type as a protobuf message, as its own store revives it.
         if (type === 'app-state-sync-key' && appStateSyncKey) {
@@ -275,14 +326,26 @@ async function useRustAuthState(sessionId, options = {}) {
         }
         return values
       },
-      set: (data) => store.setKeys(sessionId, data),
-      clear: () => store.clearKeys(sessionId),
+      async set(data) {
+        open()
+        return store.setKeys(sessionId, data)
+      },
+      async clear() {
+        open()
+        return store.clearKeys(sessionId)
+      },
     },
   }
   // Writes state.creds as it is when called; the store applies calls in order, so of
   // overlapping calls the latest state wins.
-  const saveCreds = () => store.setCreds(sessionId, state.creds)
-  return { state, saveCreds, store }
+  const saveCreds = async () => {
+    open()
+    return store.setCreds(sessionId, state.creds)
+  }
+  // Releases this session only: other sessions on the same store go on. Calls issued before
+  // it still complete (the store finishes them before it closes).
+  const close = () => (closing ??= shared ? shared.release() : Promise.resolve())
+  return { state, saveCreds, close, store }
 }
 
 /** Runs `work` on the store an option names: an AuthStore as is, a URL opened and closed here. */
@@ -358,7 +421,11 @@ async function migrate(options = {}) {
   if (typeof from === 'string' && from === to) throw storeError(ErrorCodes.INVALID_ARG, 'options.from and options.to are the same store')
   return withStore(from, 'options.from', (source) =>
     withStore(to, 'options.to', async (target) => {
-      if (nativeOf(source) === nativeOf(target)) throw storeError(ErrorCodes.INVALID_ARG, 'options.from and options.to are the same store')
+      // One store under two names (two paths of one file, two URLs of one Redis): copying it
+      // onto itself with overwrite would delete what it copies.
+      if (nativeOf(source).identity === nativeOf(target).identity) {
+        throw storeError(ErrorCodes.INVALID_ARG, 'options.from and options.to are the same store')
+      }
       const names = session === undefined ? await source.sessions() : [session]
       const sessions = []
       const skipped = []

@@ -2,13 +2,13 @@
 // failure and recovery, against private redis-server processes (never the shared 6379).
 // Tests whose comment names a bug once failed against this package; they keep it fixed.
 import { spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
+import { connect as connectTcp, createServer } from 'node:net'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 
 import test from 'ava'
 
-import { ErrorCodes, isAuthStoreError, openStore, useRustAuthState } from '../index.mjs'
+import { ErrorCodes, isAuthStoreError, migrate, openStore, useRustAuthState } from '../index.mjs'
 import { freePort, redisCommand, requireRedis, startRedis, startRedisCluster, stopAll } from './helpers/redis-server.mjs'
 
 const baileys = await import('baileys')
@@ -845,4 +845,133 @@ test('a get issued after 200 un-awaited sets sees the last, and calls settle in 
   for (let i = 1; i < 2000; i += 4) t.deepEqual(results[i], { x: { i: i - 1 } }, `get ${i}`)
   for (let i = 3; i < 2000; i += 4) t.deepEqual(results[i], { i: i - 1 }, `getCreds ${i}`)
   await store.close()
+})
+
+/**
+ * A TCP proxy in front of a server that holds back every reply by `delayMs`: each round trip
+ * takes at least that long, however idle the machine. Resolves to { port, close() }.
+ */
+async function slowProxy(target, delayMs) {
+  const sockets = new Set()
+  const server = createServer((client) => {
+    const upstream = connectTcp({ port: target.port, host: '127.0.0.1' })
+    sockets.add(client).add(upstream)
+    client.on('data', (chunk) => upstream.write(chunk))
+    // Timers of one duration fire in the order they were set: replies keep their order.
+    upstream.on('data', (chunk) => setTimeout(() => client.destroyed || client.write(chunk), delayMs))
+    for (const [a, b] of [[client, upstream], [upstream, client]]) {
+      a.on('error', () => b.destroy())
+      a.on('close', () => b.destroy())
+    }
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: server.address().port,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+test('paged walks give each round trip its own commandTimeoutMs, however long the whole walk takes', async (t) => {
+  if (!requireRedis(t)) return
+  const r = await startRedis()
+  // Written directly: 30,000 ids of one type (30 pages of listing) and 6,000 sessions (12,000
+  // top-level keys, a dozen SCAN pages).
+  const direct = await openStore(r.url)
+  const ids = Array.from({ length: 30_000 }, (_, i) => `id-${i}`)
+  await direct.setKeys('big', { session: Object.fromEntries(ids.map((id) => [id, 'v'])) })
+  await Promise.all(Array.from({ length: 6000 }, (_, i) => direct.setCreds(`s${i}`, { n: i })))
+  await direct.close()
+
+  // Through a proxy that makes each round trip take 60 ms, with a 600 ms timeout: one round
+  // trip is well within it, the walks as a whole are not (before, they failed with
+  // ERR_STORE_UNAVAILABLE).
+  const proxy = await slowProxy(r, 60)
+  const store = await openStore(`redis://127.0.0.1:${proxy.port}`, { commandTimeoutMs: 600, connectTimeoutMs: 5000 })
+  try {
+    const listed = await store.listKeys('big')
+    t.is(listed.length, ids.length)
+    const stats = await store.stats('big')
+    t.is(stats.keys.session.count, ids.length)
+    const sessions = await store.sessions()
+    t.is(sessions.length, 6001)
+  } finally {
+    await store.close()
+    await proxy.close()
+  }
+})
+
+test('a store without ttlSeconds writing a session that expires keeps every key of it on one deadline', async (t) => {
+  if (!requireRedis(t)) return
+  const r = await startRedis()
+  const withTtl = await openStore(r.url, { ttlSeconds: 3600 })
+  const withoutTtl = await openStore(r.url)
+  await withTtl.setCreds('s', { registrationId: 1 })
+  await withTtl.setKeys('s', { 'pre-key': { 1: preKey(1) }, session: { a: { x: 1 } } })
+  const deadlines = async () => {
+    const keys = await keysOf(r, 'baileys:{s}:*')
+    return Object.fromEntries(await Promise.all(keys.map(async (key) => [key, await redisCommand(r, 'PEXPIRETIME', key)])))
+  }
+  const before = await deadlines()
+  const deadline = before['baileys:{s}:creds']
+  t.true(deadline > 0)
+  t.true(Object.values(before).every((d) => d === deadline), JSON.stringify(before))
+
+  // The CLI, a migration or another service saves creds and keys (a new type among them),
+  // clears keys: the session keeps its one deadline.
+  await withoutTtl.setCreds('s', { registrationId: 2 })
+  await withoutTtl.setKeys('s', { 'sender-key-memory': { g: { a: true } }, session: { a: null } })
+  let after = await deadlines()
+  t.deepEqual(Object.keys(after).sort(), ['baileys:{s}:creds', 'baileys:{s}:keys:pre-key', 'baileys:{s}:keys:sender-key-memory', 'baileys:{s}:types', 'baileys:{s}:updated'])
+  t.true(Object.values(after).every((d) => d === deadline), `one deadline for every key: ${JSON.stringify(after)}`)
+  await withoutTtl.clearKeys('s')
+  after = await deadlines()
+  t.deepEqual(Object.keys(after).sort(), ['baileys:{s}:creds', 'baileys:{s}:updated'])
+  t.true(Object.values(after).every((d) => d === deadline), JSON.stringify(after))
+
+  // A session that never had a TTL gets none from such writes.
+  await withoutTtl.setCreds('plain', { registrationId: 3 })
+  await withoutTtl.setKeys('plain', { session: { a: 1 } })
+  for (const key of await keysOf(r, 'baileys:{plain}:*')) t.is(await redisCommand(r, 'PTTL', key), -1, key)
+  await Promise.all([withTtl.close(), withoutTtl.close()])
+})
+
+test('names and values in Redis that are not valid UTF-8 are ERR_STORE_CORRUPT, never U+FFFD', async (t) => {
+  if (!requireRedis(t)) return
+  const r = await startRedis()
+  const store = await openStore(r.url)
+  await store.setKeys('s', { session: { a: 1 } })
+  // A value whose string is C3 28 (not UTF-8), and an id that is not UTF-8.
+  await redisCommand(r, 'HSET', 'baileys:{s}:keys:session', 'b', Buffer.from([1, 5, 2, 0xc3, 0x28]))
+  await rejectsWith(t, store.getKeys('s', 'session', ['b']), ErrorCodes.STORE_CORRUPT)
+  await redisCommand(r, 'HSET', 'baileys:{s}:keys:session', Buffer.from([0x69, 0xff]), Buffer.from([1, 0]))
+  await rejectsWith(t, store.listKeys('s'), ErrorCodes.STORE_CORRUPT)
+  await rejectsWith(t, store.stats('s'), ErrorCodes.STORE_CORRUPT)
+  await store.close()
+})
+
+test('migrate refuses one Redis server, db and key prefix under two URLs, and copies between prefixes', async (t) => {
+  if (!requireRedis(t)) return
+  const r = await startRedis()
+  const store = await openStore(r.url)
+  await store.setCreds('s', { registrationId: 1 })
+  await store.setKeys('s', { session: { a: 1 } })
+  await store.close()
+  const other = `redis://localhost:${r.port}/0`
+  await rejectsWith(t, migrate({ from: r.url, to: other, overwrite: true }), ErrorCodes.INVALID_ARG)
+  const copied = await migrate({ from: r.url, to: other, toOptions: { keyPrefix: 'copy' } })
+  t.is(copied.sessions.length, 1)
+  const check = await openStore(r.url)
+  t.deepEqual(await check.getKeys('s', 'session', ['a']), { a: 1 }, 'the source is intact')
+  await check.close()
+})
+
+test('errors about a Redis URL never show its password', async (t) => {
+  if (!requireRedis(t)) return
+  for (const url of ['redis+cluster://:s3cret-pass@', 'redis+cluster://u:s3cret-pass@h:1/0', 'redis://u:s3cret-pass@127.0.0.1:1']) {
+    const err = await t.throwsAsync(openStore(url, { connectTimeoutMs: 500 }))
+    t.false(err.message.includes('s3cret-pass'), err.message)
+  }
 })

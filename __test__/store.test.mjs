@@ -1,12 +1,12 @@
 // The store's contract, as a Baileys application sees it through the public API.
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 
 import test from 'ava'
 
 import * as esm from '../index.mjs'
-import { ErrorCodes, isAuthStoreError, openStore, useRustAuthState } from '../index.mjs'
+import { ErrorCodes, isAuthStoreError, migrate, openStore, useRustAuthState } from '../index.mjs'
 import { BACKENDS } from './helpers/backends.mjs'
 import { stopAll } from './helpers/redis-server.mjs'
 import { tempDb, tempDir } from './helpers/temp.mjs'
@@ -275,8 +275,8 @@ test('CommonJS and ES module entries export the same API', (t) => {
     t.is(esm[name], cjs[name], name)
   }
   t.deepEqual(Object.values(cjs.ErrorCodes).sort(), [
-    'ERR_INVALID_ARG', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT', 'ERR_STORE_IO', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_VERSION',
-    'ERR_UNSUPPORTED', 'ERR_VERIFY_FAILED',
+    'ERR_INVALID_ARG', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT', 'ERR_STORE_IO', 'ERR_STORE_NOT_FOUND', 'ERR_STORE_UNAVAILABLE',
+    'ERR_STORE_VERSION', 'ERR_UNSUPPORTED', 'ERR_VERIFY_FAILED',
   ])
   t.deepEqual(Object.keys(cjs).sort(), Object.keys(esm).filter((k) => k !== 'default').sort())
   t.false(isAuthStoreError(new Error('plain')))
@@ -460,5 +460,218 @@ test('backup is refused where it cannot work', async (t) => {
   await t.throwsAsync(store.backup(''), { code: ErrorCodes.INVALID_ARG })
   await t.throwsAsync(store.backup(path), { code: ErrorCodes.INVALID_ARG }, 'not over the live database')
   await t.throwsAsync(store.backup(join(tempDir(), 'missing', 'x.db')), { code: ErrorCodes.STORE_IO })
+  await store.close()
+})
+
+for (const backend of BACKENDS) {
+  test(`${backend.name}: keys.get answers for the ids as they were when it was called`, async (t) => {
+    const store = await openStore(await backend.url())
+    const { state } = await useRustAuthState('s', { store, baileys })
+    await state.keys.set({ session: { a: { n: 1 }, b: { n: 2 } } })
+    const ids = ['a', 'b']
+    const read = state.keys.get('session', ids)
+    ids.length = 0
+    ids.push('x', 'y', 'z') // the caller reuses its array before the read finishes
+    t.deepEqual(await read, { a: { n: 1 }, b: { n: 2 } })
+    const direct = ['b']
+    const again = store.getKeys('s', 'session', direct)
+    direct[0] = 'a'
+    t.deepEqual(await again, { b: { n: 2 } })
+    await store.close()
+  })
+
+  test(`${backend.name}: keys.set refuses an empty key type, which keys.get could never read, and writes nothing`, async (t) => {
+    const store = await openStore(await backend.url())
+    await rejectsWith(t, store.setKeys('s', { '': { a: 1 }, session: { b: 2 } }), ErrorCodes.INVALID_ARG)
+    t.deepEqual(await store.listKeys('s'), [])
+    await rejectsWith(t, store.getKeys('s', '', ['a']), ErrorCodes.INVALID_ARG)
+    await store.setKeys('s', { '': null, session: { b: 2 } }) // nothing to store under '': no write
+    t.deepEqual(await store.getKeys('s', 'session', ['b']), { b: 2 })
+    await store.close()
+  })
+
+  test(`${backend.name}: stats count a key type named __proto__ like any other`, async (t) => {
+    const store = await openStore(await backend.url())
+    await store.setKeys('s', { ['__proto__']: { a: 1, b: 2 }, session: { c: 3 } })
+    const stats = await store.stats('s')
+    t.deepEqual(Object.keys(stats.keys), ['__proto__', 'session'])
+    t.true(Object.hasOwn(stats.keys, '__proto__'))
+    t.is(stats.keys['__proto__'].count, 2)
+    t.is(Object.getPrototypeOf(stats.keys), Object.prototype)
+    t.is(stats.totalKeys, 3)
+    await store.close()
+  })
+}
+
+test('closing one session of a shared store leaves the others working; the store closes with the last', async (t) => {
+  const { url } = tempDb()
+  const a = await useRustAuthState('a', { store: url, baileys })
+  const b = await useRustAuthState('b', { store: url, baileys })
+  t.is(a.store, b.store)
+  await a.saveCreds()
+  await b.saveCreds()
+  await a.state.keys.set({ session: { x: { n: 1 } } })
+
+  await a.close()
+  t.false(b.store.closed, 'b still uses the store')
+  await rejectsWith(t, a.state.keys.get('session', ['x']), ErrorCodes.STORE_CLOSED)
+  await rejectsWith(t, a.state.keys.set({ session: { x: null } }), ErrorCodes.STORE_CLOSED)
+  await rejectsWith(t, a.saveCreds(), ErrorCodes.STORE_CLOSED)
+  await b.state.keys.set({ session: { y: { n: 2 } } })
+  t.deepEqual(await b.state.keys.get('session', ['y']), { y: { n: 2 } })
+  await a.close() // again: harmless
+
+  await b.close()
+  t.true(b.store.closed, 'the last session closed the store')
+  const reopened = await useRustAuthState('a', { store: url, baileys })
+  t.not(reopened.store, a.store, 'a new session opens it again')
+  t.deepEqual(await reopened.state.keys.get('session', ['x']), { x: { n: 1 } })
+  await reopened.close()
+
+  // A store passed in belongs to the caller: releasing a session leaves it open.
+  const own = await openStore(url)
+  const c = await useRustAuthState('c', { store: own, baileys })
+  await c.close()
+  t.false(own.closed)
+  await own.close()
+})
+
+test('useRustAuthState shares one store for one file, whatever path names it', async (t) => {
+  const dir = tempDir()
+  const real = join(dir, 'auth.db')
+  const a = await useRustAuthState('a', { store: `sqlite:${real}`, baileys })
+  symlinkSync(real, join(dir, 'link.db'))
+  const b = await useRustAuthState('b', { store: join(dir, 'link.db'), baileys })
+  const c = await useRustAuthState('c', { store: relative(process.cwd(), real), baileys })
+  t.is(b.store, a.store)
+  t.is(c.store, a.store)
+  await Promise.all([a.close(), b.close(), c.close()])
+  t.true(a.store.closed)
+})
+
+test('migrate refuses to copy a store onto itself under another name, and the store keeps everything', async (t) => {
+  const dir = tempDir()
+  const path = join(dir, 'auth.db')
+  const store = await openStore(`sqlite:${path}`)
+  await store.setCreds('s', { registrationId: 7 })
+  await store.setKeys('s', { session: { a: { n: 1 } }, 'pre-key': { 1: preKey(1) } })
+  await store.close()
+  symlinkSync(path, join(dir, 'link.db'))
+  for (const [from, to] of [
+    [path, `sqlite://${path}`],
+    [`sqlite:${path}`, `sqlite:${join(dir, 'link.db')}`],
+    [relative(process.cwd(), path), `sqlite:///${path.replace(/^\//, '')}`],
+  ]) {
+    await rejectsWith(t, migrate({ from, to, overwrite: true }), ErrorCodes.INVALID_ARG)
+  }
+  const after = await openStore(`sqlite:${path}`)
+  t.deepEqual((await after.listKeys('s')).map((k) => k.id), ['1', 'a'])
+  t.deepEqual(await after.getCreds('s'), { registrationId: 7 })
+  await after.close()
+})
+
+test('a write after the database file was deleted or replaced rejects with ERR_STORE_IO', async (t) => {
+  const { path, url } = tempDb()
+  const store = await openStore(url)
+  await store.setCreds('s', { registrationId: 1 })
+  rmSync(path)
+  const err = await rejectsWith(t, store.setKeys('s', { session: { a: 1 } }), ErrorCodes.STORE_IO)
+  t.regex(err.message, /deleted or replaced/)
+  await rejectsWith(t, store.setCreds('s', { registrationId: 2 }), ErrorCodes.STORE_IO)
+  await store.close()
+
+  const other = tempDb()
+  const replaced = await openStore(other.url)
+  await replaced.setKeys('s', { session: { kept: 1 } })
+  const newer = tempDb()
+  await (await openStore(newer.url)).close()
+  renameSync(newer.path, other.path) // a restore moved another file into place
+  await rejectsWith(t, replaced.setKeys('s', { session: { lost: 1 } }), ErrorCodes.STORE_IO)
+  await replaced.close()
+  const reopened = await openStore(other.url)
+  t.deepEqual(await reopened.getKeys('s', 'session', ['lost']), { lost: null }, 'the write was not acknowledged, and is not there')
+  await reopened.close()
+})
+
+test("backup refuses to replace a live database's files: its own -wal, another open store, another store's -wal", async (t) => {
+  const dir = tempDir()
+  const [pathA, pathB] = [join(dir, 'a.db'), join(dir, 'b.db')]
+  const a = await openStore(`sqlite:${pathA}`)
+  await a.setKeys('s', { session: { x: { n: 1 } } })
+  const b = await openStore(`sqlite:${pathB}`)
+  await b.setCreds('o', { registrationId: 2 })
+  for (const dest of [`${pathA}-wal`, `${pathA}-shm`, pathB, `${pathB}-wal`]) {
+    await t.throwsAsync(a.backup(dest), { code: ErrorCodes.INVALID_ARG }, dest)
+  }
+  await Promise.all([a.close(), b.close()])
+  const [a2, b2] = await Promise.all([openStore(`sqlite:${pathA}`), openStore(`sqlite:${pathB}`)])
+  t.deepEqual(await a2.getKeys('s', 'session', ['x']), { x: { n: 1 } })
+  t.deepEqual(await b2.getCreds('o'), { registrationId: 2 })
+  t.deepEqual(await a2.check(), [])
+  t.deepEqual(await b2.check(), [])
+  await Promise.all([a2.close(), b2.close()])
+})
+
+test('openStore with create: false refuses a missing file and creates nothing', async (t) => {
+  const { path, url } = tempDb()
+  await rejectsWith(t, openStore(url, { create: false }), ErrorCodes.STORE_NOT_FOUND)
+  t.false(existsSync(path))
+  await (await openStore(url)).close()
+  const store = await openStore(url, { create: false })
+  t.deepEqual(await store.sessions(), [])
+  await store.close()
+  await rejectsWith(t, openStore(url, { create: 'no' }), ErrorCodes.INVALID_ARG)
+})
+
+test('an unknown URL scheme is an error, never a file of that name', async (t) => {
+  const name = `sqlite3:typo-${process.pid}.db`
+  t.teardown(() => rmSync(name, { force: true }))
+  const err = await rejectsWith(t, openStore(name), ErrorCodes.INVALID_ARG)
+  t.regex(err.message, /unknown store URL scheme "sqlite3"/)
+  await rejectsWith(t, useRustAuthState('s', { store: `redis:localhost-${process.pid}`, baileys }), ErrorCodes.INVALID_ARG)
+  t.false(existsSync(name))
+  t.false(existsSync(`redis:localhost-${process.pid}`))
+})
+
+/** Damages the UTF-8 of the é after `marker` in a closed SQLite file (C3 A9 becomes C3 28), everywhere the file holds it (a key's row and its index entry). */
+function breakUtf8(path, marker) {
+  const file = readFileSync(path)
+  const broken = Buffer.from(`${marker}é`)
+  let found = 0
+  for (let at = file.indexOf(broken); at >= 0; at = file.indexOf(broken, at + 1), found++) file[at + broken.length - 1] = 0x28
+  if (found === 0) throw new Error(`${marker} is not in the file`)
+  writeFileSync(path, file)
+}
+
+test('a stored string that is not valid UTF-8 is ERR_STORE_CORRUPT, never U+FFFD', async (t) => {
+  const { path, url } = tempDb()
+  let store = await openStore(url)
+  await store.setCreds('s', { me: { name: 'CREDS-MARK-é' } })
+  await store.setKeys('s', { session: { a: { name: 'VALUE-MARK-é' } }, 'sender-key-memory': { 'ID-MARK-é': { x: true } } })
+  await store.close()
+  for (const marker of ['CREDS-MARK-', 'VALUE-MARK-', 'ID-MARK-']) breakUtf8(path, marker)
+  store = await openStore(url)
+  await rejectsWith(t, store.getCreds('s'), ErrorCodes.STORE_CORRUPT)
+  await rejectsWith(t, useRustAuthState('s', { store, baileys }), ErrorCodes.STORE_CORRUPT)
+  await rejectsWith(t, store.getKeys('s', 'session', ['a']), ErrorCodes.STORE_CORRUPT)
+  await rejectsWith(t, store.listKeys('s'), ErrorCodes.STORE_CORRUPT)
+  // A real U+FFFD is a character like any other.
+  await store.setKeys('s', { session: { b: 'replacement \uFFFD kept' } })
+  t.deepEqual(await store.getKeys('s', 'session', ['b']), { b: 'replacement \uFFFD kept' })
+  await store.close()
+})
+
+test('a new session never inherits the keys of a session deleted without foreign keys (schema upgrade)', async (t) => {
+  // Written by version 1 of the schema; the sqlite3 shell then deleted the newest session
+  // ("deleted") with foreign keys off, leaving its keys behind.
+  const { path, url } = tempDb()
+  copyFileSync(new URL('../tests/fixtures/schema-v1.db', import.meta.url), path)
+  const store = await openStore(url)
+  t.deepEqual(await store.sessions(), ['alice', 'bob'])
+  await store.setCreds('carol', { registrationId: 3 })
+  t.deepEqual(await store.listKeys('carol'), [])
+  t.deepEqual(await store.getKeys('carol', 'session', ['victim.0']), { 'victim.0': null })
+  t.deepEqual(await store.getKeys('alice', 'lid-mapping', ['999']), { 999: '888@lid' }, 'the upgrade kept the other sessions')
+  t.deepEqual(await store.check(), [])
   await store.close()
 })

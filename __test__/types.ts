@@ -1,5 +1,5 @@
 // Compiled by `npm run test:types`, never run: the public types fit Baileys' own types.
-import makeWASocket, { type AuthenticationState, type SignalKeyStore } from 'baileys'
+import makeWASocket, { type AuthenticationState, type SignalKeyStore, useMultiFileAuthState } from 'baileys'
 import {
   type AuthStore,
   type AuthStoreErrorCode,
@@ -30,7 +30,35 @@ export async function wiring(): Promise<void> {
   void keys
 }
 
+// The state is typed by the app's Baileys, exactly as useMultiFileAuthState's: a typo in a creds
+// field or a key value fails to compile (each @ts-expect-error fails the check if it compiles).
+export async function typedLikeBaileys(): Promise<void> {
+  const { state, close } = await useRustAuthState('typed')
+  const registrationId: number = state.creds.registrationId
+  // @ts-expect-error Baileys' AuthenticationCreds has no such field
+  void state.creds.registrationIdTypo
+  const preKeys = await state.keys.get('pre-key', ['1'])
+  const publicKey: Uint8Array = preKeys['1'].public
+  // @ts-expect-error a pre-key is Baileys' KeyPair
+  void preKeys['1'].publicTypo
+  // @ts-expect-error keys.set takes Baileys' SignalDataSet: a pre-key is a KeyPair, not a string
+  await state.keys.set({ 'pre-key': { '1': 'not a key pair' } })
+  await state.keys.set({ 'pre-key': { '1': { public: publicKey, private: publicKey }, '2': null } })
+  const multi = await useMultiFileAuthState('./auth_info_baileys')
+  // @ts-expect-error the same typo fails the same way with Baileys' own store
+  void multi.state.creds.registrationIdTypo
+  await close()
+  void registrationId
+}
+
 export async function operations(store: AuthStore): Promise<void> {
+  const creds = await store.getCreds('session-id')
+  const me: string | undefined = creds?.me?.id
+  const memory = await store.getKeys('session-id', 'sender-key-memory', ['group@g.us'])
+  const known: boolean | undefined = memory['group@g.us']?.['user@s.whatsapp.net']
+  const unknownType = await store.getKeys('session-id', 'bridge-namespace', ['x'])
+  await store.setKeys('session-id', { 'bridge-namespace': { x: unknownType.x } })
+  void [me, known]
   const stats: SessionStats = await store.stats('session-id')
   const when: Date | null = stats.lastWriteAt
   const perType: number = stats.keys['pre-key']?.count ?? 0

@@ -14,6 +14,7 @@
 // as one Buffer, which Rust validates (src/core/codec.rs is the format's reference, and
 // src/core/wire.rs reads the batches written below).
 
+const { isUtf8 } = require('node:buffer')
 const { ErrorCodes, storeError } = require('./errors.js')
 
 const FORMAT_VERSION = 1
@@ -393,6 +394,8 @@ function encodeBatch(data) {
     if (byId === null || byId === undefined) continue
     const what = `keys.set data[${JSON.stringify(type)}]`
     if (!isPlainObject(byId, what)) throw invalid(`${what} must be an object`)
+    // keys.get refuses an empty type, so a value stored under one could never be read.
+    if (type === '') throw invalid('keys.set data: a key type must be a non-empty string')
     if (!type.isWellFormed()) throw invalid(`${what}: the type is not valid Unicode`)
     let ids
     try {
@@ -501,8 +504,13 @@ class Reader {
 
   text() {
     const n = this.length(1)
-    const s = this.buf.utf8Slice(this.pos, this.pos + n)
-    this.pos += n
+    const end = this.pos + n
+    const s = this.buf.utf8Slice(this.pos, end)
+    // utf8Slice puts U+FFFD where the bytes are not UTF-8. Every stored string was valid UTF-8
+    // when written, so a U+FFFD the bytes do not spell out is damage: an error, never a
+    // silently different string. (Only strings holding U+FFFD pay for the second look.)
+    if (s.includes('\uFFFD') && !isUtf8(this.buf.subarray(this.pos, end))) throw corrupt('a stored string is not valid UTF-8')
+    this.pos = end
     return s
   }
 }
@@ -569,16 +577,22 @@ function readValue(r, depth) {
       const object = {}
       for (let i = 0; i < n; i++) {
         const key = r.text()
-        const item = readValue(r, depth + 1)
-        // As JSON.parse does: "__proto__" is an own property, not the prototype.
-        if (key === '__proto__') Object.defineProperty(object, key, { value: item, writable: true, enumerable: true, configurable: true })
-        else object[key] = item
+        setEntry(object, key, readValue(r, depth + 1))
       }
       return object
     }
     default:
       throw corrupt(`unknown value tag ${tag}`)
   }
+}
+
+/**
+ * `object[key] = value` for a key that is data (an id, a type name): as JSON.parse does,
+ * "__proto__" becomes an own property like any other key, never the object's prototype.
+ */
+function setEntry(object, key, value) {
+  if (key === '__proto__') Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true })
+  else object[key] = value
 }
 
 /** Decodes one codec blob in buf[start, end). */
@@ -609,9 +623,7 @@ function decodeResults(buf, ids) {
       }
       r.pos += n
     }
-    const id = ids[i]
-    if (id === '__proto__') Object.defineProperty(out, id, { value, writable: true, enumerable: true, configurable: true })
-    else out[id] = value
+    setEntry(out, ids[i], value)
   }
   return out
 }
@@ -633,4 +645,4 @@ function splitResults(buf, count) {
   return blobs
 }
 
-module.exports = { encodeBatch, encodeCreds, encodeBlob, encodeRawBatch, decodeValue, decodeResults, splitResults }
+module.exports = { encodeBatch, encodeCreds, encodeBlob, encodeRawBatch, decodeValue, decodeResults, splitResults, setEntry }

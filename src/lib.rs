@@ -9,8 +9,7 @@
 //!   binary form of the JSON-like values Baileys stores, with raw bytes kept raw), the
 //!   [`Store`](core::store::Store) trait and its contract, the backends
 //!   ([`memory`](core::memory) as the reference, [`sqlite`](core::sqlite) as the default,
-//!   [`redis`](core::redis) for fleets), the SQLite [`read_cache`](core::read_cache) that
-//!   answers reads on the JavaScript thread, the [`executor`](core::executor) that runs one
+//!   [`redis`](core::redis) for fleets), the [`executor`](core::executor) that runs one
 //!   store's operations in issue order off the JavaScript thread, the [`wire`](core::wire)
 //!   format of batches and results, and the [`error`](core::error) enum with stable codes.
 //! - `napi` (only with the `napi` feature, on by default): the thin binding. Values cross it

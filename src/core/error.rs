@@ -18,6 +18,9 @@ pub enum StoreError {
     /// The database was written by a newer version of this library; it is left untouched.
     #[error("the database has schema version {found}, but this version of baileys-rust-auth supports up to {supported}; upgrade baileys-rust-auth")]
     Version { found: i64, supported: i64 },
+    /// The store was opened with `create: false` and there is no database at its path.
+    #[error("{0}")]
+    NotFound(String),
     /// The operating system or database engine failed: disk full, permissions, locks.
     #[error("store I/O failed: {0}")]
     Io(String),
@@ -38,6 +41,7 @@ impl StoreError {
             StoreError::Closed => "ERR_STORE_CLOSED",
             StoreError::Corrupt(_) => "ERR_STORE_CORRUPT",
             StoreError::Version { .. } => "ERR_STORE_VERSION",
+            StoreError::NotFound(_) => "ERR_STORE_NOT_FOUND",
             StoreError::Io(_) => "ERR_STORE_IO",
             StoreError::Unavailable(_) => "ERR_STORE_UNAVAILABLE",
             StoreError::Unsupported(_) => "ERR_UNSUPPORTED",
@@ -56,6 +60,10 @@ impl StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
+        // A stored name (session, type or id) that is not UTF-8: damage, not an I/O failure.
+        if let rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::Utf8Error(..) = err {
+            return StoreError::Corrupt(format!("a stored name is not valid UTF-8 ({err})"));
+        }
         match err.sqlite_error_code() {
             Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
                 StoreError::Corrupt(err.to_string())
@@ -84,6 +92,7 @@ mod tests {
         assert_eq!(StoreError::corrupt("x").code(), "ERR_STORE_CORRUPT");
         assert_eq!(StoreError::Version { found: 9, supported: 1 }.code(), "ERR_STORE_VERSION");
         assert_eq!(StoreError::Io("x".into()).code(), "ERR_STORE_IO");
+        assert_eq!(StoreError::NotFound("x".into()).code(), "ERR_STORE_NOT_FOUND");
         assert_eq!(StoreError::Unavailable("x".into()).code(), "ERR_STORE_UNAVAILABLE");
         assert_eq!(StoreError::Unsupported("x".into()).code(), "ERR_UNSUPPORTED");
     }

@@ -23,6 +23,8 @@ enum Message {
 /// worker finish what was submitted and then close the store.
 pub struct Executor {
     sender: Mutex<Option<Sender<Message>>>,
+    /// The store's [`Store::identity`], read when it opened.
+    identity: String,
 }
 
 impl Executor {
@@ -52,7 +54,7 @@ impl Executor {
                     Ok(store) => store,
                     Err(err) => return report(Err(err)),
                 };
-                report(Ok(Executor { sender: Mutex::new(Some(sender)) }));
+                report(Ok(Executor { sender: Mutex::new(Some(sender)), identity: store.identity() }));
                 let mut spin = SpinGate::default();
                 while let Some(message) = next_message(&receiver, spin.allowed()) {
                     match message {
@@ -118,6 +120,11 @@ impl Executor {
             }
             None => done(),
         }
+    }
+
+    /// What the store is ([`Store::identity`]), whatever URL opened it.
+    pub fn identity(&self) -> &str {
+        &self.identity
     }
 
     pub fn is_closed(&self) -> bool {
@@ -240,21 +247,40 @@ impl Store for ClosedStore {
     fn check(&mut self) -> Result<Vec<String>> {
         Err(StoreError::Closed)
     }
+    fn identity(&self) -> String {
+        "closed".into()
+    }
 }
 
-/// Opens the store a URL names. `redis` tunes Redis stores; it must be `None` for others.
-pub fn open_url(url: &super::url::StoreUrl, redis: Option<super::redis::RedisOptions>) -> Result<Box<dyn Store>> {
+/// How to open a store, besides its URL.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Create a SQLite database file that does not exist (the default); without it, a missing
+    /// file is `ERR_STORE_NOT_FOUND`.
+    pub create: bool,
+    /// Tuning of Redis stores; must be `None` for others.
+    pub redis: Option<super::redis::RedisOptions>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { create: true, redis: None }
+    }
+}
+
+/// Opens the store a URL names.
+pub fn open_url(url: &super::url::StoreUrl, options: OpenOptions) -> Result<Box<dyn Store>> {
     use super::url::StoreUrl;
-    if redis.is_some() && !matches!(url, StoreUrl::Redis(_)) {
+    if options.redis.is_some() && !matches!(url, StoreUrl::Redis(_)) {
         return Err(StoreError::invalid(
             "keyPrefix, connectTimeoutMs, commandTimeoutMs and ttlSeconds apply to Redis stores only",
         ));
     }
     Ok(match url {
-        StoreUrl::SqliteFile(path) => super::read_cache::CachedSqliteStore::open(path)?,
+        StoreUrl::SqliteFile(path) => Box::new(super::sqlite::SqliteStore::open_with(path, options.create)?),
         StoreUrl::SqliteMemory => Box::new(super::sqlite::SqliteStore::open_in_memory()?),
         StoreUrl::Memory => Box::new(super::memory::MemoryStore::new()),
-        StoreUrl::Redis(target) => Box::new(super::redis::RedisStore::open(target, redis.unwrap_or_default())?),
+        StoreUrl::Redis(target) => Box::new(super::redis::RedisStore::open(target, options.redis.unwrap_or_default())?),
     })
 }
 

@@ -21,9 +21,16 @@ impl Session {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryStore {
     sessions: BTreeMap<String, Session>,
+    identity: String,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore { sessions: BTreeMap::new(), identity: super::store::private_identity("memory") }
+    }
 }
 
 impl MemoryStore {
@@ -130,6 +137,10 @@ impl Store for MemoryStore {
 
     fn check(&mut self) -> Result<Vec<String>> {
         Ok(Vec::new())
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone()
     }
 }
 

@@ -4,7 +4,6 @@ pub mod codec;
 pub mod error;
 pub mod executor;
 pub mod memory;
-pub mod read_cache;
 pub mod redis;
 pub mod sqlite;
 pub mod store;

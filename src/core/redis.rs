@@ -14,10 +14,15 @@
 //! a cluster alike. Values use the same codec as SQLite, so moving a session between
 //! backends is a copy.
 //!
-//! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one `MSET` or Lua
-//! script, which Redis runs atomically. A script checks the types of the keys it will write
+//! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one Lua script,
+//! which Redis runs atomically. A script checks the types of the keys it will write
 //! before writing anything, so it never stops halfway. The inspection calls (`list_keys`,
-//! `stats`) are the exception: they read each type's hash in pages, see [`LIST_PAGE_LUA`].
+//! `stats`, `sessions`) are the exception: they walk the data in pages, see [`LIST_PAGE_LUA`].
+//!
+//! Deadlines: `commandTimeoutMs` bounds one round trip. The first round trip of an operation
+//! is counted from when the operation was issued (waiting in line behind others counts);
+//! each later page of a paged walk gets a deadline of its own, so listing 100,000 keys takes
+//! as many round trips as it needs, however long they take together.
 //!
 //! The [`Store`] trait is synchronous, because each store runs on a thread of its own (see
 //! [`Executor`](super::executor::Executor)); this backend owns a single-threaded Tokio
@@ -42,6 +47,16 @@ pub enum RedisTarget {
     Server(String),
     /// The seed nodes of a cluster, each a `redis://` or `rediss://` URL.
     Cluster(Vec<String>),
+}
+
+impl RedisTarget {
+    /// The target as it may be shown in messages: passwords redacted.
+    pub fn shown(&self) -> String {
+        match self {
+            RedisTarget::Server(url) => super::url::redact(url),
+            RedisTarget::Cluster(nodes) => nodes.iter().map(|n| super::url::redact(n)).collect::<Vec<_>>().join(","),
+        }
+    }
 }
 
 /// Tuning of a Redis store; see `docs/redis.md`.
@@ -129,8 +144,8 @@ impl ConnectionLike for Connection {
 /// ARGV[1] the TTL in ms or 0, ARGV[2] the prefix of the type hashes, ARGV[3] the client's
 /// time in ms). Every script first checks that the session's keys hold what they should, so
 /// that it fails before writing anything rather than halfway: Redis does not roll back a
-/// script that fails. The time comes from the client, not `TIME`, so that the plain `MSET`
-/// of creds (no script) records it the same way.
+/// script that fails. The time comes from the client (a script's `TIME` cannot be mocked or
+/// compared with the writer's other clocks).
 const COMMON_LUA: &str = r"
 local function expect(key, wanted)
   local kind = redis.call('TYPE', key).ok
@@ -139,12 +154,28 @@ local function expect(key, wanted)
   end
 end
 expect(KEYS[2], 'set')
-local function touch(ttl)
-  if ttl <= 0 then return end
-  -- One deadline for all: relative PEXPIREs a millisecond apart would let the session's keys
-  -- expire one after the other.
+local function now_ms()
   local now = redis.call('TIME')
-  local at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + ttl
+  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+end
+-- When the session expires now (the latest deadline of its keys), or nil if it does not.
+local function current_deadline()
+  local latest
+  for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do
+    local left = redis.call('PTTL', key)
+    if left > 0 and (latest == nil or left > latest) then latest = left end
+  end
+  return latest and now_ms() + latest
+end
+-- A store without a TTL keeps the expiry the session has, so that a session is never half
+-- expired, whoever writes it. Read before anything is written: SET drops a key's expiry.
+local kept_deadline = tonumber(ARGV[1]) <= 0 and current_deadline() or nil
+-- Gives all of the session's keys one deadline: now + ttl, or the kept one. One absolute
+-- deadline for all: relative PEXPIREs a millisecond apart would expire them one by one.
+local function touch(ttl)
+  local at = kept_deadline
+  if ttl > 0 then at = now_ms() + ttl end
+  if not at then return end
   for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     redis.call('PEXPIREAT', ARGV[2] .. t, at)
   end
@@ -182,7 +213,8 @@ touch(ttl)
 return 1
 ";
 
-/// Sets the creds (ARGV[4]), when a TTL is set; without one, an `MSET` does the same.
+/// Sets the creds (ARGV[4]). A script even without a TTL: a plain `SET` would drop the
+/// creds' expiry in a session that a store with a TTL wrote (see `touch`).
 const SET_CREDS_LUA: &str = r"
 expect(KEYS[1], 'string')
 redis.call('SET', KEYS[1], ARGV[4])
@@ -279,7 +311,11 @@ pub struct RedisStore {
     connection: Connection,
     options: RedisOptions,
     scripts: Scripts,
-    /// When the current operation must have finished: its issue time plus the command timeout.
+    /// See [`Store::identity`]: the server's run id (the masters' node ids on a cluster), the
+    /// database and the key prefix.
+    identity: String,
+    /// When the next round trip must have finished: the operation's issue time plus the
+    /// command timeout for its first round trip, then [`RedisStore::next_page`] for each page.
     deadline: std::time::Instant,
 }
 
@@ -297,6 +333,15 @@ impl RedisStore {
     /// within the connect timeout.
     pub fn open(target: &RedisTarget, options: RedisOptions) -> Result<Self> {
         options.validate()?;
+        Self::connect(target, options).map_err(|err| match err {
+            // Say which server (its URL without the password): a fleet's config names several.
+            StoreError::Io(m) => StoreError::Io(format!("{}: {m}", target.shown())),
+            StoreError::Unavailable(m) => StoreError::Unavailable(format!("{}: {m}", target.shown())),
+            other => other,
+        })
+    }
+
+    fn connect(target: &RedisTarget, options: RedisOptions) -> Result<Self> {
         install_tls_provider();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -332,9 +377,38 @@ impl RedisStore {
                 .unwrap_or_else(|_| Err(StoreError::Unavailable("connecting to Redis timed out".into())))
         })?;
         let deadline = std::time::Instant::now() + options.command_timeout;
-        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new(), deadline };
+        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new(), identity: String::new(), deadline };
         store.check()?;
+        store.identity = store.server_identity()?;
         Ok(store)
+    }
+
+    /// `redis:<run id>:db<n>:<prefix>` of a server, `redis-cluster:<master ids>:<prefix>` of a
+    /// cluster: the same for every URL that reaches this data.
+    fn server_identity(&mut self) -> Result<String> {
+        let prefix = self.options.key_prefix.clone();
+        match &self.connection {
+            Connection::Server(connection) => {
+                let db = connection.get_db();
+                let info: String = self.query(redis::cmd("INFO").arg("server"))?;
+                let run_id = info
+                    .lines()
+                    .find_map(|line| line.strip_prefix("run_id:"))
+                    .map(str::trim)
+                    .ok_or_else(|| StoreError::Io("Redis INFO has no run_id".into()))?;
+                Ok(format!("redis:{run_id}:db{db}:{prefix}"))
+            }
+            Connection::Cluster(_) => {
+                let nodes: String = self.query(redis::cmd("CLUSTER").arg("NODES"))?;
+                let mut masters: Vec<&str> = nodes
+                    .lines()
+                    .filter(|line| line.split(' ').nth(2).is_some_and(|flags| flags.split(',').any(|f| f == "master")))
+                    .filter_map(|line| line.split(' ').next())
+                    .collect();
+                masters.sort_unstable();
+                Ok(format!("redis-cluster:{}:{prefix}", masters.join(",")))
+            }
+        }
     }
 
     fn keys(&self, session: &str) -> SessionKeys {
@@ -345,6 +419,11 @@ impl RedisStore {
             updated: format!("{base}:updated"),
             hash_prefix: format!("{base}:keys:"),
         }
+    }
+
+    /// Gives the next round trip of a paged walk its own `commandTimeoutMs`, counted from now.
+    fn next_page(&mut self) {
+        self.deadline = std::time::Instant::now() + self.options.command_timeout;
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -375,9 +454,12 @@ impl RedisStore {
         loop {
             let mut invocation = self.scripts.list_page.prepare_invoke();
             invocation.key(hash).arg(&cursor).arg(LIST_PAGE_SIZE);
-            let (next, page): (String, Vec<(String, u64)>) =
+            let (next, page): (String, Vec<(Vec<u8>, u64)>) =
                 block_on(&self.runtime, self.deadline, invocation.invoke_async(&mut self.connection))?;
-            ids.extend(page);
+            for (id, bytes) in page {
+                ids.insert(stored_text(id, "key id")?, bytes);
+            }
+            self.next_page();
             if next == "0" {
                 return Ok(ids);
             }
@@ -387,9 +469,9 @@ impl RedisStore {
 
     /// The session's types, sorted, and the ids and lengths of each: types whose hash is gone
     /// (expired, say) are left out.
-    fn scan_types(&mut self, session: &str, kinds: Vec<String>) -> Result<Vec<(String, BTreeMap<String, u64>)>> {
+    fn scan_types(&mut self, session: &str, kinds: Vec<Vec<u8>>) -> Result<Vec<(String, BTreeMap<String, u64>)>> {
         let prefix = self.keys(session).hash_prefix;
-        let kinds: BTreeSet<String> = kinds.into_iter().collect();
+        let kinds: BTreeSet<String> = kinds.into_iter().map(|kind| stored_text(kind, "key type")).collect::<Result<_>>()?;
         let mut out = Vec::with_capacity(kinds.len());
         for kind in kinds {
             let ids = self.scan_hash(&format!("{prefix}{kind}"))?;
@@ -406,7 +488,11 @@ impl RedisStore {
         let pattern = format!("{prefix}*");
         let nodes = match &self.connection {
             Connection::Server(_) => vec![None],
-            Connection::Cluster(_) => self.cluster_masters()?.into_iter().map(Some).collect(),
+            Connection::Cluster(_) => {
+                let masters = self.cluster_masters()?;
+                self.next_page();
+                masters.into_iter().map(Some).collect()
+            }
         };
         let mut sessions = BTreeSet::new();
         for node in nodes {
@@ -414,7 +500,7 @@ impl RedisStore {
             loop {
                 let mut cmd = redis::cmd("SCAN");
                 cmd.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
-                let (next, keys): (u64, Vec<String>) = match (&node, &mut self.connection) {
+                let (next, keys): (u64, Vec<Vec<u8>>) = match (&node, &mut self.connection) {
                     (Some((host, port)), Connection::Cluster(cluster)) => {
                         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
                         let reply = block_on(&self.runtime, self.deadline, cluster.route_command(cmd, routing))?;
@@ -422,7 +508,9 @@ impl RedisStore {
                     }
                     _ => self.query(&cmd)?,
                 };
+                self.next_page();
                 for key in keys {
+                    let key = stored_text(key, "key name")?;
                     // The escaped session id holds no '}', so the first one ends it.
                     let Some((session, rest)) = key.strip_prefix(&prefix).and_then(|k| k.split_once('}')) else { continue };
                     // Only the keys that mean "this session has data".
@@ -469,11 +557,7 @@ impl Store for RedisStore {
     }
 
     fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
-        if self.options.ttl.is_some() {
-            return self.script::<i64>(|s| &s.set_creds, session, vec![creds.to_vec()]).map(drop);
-        }
-        let keys = self.keys(session);
-        self.query(redis::cmd("MSET").arg(keys.creds).arg(creds).arg(keys.updated).arg(now_millis()))
+        self.script::<i64>(|s| &s.set_creds, session, vec![creds.to_vec()]).map(drop)
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -516,10 +600,11 @@ impl Store for RedisStore {
         Ok(self.scan_sessions()?.into_iter().collect())
     }
 
-    /// A type's hash is read in pages (see [`LIST_PAGE_LUA`]): exact for a session that is
-    /// not written meanwhile, and within `commandTimeoutMs` as a whole.
+    /// A type's hash is read in pages (see [`LIST_PAGE_LUA`]), each page within
+    /// `commandTimeoutMs`: exact for a session that is not written meanwhile.
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
-        let kinds: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.keys(session).types))?;
+        let kinds: Vec<Vec<u8>> = self.query(redis::cmd("SMEMBERS").arg(self.keys(session).types))?;
+        self.next_page();
         let mut keys = Vec::new();
         for (kind, ids) in self.scan_types(session, kinds)? {
             keys.extend(ids.into_iter().map(|(id, bytes)| KeyInfo { kind: kind.clone(), id, bytes }));
@@ -530,8 +615,9 @@ impl Store for RedisStore {
     /// Creds and time come from one script; each type's count and bytes from a paged listing
     /// as in [`list_keys`](Store::list_keys), so that both describe the same ids.
     fn stats(&mut self, session: &str) -> Result<SessionStats> {
-        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<String>, Option<i64>) =
+        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<Vec<u8>>, Option<i64>) =
             self.script(|s| &s.stats, session, vec![])?;
+        self.next_page();
         let kinds: Vec<KindStats> = self
             .scan_types(session, kinds)?
             .into_iter()
@@ -550,6 +636,10 @@ impl Store for RedisStore {
     fn check(&mut self) -> Result<Vec<String>> {
         self.query::<()>(&redis::cmd("PING"))?;
         Ok(Vec::new())
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone()
     }
 }
 
@@ -604,6 +694,12 @@ fn block_on<T>(
     })
 }
 
+/// A name read from Redis (a key type, id or key) as text: bytes that are not UTF-8 were not
+/// written by this package, so they are damage (`ERR_STORE_CORRUPT`), never replaced.
+fn stored_text(bytes: Vec<u8>, what: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| StoreError::corrupt(format!("a stored {what} is not valid UTF-8 ({e})")))
+}
+
 fn unexpected_reply(err: redis::ParsingError) -> StoreError {
     StoreError::Io(format!("unexpected reply from Redis: {err}"))
 }
@@ -616,6 +712,13 @@ fn invalid_url(err: redis::RedisError) -> StoreError {
 /// refuses is `Io`.
 fn map_error(err: redis::RedisError) -> StoreError {
     use redis::{ErrorKind, ServerErrorKind};
+    if err.kind() == ErrorKind::Parse {
+        // The reply is not RESP at all: another service listens on that port (an HTTP server
+        // answers "HTTP/1.1 400 …", which would otherwise surface as three lines about bytes).
+        return StoreError::Io(
+            "the server answered, but not as a Redis server (its reply is not the Redis protocol): check the store URL's host and port".into(),
+        );
+    }
     let transient = err.is_io_error()
         || err.is_timeout()
         || err.is_connection_dropped()

@@ -41,6 +41,23 @@ const MIGRATIONS: &[&str] = &[
         value       BLOB    NOT NULL,
         PRIMARY KEY (session_id, type, id)
      );",
+    // 2: a session's row id is never given to another session. Version 1 used a plain
+    // INTEGER PRIMARY KEY, whose ids SQLite reuses: after a session was deleted without
+    // foreign keys (the sqlite3 shell has them off), its keys stayed behind and the next new
+    // session inherited them. Keys left by such deletes belong to no session and are removed;
+    // then the table is rebuilt with AUTOINCREMENT, keeping every id (so every key stays
+    // with its session). Runs with foreign keys off (see `migrate`): dropping the old table
+    // must not cascade to the keys.
+    "DELETE FROM keys WHERE session_id NOT IN (SELECT id FROM sessions);
+     CREATE TABLE sessions_v2 (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT    NOT NULL UNIQUE,
+        creds       BLOB,
+        updated_at  INTEGER NOT NULL
+     );
+     INSERT INTO sessions_v2 (id, name, creds, updated_at) SELECT id, name, creds, updated_at FROM sessions;
+     DROP TABLE sessions;
+     ALTER TABLE sessions_v2 RENAME TO sessions;",
 ];
 
 /// The schema version this code writes.
@@ -57,18 +74,34 @@ const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = ?2 WHERE id = ?1 A
 
 pub struct SqliteStore {
     conn: Connection,
+    /// The database file's device and inode (a private id in memory), see [`Store::identity`].
+    identity: String,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`. Its directory must exist.
     pub fn open(path: &Path) -> Result<Self> {
-        create_private_file(path, false)?;
+        Self::open_with(path, true)
+    }
+
+    /// Opens the database file at `path`; without `create`, a missing file is
+    /// [`StoreError::NotFound`] and nothing is created (read-only tools use this).
+    pub fn open_with(path: &Path, create: bool) -> Result<Self> {
+        if create {
+            create_private_file(path, false).map_err(|e| explain_open_failure(path, e))?;
+        } else if !path.exists() {
+            return Err(StoreError::NotFound(format!("there is no store at {}: the file does not exist", path.display())));
+        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|e| StoreError::Io(format!("cannot open {}: {e}", path.display())))?;
-        Self::init(conn)
+        .map_err(|e| explain_open_failure(path, StoreError::Io(format!("cannot open {}: {e}", path.display()))))?;
+        // SQLite opens a file it may not write read-only, without saying so; the store writes.
+        if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
+            return Err(explain_open_failure(path, StoreError::Io(format!("{} is read-only", path.display()))));
+        }
+        Self::init(conn).map_err(|e| explain_open_failure(path, e))
     }
 
     /// A private database in memory, gone when the store closes.
@@ -84,18 +117,18 @@ impl SqliteStore {
         check_ownership(version, app_id, tables)?;
         retry_while_busy(|| conn.pragma_update(None, "journal_mode", "WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = SqliteStore { conn };
+        // Off while migrating (the bundled SQLite turns them on by default).
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let identity = file_identity(conn.path().unwrap_or("")).unwrap_or_else(|| super::store::private_identity("sqlite-memory"));
+        let mut store = SqliteStore { conn, identity };
         store.migrate(version)?;
+        store.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(store)
     }
 
-    /// `PRAGMA data_version`: changes when another connection has committed since this one
-    /// last looked (never for this connection's own commits).
-    pub fn data_version(&mut self) -> Result<i64> {
-        Ok(self.conn.prepare_cached("PRAGMA data_version")?.query_row([], |r| r.get(0))?)
-    }
-
+    /// Runs the migrations from version `from` on, each in its own transaction. Foreign keys
+    /// are off meanwhile (a table rebuild must not cascade; `init` turns them on after), and
+    /// each step checks them before it commits.
     fn migrate(&mut self, from: i64) -> Result<()> {
         for (step, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -105,10 +138,39 @@ impl SqliteStore {
                 continue;
             }
             tx.execute_batch(sql)?;
+            let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+            if broken > 0 {
+                return Err(StoreError::corrupt(format!("schema upgrade to version {}: {broken} keys belong to no session", step + 1)));
+            }
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             tx.pragma_update(None, "user_version", step as i64 + 1)?;
             tx.commit()?;
             tracing::debug!(version = step + 1, "sqlite schema migrated");
+        }
+        Ok(())
+    }
+
+    /// Fails if the database file this connection writes to is no longer the file at its path
+    /// (deleted, or replaced by a rename), as SQLite itself tells (`SQLITE_FCNTL_HAS_MOVED`,
+    /// one `stat` of the path). Called after every write, before it is acknowledged: a write
+    /// into a file that is gone is lost, so it must be an error, never a success.
+    fn ensure_file_in_place(&self) -> Result<()> {
+        let mut moved: std::ffi::c_int = 0;
+        // SAFETY: the connection's handle is valid while `self` lives; HAS_MOVED writes one int.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_file_control(
+                self.conn.handle(),
+                c"main".as_ptr(),
+                rusqlite::ffi::SQLITE_FCNTL_HAS_MOVED,
+                (&mut moved as *mut std::ffi::c_int).cast(),
+            )
+        };
+        // In-memory databases have no file (the call is not handled there).
+        if rc == rusqlite::ffi::SQLITE_OK && moved != 0 {
+            return Err(StoreError::Io(format!(
+                "the database file {} was deleted or replaced while the store was open: this write went to the old file, which is no longer the database at that path; close and reopen the store",
+                self.conn.path().unwrap_or("")
+            )));
         }
         Ok(())
     }
@@ -139,6 +201,74 @@ fn read_header(conn: &Connection) -> Result<(i64, i32, i64)> {
     })();
     conn.execute_batch("COMMIT")?;
     Ok(header?)
+}
+
+/// Says why a database file could not be opened, when the reason is the file system's
+/// permissions rather than SQLite: a file this user may not read and write, or a folder in
+/// which SQLite cannot create the `-wal` and `-shm` files it needs beside the database.
+/// Looks with `access(2)` only, never a descriptor (see `same_file`). Other errors pass.
+fn explain_open_failure(path: &Path, err: StoreError) -> StoreError {
+    if !matches!(err, StoreError::Io(_)) {
+        return err;
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let shown = path.display();
+    if path.exists() && !may_access(path, AccessMode::ReadWrite) {
+        return StoreError::Io(format!("permission denied: {shown} cannot be read and written by this user{}", owner_and_mode(path)));
+    }
+    if dir.is_dir() && !may_access(&dir, AccessMode::WriteDir) && !path.exists() {
+        return StoreError::Io(format!("permission denied: cannot create {shown}: the folder {} is not writable by this user{}", dir.display(), owner_and_mode(&dir)));
+    }
+    if dir.is_dir() && !may_access(&dir, AccessMode::WriteDir) {
+        let name = path.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
+        return StoreError::Io(format!(
+            "permission denied: the folder {} is not writable by this user{}, and SQLite needs to create {name}-wal and {name}-shm beside the database (even to read it); make the folder writable",
+            dir.display(),
+            owner_and_mode(&dir)
+        ));
+    }
+    err
+}
+
+enum AccessMode {
+    /// Read and write a file.
+    ReadWrite,
+    /// Create files in a directory.
+    WriteDir,
+}
+
+/// Whether this process may access `path` so (`access(2)`, which opens nothing).
+fn may_access(path: &Path, mode: AccessMode) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else { return true };
+        let bits = match mode {
+            AccessMode::ReadWrite => libc::R_OK | libc::W_OK,
+            AccessMode::WriteDir => libc::W_OK | libc::X_OK,
+        };
+        // SAFETY: a NUL-terminated path; access only reads it.
+        unsafe { libc::access(c_path.as_ptr(), bits) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        std::fs::metadata(path).map_or(true, |m| !m.permissions().readonly())
+    }
+}
+
+/// " (owner uid 1000, mode 0600)", for messages; empty where unknown.
+fn owner_and_mode(path: &Path) -> String {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::MetadataExt;
+        return format!(" (owner uid {}, mode {:04o})", meta.uid(), meta.mode() & 0o7777);
+    }
+    let _ = path;
+    String::new()
 }
 
 /// Runs `op`, retrying while the database is busy, up to the busy timeout. Switching to WAL
@@ -204,14 +334,86 @@ fn backup_paths(dest: &Path, source: &str) -> Result<(PathBuf, PathBuf)> {
     if dest.is_dir() {
         return Err(StoreError::invalid(format!("backup path {} is a directory", dest.display())));
     }
+    let target = dir.join(name);
     if !source.is_empty() {
-        // Renaming a copy over the live file would detach it from its own WAL.
-        let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
-        if same(Path::new(source), &dir.join(name)) {
-            return Err(StoreError::invalid("a store cannot be backed up onto its own database file"));
+        // Renaming a copy over the live file would detach it from its own WAL; over its -wal or
+        // -shm, SQLite would lose the committed transactions the WAL holds.
+        for suffix in COMPANIONS {
+            if same_file(&with_suffix(Path::new(source), suffix), &target) {
+                let what = if suffix.is_empty() { "database file".to_owned() } else { format!("{suffix} file") };
+                return Err(StoreError::invalid(format!("a store cannot be backed up onto its own {what}")));
+            }
+        }
+    }
+    // Another database's companion file: replacing it loses that database's transactions.
+    let name_text = name.to_string_lossy();
+    for suffix in &COMPANIONS[1..] {
+        if let Some(base) = name_text.strip_suffix(suffix) {
+            if dir.join(base).is_file() {
+                return Err(StoreError::invalid(format!(
+                    "backup path {} is the {suffix} file of the SQLite database {base}: choose another name",
+                    dest.display()
+                )));
+            }
+        }
+    }
+    // A database in use (or left by a crash) has a -wal or -shm beside it: a new file renamed
+    // under it would be read with that WAL, which belongs to the old file.
+    for suffix in &COMPANIONS[1..] {
+        if with_suffix(&target, suffix).symlink_metadata().is_ok() {
+            return Err(StoreError::invalid(format!(
+                "backup path {} is a SQLite database in use or not closed cleanly ({}{suffix} exists): back up to a new file, or close what uses it first",
+                dest.display(),
+                name.to_string_lossy()
+            )));
         }
     }
     Ok((dir, create_temp_file(dest, name)?))
+}
+
+/// The files of a database: the file itself, then those SQLite keeps beside it.
+const COMPANIONS: [&str; 4] = ["", "-wal", "-shm", "-journal"];
+
+/// `path` with `suffix` appended to its file name (`auth.db` → `auth.db-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// `sqlite:<device>:<inode>` of the file at `path` (SQLite's own, resolved path), or `None`
+/// without a file (an in-memory database).
+fn file_identity(path: &str) -> Option<String> {
+    if path.is_empty() {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let _ = &meta;
+        Some(format!("sqlite:{}:{}", meta.dev(), meta.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Some(format!("sqlite:{}", std::fs::canonicalize(path).ok()?.display()))
+    }
+}
+
+/// Whether both paths name one existing file (the same device and inode, through any
+/// symlink or hard link). Only `stat`: never a descriptor on a file SQLite may hold locks on.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        #[cfg(unix)]
+        (Ok(a), Ok(b)) => {
+            use std::os::unix::fs::MetadataExt;
+            a.dev() == b.dev() && a.ino() == b.ino()
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b),
+        _ => false,
+    }
 }
 
 /// Creates a new, private file next to `dest` for the copy in progress: hidden, and named
@@ -234,10 +436,8 @@ fn create_temp_file(dest: &Path, name: &OsStr) -> Result<PathBuf> {
 
 /// Removes a failed backup's temporary file and any file SQLite kept beside it.
 fn remove_backup_files(temp: &Path) {
-    for suffix in ["", "-journal", "-wal", "-shm"] {
-        let mut path = temp.as_os_str().to_owned();
-        path.push(suffix);
-        let _ = std::fs::remove_file(path);
+    for suffix in COMPANIONS {
+        let _ = std::fs::remove_file(with_suffix(temp, suffix));
     }
 }
 
@@ -304,7 +504,7 @@ impl Store for SqliteStore {
              ON CONFLICT (name) DO UPDATE SET creds = excluded.creds, updated_at = excluded.updated_at",
         )?;
         stmt.execute(params![session, creds, now_millis()])?;
-        Ok(())
+        self.ensure_file_in_place()
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -360,7 +560,7 @@ impl Store for SqliteStore {
         tx.prepare_cached(TOUCH_SESSION)?.execute(params![session_id, now_millis()])?;
         // Dropping an uncommitted transaction rolls it back, so an error above writes nothing.
         tx.commit()?;
-        Ok(())
+        self.ensure_file_in_place()
     }
 
     fn clear_keys(&mut self, session: &str) -> Result<()> {
@@ -372,13 +572,13 @@ impl Store for SqliteStore {
             tx.prepare_cached(TOUCH_SESSION)?.execute(params![id, now_millis()])?;
         }
         tx.commit()?;
-        Ok(())
+        self.ensure_file_in_place()
     }
 
     fn delete_session(&mut self, session: &str) -> Result<()> {
         let mut stmt = self.conn.prepare_cached("DELETE FROM sessions WHERE name = ?1")?;
         stmt.execute([session])?;
-        Ok(())
+        self.ensure_file_in_place()
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
@@ -461,6 +661,10 @@ impl Store for SqliteStore {
             problems.push(format!("{orphans} keys belong to no session"));
         }
         Ok(problems)
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone()
     }
 }
 
@@ -692,5 +896,129 @@ mod tests {
         let old = time(&mut store);
         store.apply("s", &[put("t", "1", b"w")]).unwrap();
         assert!(time(&mut store) >= old + 1000);
+    }
+
+    /// A copy of a checked-in database file written by version 1 of the schema (commit
+    /// 746e178): sessions alice and bob with creds and keys, and a session deleted afterwards by
+    /// the sqlite3 shell without foreign keys, so that its two keys were left behind.
+    fn schema_v1_fixture(name: &str) -> PathBuf {
+        let path = temp_path(name);
+        std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema-v1.db"), &path).unwrap();
+        path
+    }
+
+    /// Every (session, creds) and (session, type, id, value) row, read with plain SQL.
+    type RawRows = (Vec<(String, Option<Vec<u8>>)>, Vec<(String, String, String, Vec<u8>)>);
+
+    fn raw_rows(path: &Path) -> RawRows {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let sessions = conn
+            .prepare("SELECT name, creds FROM sessions ORDER BY name")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let keys = conn
+            .prepare("SELECT s.name, k.type, k.id, k.value FROM keys k JOIN sessions s ON s.id = k.session_id ORDER BY 1, 2, 3")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        (sessions, keys)
+    }
+
+    #[test]
+    fn a_version_1_database_is_upgraded_keeping_every_session_and_key_byte_for_byte() {
+        let path = schema_v1_fixture("upgrade-v1");
+        let (sessions, keys) = raw_rows(&path);
+        assert_eq!(sessions.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
+        assert_eq!(keys.len(), 9);
+        let orphans: i64 = Connection::open(&path).unwrap().query_row("SELECT count(*) FROM keys WHERE session_id NOT IN (SELECT id FROM sessions)", [], |r| r.get(0)).unwrap();
+        assert_eq!(orphans, 2, "the fixture holds the keys of a session deleted without foreign keys");
+
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.sessions().unwrap(), ["alice", "bob"]);
+        for (name, creds) in &sessions {
+            assert_eq!(&store.get_creds(name).unwrap(), creds, "creds of {name}");
+        }
+        for (session, kind, id, value) in &keys {
+            assert_eq!(store.get_keys(session, kind, std::slice::from_ref(id)).unwrap(), vec![Some(value.clone())], "{session} {kind} {id}");
+        }
+        assert!(store.check().unwrap().is_empty());
+        drop(store);
+        assert_eq!(raw_rows(&path), (sessions, keys), "nothing else changed");
+    }
+
+    #[test]
+    fn a_new_session_never_inherits_the_keys_of_a_session_deleted_without_foreign_keys() {
+        // The deleted session had the highest row id: version 1 gave it to the next session.
+        let path = schema_v1_fixture("no-reuse-v1");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.set_creds("carol", b"\x01\x00").unwrap();
+        assert_eq!(store.list_keys("carol").unwrap(), vec![], "carol has no keys of her own");
+        assert_eq!(store.get_keys("carol", "session", &["victim.0".into()]).unwrap(), vec![None]);
+
+        // And after the upgrade, deleting the newest session without foreign keys frees no id.
+        store.apply("carol", &[put("session", "mine", b"\x01\x00")]).unwrap();
+        store.conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        store.conn.execute("DELETE FROM sessions WHERE name = 'carol'", []).unwrap();
+        store.conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        store.set_creds("dave", b"\x01\x00").unwrap();
+        assert_eq!(store.list_keys("dave").unwrap(), vec![]);
+        assert_eq!(store.check().unwrap(), ["1 keys belong to no session"], "carol's key is an orphan, not dave's");
+    }
+
+    #[test]
+    fn a_write_after_the_database_file_was_deleted_or_replaced_is_an_io_error() {
+        let path = temp_path("moved");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.set_creds("s", b"c").unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(store.set_creds("s", b"d").unwrap_err().code(), "ERR_STORE_IO");
+        assert_eq!(store.apply("s", &[put("t", "1", b"v")]).unwrap_err().code(), "ERR_STORE_IO");
+        assert_eq!(store.clear_keys("s").unwrap_err().code(), "ERR_STORE_IO");
+        assert_eq!(store.delete_session("s").unwrap_err().code(), "ERR_STORE_IO");
+        drop(store);
+
+        let path = temp_path("replaced");
+        let other = path.with_file_name("other.db");
+        drop(SqliteStore::open(&other).unwrap());
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.apply("s", &[put("t", "1", b"v")]).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let err = store.apply("s", &[put("t", "2", b"v")]).unwrap_err();
+        assert_eq!(err.code(), "ERR_STORE_IO");
+        assert!(err.to_string().contains("deleted or replaced"), "{err}");
+        drop(store);
+        assert_eq!(SqliteStore::open(&path).unwrap().list_keys("s").unwrap(), vec![], "the file at the path never got the write");
+    }
+
+    #[test]
+    fn a_backup_never_replaces_a_live_databases_files() {
+        let path = temp_path("backup-live-files");
+        let dir = path.parent().unwrap().to_path_buf();
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.set_creds("s", b"c").unwrap();
+        let other_path = dir.join("other.db");
+        let mut other = SqliteStore::open(&other_path).unwrap();
+        other.set_creds("o", b"x").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&path, dir.join("link.db")).unwrap();
+        std::fs::hard_link(&path, dir.join("hard.db")).unwrap();
+        let before = files_in(&dir);
+        for dest in ["auth.db-wal", "auth.db-shm", "other.db", "other.db-wal", "hard.db"].iter().chain(cfg!(unix).then_some(&"link.db")) {
+            let err = store.backup(&dir.join(dest)).unwrap_err();
+            assert_eq!(err.code(), "ERR_INVALID_ARG", "{dest}: {err}");
+        }
+        assert_eq!(files_in(&dir), before, "nothing was written");
+        assert_eq!(store.get_creds("s").unwrap(), Some(b"c".to_vec()));
+        assert_eq!(other.get_creds("o").unwrap(), Some(b"x".to_vec()));
+        drop((store, other));
+        let mut reopened = SqliteStore::open(&other_path).unwrap();
+        assert!(reopened.check().unwrap().is_empty());
+        assert_eq!(reopened.get_creds("o").unwrap(), Some(b"x".to_vec()));
     }
 }

@@ -93,11 +93,18 @@ pub trait Store: Send {
     /// foreign keys). Returns the problems found, empty when the store is sound.
     fn check(&mut self) -> Result<Vec<String>>;
 
-    /// The cache through which another thread may answer key reads without this store
-    /// ([`ReadCache`](super::read_cache::ReadCache)), if the backend keeps one.
-    fn read_cache(&self) -> Option<std::sync::Arc<super::read_cache::ReadCache>> {
-        None
-    }
+    /// What this store is, as opposed to the URL it was opened with: two stores with the same
+    /// identity hold the same data (one SQLite file through two paths, one Redis server, db
+    /// and key prefix through two URLs). Tools compare it before copying a store onto another.
+    fn identity(&self) -> String;
+}
+
+/// The identity of a store that nothing else can share (an in-memory store): unique in the
+/// process, and across processes.
+pub(crate) fn private_identity(kind: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{kind}:{}:{n}", std::process::id())
 }
 
 /// The wall clock in ms since the Unix epoch, as stores record last writes.

@@ -39,7 +39,7 @@ impl StoreUrl {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err(StoreError::invalid(format!("store URL {url:?} names no file")));
+                return Err(StoreError::invalid(format!("store URL {:?} names no file", redact(url))));
             }
             return Ok(StoreUrl::SqliteFile(PathBuf::from(path)));
         }
@@ -59,7 +59,7 @@ impl StoreUrl {
                         .map(|h| if auth.is_empty() { format!("{node_scheme}://{h}") } else { format!("{node_scheme}://{auth}@{h}") })
                         .collect();
                     if nodes.is_empty() {
-                        return Err(StoreError::invalid(format!("store URL {url:?} names no cluster node")));
+                        return Err(StoreError::invalid(format!("store URL {:?} names no cluster node", redact(url))));
                     }
                     Ok(StoreUrl::Redis(RedisTarget::Cluster(nodes)))
                 }
@@ -69,8 +69,50 @@ impl StoreUrl {
                 _ => Ok(StoreUrl::SqliteFile(PathBuf::from(url))),
             };
         }
+        // `sqlite3:auth.db` is a typo of a URL, not a file of that name. One letter before
+        // the colon is a Windows drive (`C:\auth.db`); a file whose name has a colon is `./a:b`.
+        if let Some((scheme, _)) = url.split_once(':') {
+            let looks_like_scheme = scheme.len() > 1
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+            if looks_like_scheme {
+                return Err(StoreError::invalid(format!(
+                    "unknown store URL scheme {scheme:?}: use sqlite:PATH, sqlite::memory:, memory:, redis://, rediss://, redis+unix:// or redis+cluster:// (a file whose name has a colon is written ./NAME)"
+                )));
+            }
+        }
         Ok(StoreUrl::SqliteFile(PathBuf::from(url)))
     }
+}
+
+/// The URL as it may be shown: a password in it (`scheme://user:PASSWORD@host`, on each node
+/// of a cluster list, or a `password=` query parameter) replaced by `***`. Everything this
+/// package prints, logs or puts in an error shows URLs through this.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{hosts}"),
+            None => format!("{userinfo}@{hosts}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if ["password", "pass", "pwd", "secret", "token"].contains(&key.to_ascii_lowercase().as_str()) => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 #[cfg(test)]
@@ -84,6 +126,9 @@ mod tests {
         assert_eq!(StoreUrl::parse("sqlite://auth.db").unwrap(), file("auth.db"));
         assert_eq!(StoreUrl::parse("sqlite:///var/a.db").unwrap(), file("/var/a.db"));
         assert_eq!(StoreUrl::parse("./x/auth.db").unwrap(), file("./x/auth.db"));
+        assert_eq!(StoreUrl::parse("auth.db").unwrap(), file("auth.db"));
+        assert_eq!(StoreUrl::parse("./a:b.db").unwrap(), file("./a:b.db"));
+        assert_eq!(StoreUrl::parse("C:\\bots\\auth.db").unwrap(), file("C:\\bots\\auth.db"));
         assert_eq!(StoreUrl::parse("sqlite::memory:").unwrap(), StoreUrl::SqliteMemory);
         assert_eq!(StoreUrl::parse("memory:").unwrap(), StoreUrl::Memory);
         for server in ["redis://127.0.0.1:6379/2", "rediss://u:p@host:6380", "redis+unix:///tmp/r.sock"] {
@@ -99,8 +144,32 @@ mod tests {
     }
 
     #[test]
+    fn passwords_are_redacted_and_nothing_else() {
+        for (url, shown) in [
+            ("redis://user:s3cret@host:6379/2", "redis://user:***@host:6379/2"),
+            ("rediss://:s3cret@host", "rediss://:***@host"),
+            ("redis+cluster://:s3cret@10.0.0.1:7000,10.0.0.2:7001", "redis+cluster://:***@10.0.0.1:7000,10.0.0.2:7001"),
+            ("redis://u:p@ss:w@rd@host/0", "redis://u:***@host/0"),
+            ("redis://host:6379/0?password=s3cret&db=1", "redis://host:6379/0?password=***&db=1"),
+            ("redis://user@host", "redis://user@host"),
+            ("sqlite:/var/lib/a:b@c.db", "sqlite:/var/lib/a:b@c.db"),
+            ("./auth.db", "./auth.db"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn parse_errors_never_show_a_password() {
+        for bad in ["redis+cluster://:s3cret@", "redis+cluster://u:s3cret@h:1/0"] {
+            let err = StoreUrl::parse(bad).unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+    }
+
+    #[test]
     fn rejects_empty_and_unknown_schemes() {
-        for bad in ["", "sqlite:", "sqlite://", "postgres://localhost/db", "ftp://x", "sqlite:/tmp/a\0b.db", "redis+cluster://", "redis+cluster://h:1/0"] {
+        for bad in ["", "sqlite:", "sqlite://", "postgres://localhost/db", "ftp://x", "sqlite:/tmp/a\0b.db", "redis+cluster://", "redis+cluster://h:1/0", "sqlite3:typo.db", "redis:localhost", "file:auth.db"] {
             assert_eq!(StoreUrl::parse(bad).unwrap_err().code(), "ERR_INVALID_ARG", "{bad}");
         }
     }

@@ -26,6 +26,10 @@ pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
     let mut writes = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let kind = input.string()?;
+        if kind.is_empty() {
+            // Reads refuse an empty type: what was stored under one could never be read.
+            return Err(bad("a key type is empty"));
+        }
         let id = input.string()?;
         let value = match input.byte()? {
             0 => None,

@@ -21,8 +21,7 @@ use napi_derive::napi;
 use settle::{Settle, Settler};
 
 use crate::core::error::StoreError;
-use crate::core::executor::{open_url, Executor};
-use crate::core::read_cache::ReadCache;
+use crate::core::executor::{open_url, Executor, OpenOptions};
 use crate::core::redis::RedisOptions;
 use crate::core::codec;
 use crate::core::url::StoreUrl;
@@ -36,7 +35,7 @@ pub(crate) enum Reply {
     /// A Buffer.
     Bytes(Vec<u8>),
     Names(Vec<String>),
-    Opened(Executor, Arc<Settler>, Option<Arc<ReadCache>>),
+    Opened(Executor, Arc<Settler>),
 }
 
 /// Builds the JS value of a reply, on the JavaScript thread.
@@ -54,8 +53,8 @@ pub(crate) unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys
                 value::napi_ok(sys::napi_set_element(env, out, i as u32, item))?;
             }
         }
-        Reply::Opened(exec, settler, cache) => {
-            out = NativeStore::to_napi_value(env, NativeStore { exec: Arc::new(exec), settler, cache })
+        Reply::Opened(exec, settler) => {
+            out = NativeStore::to_napi_value(env, NativeStore { exec: Arc::new(exec), settler })
                 .map_err(|e| StoreError::Io(e.to_string()))?
         }
     }
@@ -70,25 +69,7 @@ where
     P: FnOnce() -> Result<R, StoreError>,
     R: FnOnce(Settle),
 {
-    settled_promise(env, settler, false, prepare)
-}
-
-/// [`promise`] for an operation that changes keys: the read cache answers nothing until it
-/// has settled.
-fn write_promise<'env, P, R>(env: &'env Env, settler: &Arc<Settler>, prepare: P) -> napi::Result<Object<'env>>
-where
-    P: FnOnce() -> Result<R, StoreError>,
-    R: FnOnce(Settle),
-{
-    settled_promise(env, settler, true, prepare)
-}
-
-fn settled_promise<'env, P, R>(env: &'env Env, settler: &Arc<Settler>, write: bool, prepare: P) -> napi::Result<Object<'env>>
-where
-    P: FnOnce() -> Result<R, StoreError>,
-    R: FnOnce(Settle),
-{
-    let (promise, settle) = settler.promise(env.raw(), write).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+    let (promise, settle) = settler.promise(env.raw()).map_err(|e| napi::Error::from_reason(e.to_string()))?;
     match prepare() {
         Ok(submit) => submit(settle),
         Err(err) => settle(Err(err)),
@@ -96,13 +77,15 @@ where
     Ok(Object::from_raw(env.raw(), promise))
 }
 
-/// Reads `openStore`'s options. `None` when no Redis option is given.
-fn redis_options(env: sys::napi_env, options: sys::napi_value) -> Result<Option<RedisOptions>, StoreError> {
+/// Reads `openStore`'s options: `create`, and the Redis ones (`redis` is `None` when no Redis
+/// option is given).
+fn open_options(env: sys::napi_env, options: sys::napi_value) -> Result<OpenOptions, StoreError> {
+    let mut open = OpenOptions::default();
     if value::is_nullish(env, options) {
-        return Ok(None);
+        return Ok(open);
     }
     let mut redis = RedisOptions::default();
-    let mut any = false;
+    let mut any_redis = false;
     // A duration from a positive number of `unit`s; the core then checks its range.
     let duration = |value: sys::napi_value, name: &str, unit: f64| -> Result<Duration, StoreError> {
         value::number_arg(env, value)
@@ -114,7 +97,11 @@ fn redis_options(env: sys::napi_env, options: sys::napi_value) -> Result<Option<
         if value::type_of(env, item) == sys::ValueType::napi_undefined {
             continue;
         }
-        any = true;
+        if name == "create" {
+            open.create = value::bool_arg(env, item, "options.create")?;
+            continue;
+        }
+        any_redis = true;
         match name.as_str() {
             "keyPrefix" => redis.key_prefix = value::string_arg(env, item, "options.keyPrefix")?,
             "connectTimeoutMs" => redis.connect_timeout = duration(item, &name, 0.001)?,
@@ -124,21 +111,20 @@ fn redis_options(env: sys::napi_env, options: sys::napi_value) -> Result<Option<
         }
     }
     redis.validate()?;
-    Ok(any.then_some(redis))
+    open.redis = any_redis.then_some(redis);
+    Ok(open)
 }
 
 #[napi]
 pub struct NativeStore {
     exec: Arc<Executor>,
     settler: Arc<Settler>,
-    /// Answers reads on the JavaScript thread where the backend keeps one (SQLite files).
-    cache: Option<Arc<ReadCache>>,
 }
 
 #[napi]
 impl NativeStore {
-    /// Opens the store a URL names, on a thread of its own. `options`: `{ keyPrefix?,
-    /// connectTimeoutMs?, commandTimeoutMs?, ttlSeconds? }`, for Redis stores.
+    /// Opens the store a URL names, on a thread of its own. `options`: `{ create?, keyPrefix?,
+    /// connectTimeoutMs?, commandTimeoutMs?, ttlSeconds? }` (the last four for Redis stores).
     #[napi(ts_return_type = "Promise<NativeStore>", ts_args_type = "url: string, options?: object")]
     pub fn open<'env>(env: &'env Env, url: Unknown<'env>, options: Unknown<'env>) -> napi::Result<Object<'env>> {
         let settler = Settler::new(env.raw()).map_err(|e| napi::Error::from_reason(e.to_string()))?;
@@ -146,22 +132,9 @@ impl NativeStore {
         promise(env, &settler, move || {
             let url_text = value::string_arg(env.raw(), url.raw(), "store URL")?;
             let url = StoreUrl::parse(&url_text)?;
-            let redis = redis_options(env.raw(), options.raw())?;
-            // The store's cache, handed over from the worker thread once the store is open.
-            let cache = Arc::new(std::sync::Mutex::new(None));
-            let cache_out = Arc::clone(&cache);
+            let options = open_options(env.raw(), options.raw())?;
             Ok(move |settle: Settle| {
-                Executor::open(
-                    move || {
-                        let store = open_url(&url, redis)?;
-                        *cache.lock().unwrap_or_else(|e| e.into_inner()) = store.read_cache();
-                        Ok(store)
-                    },
-                    move |opened| {
-                        let cache = cache_out.lock().unwrap_or_else(|e| e.into_inner()).take();
-                        settle(opened.map(|exec| Reply::Opened(exec, for_store, cache)))
-                    },
-                )
+                Executor::open(move || open_url(&url, options), move |opened| settle(opened.map(|exec| Reply::Opened(exec, for_store))))
             })
         })
     }
@@ -209,39 +182,10 @@ impl NativeStore {
         })
     }
 
-    /// The values of `ids` as a results buffer, answered from the read cache on this thread,
-    /// or null when the cache cannot answer (then call `getKeys`). It answers only while no
-    /// key write of this store is pending, so a read never overtakes an earlier write (it may
-    /// settle before reads issued earlier, which read the same state); invalid arguments also
-    /// give null, for `getKeys` to reject them.
-    #[napi(ts_return_type = "Buffer | null", ts_args_type = "session: string, kind: string, ids: string[]")]
-    pub fn get_keys_cached<'env>(
-        &self,
-        env: &'env Env,
-        session: Unknown<'env>,
-        kind: Unknown<'env>,
-        ids: Unknown<'env>,
-    ) -> napi::Result<Unknown<'env>> {
-        let raw = env.raw();
-        let results = match &self.cache {
-            // A closed store answers nothing: its calls reject with ERR_STORE_CLOSED.
-            Some(cache) if self.settler.no_pending_writes() && !self.exec.is_closed() => (|| {
-                let session = value::string_arg(raw, session.raw(), "sessionId").ok()?;
-                let kind = value::string_arg(raw, kind.raw(), "key type").ok()?;
-                let ids = value::string_array_arg(raw, ids.raw(), "ids").ok()?;
-                cache.lookup(&session, &kind, &ids)
-            })(),
-            _ => None,
-        };
-        let reply = Reply::Value(results);
-        let out = unsafe { reply_to_js(raw, reply) }.map_err(|e| napi::Error::from_reason(e.to_string()))?;
-        Ok(unsafe { Unknown::from_raw_unchecked(raw, out) })
-    }
-
     /// Applies a key batch (`src/core/wire.rs`, written by `lib/codec.js`) atomically.
     #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, batch: Uint8Array")]
     pub fn set_keys<'env>(&self, env: &'env Env, session: Unknown<'env>, batch: Unknown<'env>) -> napi::Result<Object<'env>> {
-        write_promise(env, &self.settler, || {
+        promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             let writes = wire::read_batch(&value::bytes_arg(env.raw(), batch.raw(), "batch")?)?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.apply(&session, &writes), |r| settle(r.map(|_| Reply::Unit))))
@@ -250,7 +194,7 @@ impl NativeStore {
 
     #[napi(ts_return_type = "Promise<void>")]
     pub fn clear_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        write_promise(env, &self.settler, || {
+        promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.clear_keys(&session), |r| settle(r.map(|_| Reply::Unit))))
         })
@@ -258,7 +202,7 @@ impl NativeStore {
 
     #[napi(ts_return_type = "Promise<void>")]
     pub fn delete_session<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        write_promise(env, &self.settler, || {
+        promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             Ok(move |settle: Settle| self.exec.submit(move |s| s.delete_session(&session), |r| settle(r.map(|_| Reply::Unit))))
         })
@@ -325,11 +269,11 @@ impl NativeStore {
         })
     }
 
-    /// Whether `getKeysCached` can ever answer (SQLite file stores); read once by `index.js`,
-    /// so that other stores pay no extra call per read.
+    /// What the store is, whatever URL opened it: equal for two stores on one SQLite file (by
+    /// device and inode) or one Redis server, database and key prefix.
     #[napi(getter)]
-    pub fn has_read_cache(&self) -> bool {
-        self.cache.is_some()
+    pub fn identity(&self) -> String {
+        self.exec.identity().to_owned()
     }
 
     #[napi(getter)]

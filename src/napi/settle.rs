@@ -28,8 +28,6 @@ pub(crate) struct Settler {
     queue: Arc<Queue>,
     /// Promises created and not yet settled; touched on the JavaScript thread only.
     pending: AtomicUsize,
-    /// Of those, the ones of key writes (the read cache answers only when there are none).
-    pending_writes: AtomicUsize,
 }
 
 /// The thread-safe function, until either we release it or Node finalizes it. When Node
@@ -51,15 +49,9 @@ struct Completion {
     deferred: Deferred,
     result: Result<Reply, StoreError>,
     settler: Arc<Settler>,
-    write: bool,
 }
 
 impl Settler {
-    /// Whether no key write of this store is waiting to settle (JavaScript thread only).
-    pub(crate) fn no_pending_writes(&self) -> bool {
-        self.pending_writes.load(Ordering::Relaxed) == 0
-    }
-
     pub(crate) fn new(env: sys::napi_env) -> Result<Arc<Settler>, StoreError> {
         let mut name = ptr::null_mut();
         napi_ok(create_string(env, "baileys-rust-auth", &mut name))?;
@@ -87,25 +79,22 @@ impl Settler {
         }
         *queue.lock() = Some(Tsfn(tsfn));
         unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
-        Ok(Arc::new(Settler { queue, pending: AtomicUsize::new(0), pending_writes: AtomicUsize::new(0) }))
+        Ok(Arc::new(Settler { queue, pending: AtomicUsize::new(0) }))
     }
 
-    /// A new promise and the callback that settles it; `write` for operations that change keys.
-    pub(crate) fn promise(self: &Arc<Self>, env: sys::napi_env, write: bool) -> Result<(sys::napi_value, Settle), StoreError> {
+    /// A new promise and the callback that settles it.
+    pub(crate) fn promise(self: &Arc<Self>, env: sys::napi_env) -> Result<(sys::napi_value, Settle), StoreError> {
         let mut deferred = ptr::null_mut();
         let mut promise = ptr::null_mut();
         napi_ok(unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) })?;
         if self.pending.fetch_add(1, Ordering::Relaxed) == 0 {
             self.keep_process_alive(env, true);
         }
-        if write {
-            self.pending_writes.fetch_add(1, Ordering::Relaxed);
-        }
         let settler = Arc::clone(self);
         let deferred = Deferred(deferred);
         let settle: Settle = Box::new(move |result| {
             let queue = Arc::clone(&settler.queue);
-            let completion = Box::into_raw(Box::new(Completion { deferred, result, settler, write }));
+            let completion = Box::into_raw(Box::new(Completion { deferred, result, settler }));
             // Held across the call so that Node cannot free the function meanwhile.
             let slot = queue.lock();
             let status = match *slot {
@@ -159,7 +148,7 @@ unsafe extern "C" fn forget_queue(_: sys::napi_env, data: *mut c_void, _: *mut c
 }
 
 unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _: sys::napi_value, _: *mut c_void, data: *mut c_void) {
-    let Completion { deferred, result, settler, write } = *Box::from_raw(data.cast::<Completion>());
+    let Completion { deferred, result, settler } = *Box::from_raw(data.cast::<Completion>());
     if env.is_null() {
         return; // the environment is being torn down
     }
@@ -167,9 +156,6 @@ unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _: sys::napi_value,
         Ok(value) => sys::napi_resolve_deferred(env, deferred.0, value),
         Err(err) => sys::napi_reject_deferred(env, deferred.0, error_value(env, &err)),
     };
-    if write {
-        settler.pending_writes.fetch_sub(1, Ordering::Relaxed);
-    }
     if settler.pending.fetch_sub(1, Ordering::Relaxed) == 1 {
         settler.keep_process_alive(env, false);
     }

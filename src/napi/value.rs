@@ -214,6 +214,15 @@ pub(crate) fn number_arg(env: Env, value: JsValue) -> Option<f64> {
     read_number(env, value).ok()
 }
 
+/// A boolean argument.
+pub(crate) fn bool_arg(env: Env, value: JsValue, what: &str) -> Result<bool, StoreError> {
+    let mut out = false;
+    if type_of(env, value) == sys::ValueType::napi_boolean && unsafe { sys::napi_get_value_bool(env, value, &mut out) } == sys::Status::napi_ok {
+        return Ok(out);
+    }
+    Err(StoreError::invalid(format!("{what} must be a boolean")))
+}
+
 /// A non-empty string argument, such as a session id.
 pub(crate) fn string_arg(env: Env, value: JsValue, what: &str) -> Result<String, StoreError> {
     if type_of(env, value) == sys::ValueType::napi_string {
