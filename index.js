@@ -145,7 +145,12 @@ class AuthStore {
   async getKeys(sessionId, type, ids) {
     // The answer is keyed by the ids as they are now: the caller may change its array before
     // the read finishes. (Anything but an array is left for the native side to refuse.)
-    const asked = Array.isArray(ids) ? Array.from(ids) : ids
+    let asked = ids
+    try {
+      if (Array.isArray(ids)) asked = Array.from(ids)
+    } catch (err) {
+      throw storeError(ErrorCodes.INVALID_ARG, `ids cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
+    }
     const results = await track(this.#native.getKeys(sessionId, type, asked), 'read')
     return codec.decodeResults(results, asked)
   }

@@ -59,7 +59,9 @@ log(`bob → group: decrypted by alice (${reply.skdmTo.length ? 'sender key dist
 
 const sessions = await alice.auth.store.sessions()
 log(`sessions in the store: ${sessions.join(', ')}`)
-await alice.auth.store.close()
+// Each session releases the shared store; the last one closes it.
+await alice.auth.close()
+await bob.auth.close()
 
 if (!resumed) {
   log('exiting; starting a new process on the same database…')

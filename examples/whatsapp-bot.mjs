@@ -24,7 +24,7 @@ async function showQr(qr) {
 async function connect() {
   // Drop-in for useMultiFileAuthState: SQLite file ./baileys-auth.db unless
   // BAILEYS_AUTH_STORE names another store.
-  const { state, saveCreds, store } = await useRustAuthState(sessionId)
+  const { state, saveCreds, store, close } = await useRustAuthState(sessionId)
   const sock = makeWASocket({ auth: state })
 
   // Every creds change must be saved, or the next start needs a new QR code.
@@ -35,13 +35,17 @@ async function connect() {
     if (connection === 'open') console.log(`connected as ${state.creds.me?.id}`)
     if (connection === 'close') {
       const status = new Boom(lastDisconnect?.error)?.output?.statusCode
+      // This socket is done: stop saving its creds, and release its session (other sessions
+      // on the same store, in a bot that runs many, go on; the store closes with the last).
+      sock.ev.off('creds.update', saveCreds)
       if (status === DisconnectReason.loggedOut) {
         // The phone unlinked this device: its keys are worthless now.
         console.log('logged out; deleting the session')
         await store.deleteSession(sessionId)
-        await store.close()
+        await close()
       } else {
         console.log(`connection closed (${status}); reconnecting`)
+        await close()
         connect()
       }
     }

@@ -5,6 +5,9 @@
 // (useMultiFileAuthState alone would add ~3 minutes at 5 runs, mostly in chat).
 export const STORES = [
   { id: 'ours-sqlite', label: 'baileys-rust-auth (SQLite)', module: 'ours.mjs', options: { backend: 'sqlite' }, persistent: true },
+  // Ours wrapped in Baileys' makeCacheableSignalKeyStore (a NodeCache in front of the store), as
+  // Baileys' example does: extra information for the README's advice on whether to wrap.
+  { id: 'ours-sqlite-cacheable', label: 'baileys-rust-auth (SQLite) + makeCacheableSignalKeyStore', module: 'ours.mjs', options: { backend: 'sqlite', cacheable: true }, persistent: true, extra: true, skip: ['coldstart'] },
   { id: 'ours-redis', label: 'baileys-rust-auth (Redis)', module: 'ours.mjs', options: { backend: 'redis' }, redis: true, persistent: true },
   { id: 'bsqlite-full', label: 'better-sqlite3 (WAL, FULL)', module: 'better-sqlite3.mjs', options: { synchronous: 'FULL' }, persistent: true },
   // The NORMAL row is extra information, so it runs only where it is cheap and says something:

@@ -1,5 +1,7 @@
 // baileys-rust-auth itself, through its public API (useRustAuthState over one openStore), on
 // SQLite (a fresh file: WAL, synchronous=FULL, as shipped) or on the run's private Redis.
+// `cacheable: true` wraps the keys in Baileys' makeCacheableSignalKeyStore, as many apps do, to
+// measure whether that pays (README: "Baileys' makeCacheableSignalKeyStore").
 //
 // Every peer module exports `open(config)` resolving to a backend:
 //   backend.use(sessionId) -> { state: { creds, keys: { get, set } }, saveCreds, close() }
@@ -19,9 +21,10 @@ export async function open({ dir, redisUrl, keyPrefix, baileys, options }) {
       : await openStore(`sqlite:${join(dir, 'auth.db')}`)
   return {
     async use(sessionId) {
-      const { state, saveCreds } = await useRustAuthState(sessionId, { store, baileys })
-      // Sessions share the store; closing one session has nothing to release.
-      return { state, saveCreds, close: async () => {} }
+      const { state, saveCreds, close } = await useRustAuthState(sessionId, { store, baileys })
+      if (options.cacheable) state.keys = baileys.makeCacheableSignalKeyStore(state.keys)
+      // The store was passed in: closing a session releases it and leaves the store open.
+      return { state, saveCreds, close }
     },
     close: () => store.close(),
   }
