@@ -409,3 +409,29 @@ fn redis_keeps_no_time_without_data_and_expires_it_with_the_session() {
     redis::cmd("SET").arg("t:{ghost}:updated").arg(1).exec(&mut raw).unwrap();
     assert_eq!(plain.sessions().unwrap(), ["p"]);
 }
+
+#[test]
+fn a_store_is_identified_by_what_it_holds_not_by_the_name_it_was_opened_by() {
+    let dir = test_dir();
+    let file = dir.join("auth.db");
+    let a = SqliteStore::open(&file).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&file, dir.join("link.db")).unwrap();
+    #[cfg(unix)]
+    assert_eq!(SqliteStore::open(&dir.join("link.db")).unwrap().identity(), a.identity(), "through a symlink");
+    assert_eq!(SqliteStore::open(&dir.join(".").join("auth.db")).unwrap().identity(), a.identity(), "through another path");
+    assert_ne!(SqliteStore::open(&dir.join("other.db")).unwrap().identity(), a.identity(), "another file");
+    assert_ne!(SqliteStore::open_in_memory().unwrap().identity(), SqliteStore::open_in_memory().unwrap().identity());
+    assert_ne!(MemoryStore::new().identity(), MemoryStore::new().identity());
+
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let open = |url: String, prefix: &str| {
+        let options = RedisOptions { key_prefix: prefix.into(), ..RedisOptions::default() };
+        RedisStore::open(&RedisTarget::Server(url), options).unwrap().identity()
+    };
+    let socket = server.url.clone();
+    let via_socket = open(socket.clone(), "baileys");
+    assert_eq!(open(format!("{socket}?db=0"), "baileys"), via_socket, "db 0 named or not");
+    assert_ne!(open(format!("{socket}?db=1"), "baileys"), via_socket, "another database");
+    assert_ne!(open(socket, "other"), via_socket, "another key prefix");
+}
