@@ -975,3 +975,19 @@ test('errors about a Redis URL never show its password', async (t) => {
     t.false(err.message.includes('s3cret-pass'), err.message)
   }
 })
+
+test('a URL that reaches an HTTP server instead of Redis says so, in one line', async (t) => {
+  const { createServer: createHttpServer } = await import('node:http')
+  const http = createHttpServer((req, res) => res.end('hello'))
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve))
+  const url = `redis://127.0.0.1:${http.address().port}`
+  try {
+    const err = await rejectsWith(t, openStore(url, { connectTimeoutMs: 5000 }), ErrorCodes.STORE_IO)
+    t.regex(err.message, /not as a Redis server/)
+    t.true(err.message.includes(url), err.message)
+    t.false(err.message.includes('\n'), err.message)
+  } finally {
+    http.closeAllConnections()
+    await new Promise((resolve) => http.close(resolve))
+  }
+})
