@@ -4,7 +4,7 @@
 // them, or the next process to open the file reinitialises the shared memory under the app
 // (SIGBUS) or the app serves values another connection has replaced.
 import test from 'ava'
-import { execFile, spawn } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -66,9 +66,10 @@ function startWriter(url, session) {
   }
 }
 
-function run(args) {
+/** Runs `program` (node by default) with `args`; resolves to { code, stdout, stderr }. */
+function run(args, program = process.execPath) {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))
+    execFile(program, args, (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }))
   })
 }
 
@@ -106,6 +107,32 @@ test('the app survives 200 opens of its database by another process, and keeps e
   t.deepEqual(exit, { code: 0, signal: null }, writer.lines.filter((l) => !l.startsWith('ack')).join('\n'))
   t.true(writer.lastAck() >= 20)
   await assertAcknowledgedWritesPresent(t, url, 'bot', writer.lastAck())
+})
+
+test("the app survives 200 opens of its database by Python's sqlite3 module", async (t) => {
+  const python = spawnSync('python3', ['-c', 'import sqlite3'], { stdio: 'ignore' })
+  if (python.status !== 0) {
+    t.log('python3 with sqlite3 is not installed here: the reader above is Node only')
+    return t.pass()
+  }
+  const dir = tempDir()
+  const db = join(dir, 'auth.db')
+  const writer = startWriter(`sqlite:${db}`, 'bot')
+  await writer.ready
+  const reader = await run([
+    '-c',
+    `import sqlite3, sys
+for i in range(200):
+    c = sqlite3.connect(sys.argv[1])
+    c.execute('SELECT count(*) FROM keys').fetchone()
+    c.close()`,
+    db,
+  ], 'python3')
+  t.is(reader.code, 0, reader.stderr)
+  await writer.acks(20)
+  const exit = await writer.stop()
+  t.deepEqual(exit, { code: 0, signal: null }, writer.lines.filter((l) => !l.startsWith('ack')).join('\n'))
+  await assertAcknowledgedWritesPresent(t, `sqlite:${db}`, 'bot', writer.lastAck())
 })
 
 test('the CLI backs up the live database while the app writes, and the app survives it', async (t) => {
