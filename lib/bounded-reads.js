@@ -46,28 +46,42 @@ class ByteBudget {
 }
 
 /**
- * Runs `work(item, admit)` over a prefix of `items`, in order and at most `concurrency` at a
- * time, and resolves to the results of that prefix (never empty when `items` is not). Before
- * `work` holds a value of `bytes` bytes it awaits `admit(bytes)`, which waits until they fit in
- * the `inFlight` ByteBudget and counts them toward the prefix; no item is started once
- * `maxBytes` are counted. `work` must not throw: it returns its failures.
+ * Runs `work(item, admit)` over a prefix of `items`, at most `concurrency` at a time, and
+ * resolves to the results of that prefix: the items whose values fit in `maxBytes` together
+ * (at least the first). Before `work` holds a value of `bytes` bytes it awaits
+ * `admit(bytes)`. Items are admitted in order: the first that does not fit ends the prefix,
+ * and `admit` resolves to null for it and every later item (whose `work` should then stop:
+ * its result is dropped). An admitted item gets a function that gives its bytes back to the
+ * `inFlight` ByteBudget, once they fit there. `work` must not throw: it returns its failures.
  */
 async function mapPrefix(items, { concurrency, maxBytes, inFlight }, work) {
   const results = []
   let next = 0
+  let end = items.length
   let counted = 0
-  const admit = (bytes) => {
-    counted += bytes
-    return inFlight.acquire(bytes)
-  }
+  // Settles once the item claimed last is counted, refused, or done without bytes.
+  let previousDecided = Promise.resolve()
   const worker = async () => {
-    while (next < items.length && counted < maxBytes) {
+    while (next < end) {
       const at = next++
-      results[at] = await work(items[at], admit)
+      const afterPrevious = previousDecided
+      let decided
+      previousDecided = new Promise((resolve) => (decided = resolve))
+      const admit = async (bytes) => {
+        await afterPrevious
+        const fits = at < end && (counted === 0 || counted + bytes <= maxBytes)
+        if (fits) counted += bytes
+        else end = Math.min(end, at)
+        decided()
+        return fits ? inFlight.acquire(bytes) : null
+      }
+      const result = await work(items[at], admit)
+      decided()
+      results[at] = result
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
-  return results
+  return results.slice(0, end)
 }
 
 module.exports = { ByteBudget, mapPrefix }

@@ -139,8 +139,9 @@ function mebibytes(n) {
 
 /**
  * Reads and parses one file of the folder; throws an Error whose message says why not. Before
- * the file is read, `admit(size)` (if given) is awaited, and the function it resolves to is
- * called once the file is parsed: callers bound the bytes read at once with it.
+ * the file is read, `admit(size)` (if given) is awaited: it resolves to a function called
+ * once the file is parsed (callers bound the bytes read at once with it), or to null, and
+ * then the file is not read and the result is undefined.
  */
 async function readJsonFile(folder, file, admit) {
   const handle = await fs.promises.open(path.join(folder, file), OPEN_FLAGS).catch((err) => {
@@ -153,6 +154,7 @@ async function readJsonFile(folder, file, admit) {
       throw new Error(`the file is ${mebibytes(stat.size)}, more than the ${mebibytes(MAX_FILE_BYTES)} a file may have`)
     }
     const release = admit ? await admit(stat.size) : () => {}
+    if (release === null) return undefined
     try {
       return parseJson(await readAtMost(handle, stat.size))
     } finally {

@@ -28,8 +28,11 @@ const DEFAULT_BATCH_SIZE = 500
  * batch is held in memory (and copied once more to be written) until it is written.
  */
 const BATCH_BYTES = 64 * 1024 * 1024
-/** Files a folder source reads at once, and the bytes they may hold while being parsed. */
-const READ_CONCURRENCY = 8
+/**
+ * Files a folder source has open at once, and the bytes of them it may parse at once: the
+ * count keeps the disk busy, the bytes bound the memory.
+ */
+const READ_CONCURRENCY = 32
 const READ_BYTES_IN_FLIGHT = MAX_FILE_BYTES
 /** How many mismatches an ERR_VERIFY_FAILED message lists (err.mismatches has them all). */
 const SHOWN_MISMATCHES = 10
@@ -97,7 +100,9 @@ async function folderSource(folder, { types = [] } = {}) {
       const limits = { concurrency: READ_CONCURRENCY, maxBytes: BATCH_BYTES, inFlight: new ByteBudget(READ_BYTES_IN_FLIGHT) }
       return mapPrefix(entries, limits, async (entry, admit) => {
         try {
-          return codec.encodeBlob(await readJsonFile(folder, entry.file, admit), entry.file)
+          const value = await readJsonFile(folder, entry.file, admit)
+          // Not read (left for the next batch): mapPrefix drops the result.
+          return value === undefined ? undefined : codec.encodeBlob(value, entry.file)
         } catch (err) {
           return err
         }
@@ -306,10 +311,13 @@ async function exportSession(native, session, folder, options = {}) {
     const vanished = []
     await forEachBatch(source, batchSize, async (batch, blobs, done) => {
       await Promise.all(
-        batch.map((entry, i) => {
-          if (blobs[i] === null) return vanished.push(disappeared(entry))
+        batch.map(async (entry, i) => {
+          if (blobs[i] === null) {
+            vanished.push(disappeared(entry))
+            return
+          }
           const text = jsonText(codec.decodeValue(blobs[i]))
-          return fs.promises.writeFile(path.join(staging, fileNameOf(entry.type, entry.id)), text, { mode: 0o600 })
+          await fs.promises.writeFile(path.join(staging, fileNameOf(entry.type, entry.id)), text, { mode: 0o600 })
         }),
       )
       progress(onProgress, { phase: 'copy', session, done, total: source.entries.length })
