@@ -154,13 +154,13 @@ export interface TransferOptions {
 /** What was copied into one session. */
 export interface TransferResult {
   session: string
-  /** Keys the session holds now (verified). */
+  /** Keys the session holds now. */
   keys: number
   /** Keys written by this run. */
   written: number
-  /** Keys already in the target with the same bytes (an interrupted run being resumed). */
+  /** Keys already in the target with the same bytes: an interrupted run being resumed, or every key of a session that was copied before and only verified. */
   unchanged: number
-  /** Keys of an unfinished target session that the source does not have, removed. */
+  /** Keys of an unfinished target session that the source does not provide (or whose file cannot be imported), removed. */
   removed: number
   /** Files that could not be imported, and why. Empty for migrations. */
   problems: { file: string; reason: string }[]
@@ -210,7 +210,11 @@ export interface MigrateOptions extends TransferOptions {
   overwrite?: boolean
 }
 
-/** Copies sessions between stores byte for byte, each verified both ways. */
+/**
+ * Copies sessions between stores byte for byte, each verified both ways. A key that
+ * disappears from the source during the copy (the session is in use) rejects with
+ * `ERR_VERIFY_FAILED` before the session's creds are written; `err.mismatches` names each.
+ */
 export declare function migrate(options: MigrateOptions): Promise<{
   sessions: TransferResult[]
   /** Sessions left out of a migration of all sessions: they have keys but no creds. */

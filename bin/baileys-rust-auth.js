@@ -8,6 +8,9 @@ const path = require('node:path')
 const api = require('../index.js')
 const { ErrorCodes, storeError } = require('../lib/errors.js')
 const { DEFAULT_STORE_URL, defaultStoreUrl } = require('../lib/default-store.js')
+const { closest } = require('../lib/did-you-mean.js')
+const { MAX_FILE_BYTES } = require('../lib/folder.js')
+const { redactText, redactUrl } = require('../lib/redact.js')
 const { version } = require('../package.json')
 
 const STORE_HELP = `(default: $BAILEYS_AUTH_STORE, else ${DEFAULT_STORE_URL})`
@@ -15,19 +18,20 @@ const STORE_HELP = `(default: $BAILEYS_AUTH_STORE, else ${DEFAULT_STORE_URL})`
 /** Exit codes, documented in docs/cli.md. */
 const EXIT = { OK: 0, FAILED: 1, USAGE: 2, PROBLEMS: 3 }
 
-const COMMON_OPTIONS = {
-  json: { type: 'boolean', help: '--json             print the result as JSON on stdout' },
-  quiet: { type: 'boolean', help: '--quiet            no progress output' },
-  'key-prefix': { type: 'string', help: '--key-prefix P     key prefix of Redis stores (default: baileys)' },
-  help: { type: 'boolean', short: 'h', help: '-h, --help         show this help' },
-}
+// Options several commands share; each command lists those that do something for it.
+const JSON_OPTION = { json: { type: 'boolean', help: '--json             print the result as JSON on stdout' } }
+/** For commands that print progress. */
+const QUIET_OPTION = { quiet: { type: 'boolean', help: '--quiet            no progress output' } }
+/** For commands that can be given a Redis store. */
+const KEY_PREFIX_OPTION = { 'key-prefix': { type: 'string', help: '--key-prefix P     key prefix of Redis stores (default: baileys)' } }
+const HELP_OPTION = { help: { type: 'boolean', short: 'h', help: '-h, --help         show this help' } }
 
 const COMMANDS = {
   sessions: {
     summary: 'list the sessions of a store',
     usage: 'sessions [--store URL]',
     about: 'Lists the sessions of a store, one per line.',
-    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` } },
+    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` }, ...JSON_OPTION, ...KEY_PREFIX_OPTION },
     run: listSessions,
   },
   stats: {
@@ -36,7 +40,7 @@ const COMMANDS = {
     about:
       'Shows what a session holds: keys and bytes per type, its creds and its last write.\n' +
       'Without SESSION, one line per session of the store.',
-    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` } },
+    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` }, ...JSON_OPTION, ...KEY_PREFIX_OPTION },
     run: showStats,
   },
   import: {
@@ -45,14 +49,17 @@ const COMMANDS = {
     about:
       'Imports a useMultiFileAuthState folder into a store as one session: creds.json and\n' +
       'every key file, then verifies the session both ways. The folder is only read. An\n' +
-      'interrupted import resumes when run again. Files that cannot be imported are listed\n' +
-      'and the exit code is 3.',
+      'interrupted import resumes when run again. Files that cannot be imported (not JSON,\n' +
+      `not a key file, larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB) are listed and the exit code is 3.`,
     options: {
       session: { type: 'string', help: '--session ID       the session id to import as (required)' },
       to: { type: 'string', help: `--to URL           the store to import into ${STORE_HELP}` },
       overwrite: { type: 'boolean', help: '--overwrite        replace the session if the store already has it' },
       type: { type: 'string', multiple: true, help: '--type NAME        also import key files of this type (repeatable)' },
       'batch-size': { type: 'string', help: '--batch-size N     keys per write (default: 500)' },
+      ...JSON_OPTION,
+      ...QUIET_OPTION,
+      ...KEY_PREFIX_OPTION,
     },
     run: importCommand,
   },
@@ -66,6 +73,9 @@ const COMMANDS = {
       session: { type: 'string', help: '--session ID       the session to export (required)' },
       from: { type: 'string', help: `--from URL         the store to read ${STORE_HELP}` },
       'batch-size': { type: 'string', help: '--batch-size N     keys per read (default: 500)' },
+      ...JSON_OPTION,
+      ...QUIET_OPTION,
+      ...KEY_PREFIX_OPTION,
     },
     run: exportCommand,
   },
@@ -74,13 +84,18 @@ const COMMANDS = {
     usage: 'migrate --from URL --to URL [--session ID]',
     about:
       'Copies sessions from one store to another byte for byte, each verified both ways:\n' +
-      'one session, or all of them. Re-run an interrupted migration to resume it.',
+      'one session, or all of them. Re-run an interrupted migration to resume it. Sessions\n' +
+      'with keys but no creds are left out of a migration of all sessions, listed, and the\n' +
+      'exit code is 3.',
     options: {
       from: { type: 'string', help: '--from URL         the store to copy from (required)' },
       to: { type: 'string', help: '--to URL           the store to copy to (required)' },
       session: { type: 'string', help: '--session ID       copy only this session' },
       overwrite: { type: 'boolean', help: '--overwrite        replace sessions the target already has' },
       'batch-size': { type: 'string', help: '--batch-size N     keys per write (default: 500)' },
+      ...JSON_OPTION,
+      ...QUIET_OPTION,
+      ...KEY_PREFIX_OPTION,
     },
     run: migrateCommand,
   },
@@ -90,7 +105,7 @@ const COMMANDS = {
     about:
       'Copies a SQLite store, consistently, to FILE while applications keep using it. FILE\n' +
       'is replaced atomically: it is always the old file or a complete copy.',
-    options: { store: { type: 'string', help: `--store URL        the SQLite store ${STORE_HELP}` } },
+    options: { store: { type: 'string', help: `--store URL        the SQLite store ${STORE_HELP}` }, ...JSON_OPTION },
     run: backupCommand,
   },
   'delete-session': {
@@ -100,6 +115,8 @@ const COMMANDS = {
     options: {
       yes: { type: 'boolean', help: '--yes              confirm the deletion (required)' },
       store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` },
+      ...JSON_OPTION,
+      ...KEY_PREFIX_OPTION,
     },
     run: deleteSessionCommand,
   },
@@ -120,14 +137,19 @@ function mainHelp() {
     'redis+unix:///PATH, redis+cluster://HOST:PORT,HOST:PORT.',
     "Run 'baileys-rust-auth <command> --help' for a command's options.",
     '',
-    'Exit codes: 0 done, 1 failed, 2 wrong usage, 3 imported with files left out.',
+    'Exit codes: 0 done, 1 failed, 2 wrong usage, 3 done with files or sessions left out.',
     '',
   ].join('\n')
 }
 
+/** A command's options, --help included. */
+function optionsOf(command) {
+  return { ...command.options, ...HELP_OPTION }
+}
+
 function commandHelp(name) {
   const command = COMMANDS[name]
-  const options = { ...command.options, ...COMMON_OPTIONS }
+  const options = optionsOf(command)
   return [
     `Usage: baileys-rust-auth ${command.usage} [options]`,
     '',
@@ -253,6 +275,13 @@ async function showStats(positionals, flags, out) {
   })
 }
 
+/** What a copy did to a session, every number as in the result (see TransferResult in index.d.ts). */
+function copySummary({ keys, written, unchanged, removed }) {
+  const parts = [`${written} written`, `${unchanged} already there`]
+  if (removed > 0) parts.push(`${removed} removed`)
+  return `${keys} keys (${parts.join(', ')})`
+}
+
 function printProblems(problems) {
   for (const { file, reason } of problems) process.stderr.write(`not imported: ${file}: ${reason}\n`)
 }
@@ -272,12 +301,7 @@ async function importCommand(positionals, flags, out) {
   })
   printProblems(result.problems)
   if (flags.json) out.json(result)
-  else {
-    out.text(
-      `imported ${folder} into ${to} as session ${session}: ${result.keys} keys ` +
-        `(${result.written} written, ${result.unchanged} already there), verified\n`,
-    )
-  }
+  else out.text(`imported ${folder} into ${redactUrl(to)} as session ${session}: ${copySummary(result)}, verified\n`)
   if (result.problems.length > 0) {
     process.stderr.write(`${result.problems.length} file(s) of ${folder} could not be imported (listed above)\n`)
     return EXIT.PROBLEMS
@@ -296,7 +320,7 @@ async function exportCommand(positionals, flags, out) {
     onProgress: progressReporter(flags),
   })
   if (flags.json) out.json(result)
-  else out.text(`exported session ${session} of ${from} to ${result.folder}: ${result.keys} keys and creds.json, verified\n`)
+  else out.text(`exported session ${session} of ${redactUrl(from)} to ${result.folder}: ${result.keys} keys and creds.json, verified\n`)
 }
 
 async function migrateCommand(positionals, flags, out) {
@@ -316,8 +340,16 @@ async function migrateCommand(positionals, flags, out) {
   for (const { session, reason } of result.skipped) process.stderr.write(`skipped ${session}: ${reason}\n`)
   if (flags.json) out.json(result)
   else {
-    const keys = result.sessions.reduce((n, s) => n + s.keys, 0)
-    out.text(`migrated ${result.sessions.length} session(s), ${keys} keys, from ${from} to ${to}, verified\n`)
+    const lines = result.sessions.map((s) => `session ${s.session}: ${copySummary(s)}, verified\n`)
+    const total = { keys: 0, written: 0, unchanged: 0, removed: 0 }
+    for (const s of result.sessions) for (const n of Object.keys(total)) total[n] += s[n]
+    lines.push(`migrated ${result.sessions.length} session(s) from ${redactUrl(from)} to ${redactUrl(to)}: ${copySummary(total)}, verified\n`)
+    out.text(lines.join(''))
+  }
+  // Sessions are all that a migration leaves out: a key that disappears during a copy fails it.
+  if (result.skipped.length > 0) {
+    process.stderr.write(`${result.skipped.length} session(s) were left out (listed above)\n`)
+    return EXIT.PROBLEMS
   }
 }
 
@@ -326,8 +358,8 @@ async function backupCommand(positionals, flags, out) {
   const url = storeUrl(flags.store)
   await withStore(url, flags, (store) => store.backup(file))
   const bytes = require('node:fs').statSync(file).size
-  if (flags.json) out.json({ store: url, file: path.resolve(file), bytes })
-  else out.text(`backed up ${url} to ${file} (${formatBytes(bytes)})\n`)
+  if (flags.json) out.json({ store: redactUrl(url), file: path.resolve(file), bytes })
+  else out.text(`backed up ${redactUrl(url)} to ${file} (${formatBytes(bytes)})\n`)
 }
 
 async function deleteSessionCommand(positionals, flags, out) {
@@ -339,7 +371,7 @@ async function deleteSessionCommand(positionals, flags, out) {
     await store.deleteSession(session)
   })
   if (flags.json) out.json({ deleted: session })
-  else out.text(`deleted session ${session} from ${url}\n`)
+  else out.text(`deleted session ${session} from ${redactUrl(url)}\n`)
 }
 
 async function main(argv) {
@@ -358,18 +390,20 @@ async function main(argv) {
   }
   const command = COMMANDS[name]
   if (!command) {
-    process.stderr.write(`error: unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`)
+    const meant = closest(name, Object.keys(COMMANDS))
+    const hint = meant ? `: did you mean ${JSON.stringify(meant)}?` : ''
+    process.stderr.write(`error: unknown command ${JSON.stringify(name)}${hint}\n\n${mainHelp()}`)
     return EXIT.USAGE
   }
   let flags, positionals
   try {
     const options = Object.fromEntries(
       // parseArgs' own fields only (it refuses `short: undefined`).
-      Object.entries({ ...command.options, ...COMMON_OPTIONS }).map(([k, { help, ...option }]) => [k, option]),
+      Object.entries(optionsOf(command)).map(([k, { help, ...option }]) => [k, option]),
     )
     ;({ values: flags, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true }))
   } catch (err) {
-    process.stderr.write(`error: ${err.message}\n\n${commandHelp(name)}`)
+    process.stderr.write(`error: ${usageMessage(name, err)}\n\n${commandHelp(name)}`)
     return EXIT.USAGE
   }
   if (flags.help) {
@@ -383,11 +417,33 @@ async function main(argv) {
       process.stderr.write(`error: ${err.message}\n\nRun 'baileys-rust-auth ${name} --help' for its options.\n`)
       return EXIT.USAGE
     }
+    // Messages may quote a URL (one built by the native module, say): never its password.
+    const urls = [flags.store, flags.from, flags.to, defaultStoreUrl()]
     const code = typeof err?.code === 'string' ? err.code : 'ERR_UNEXPECTED'
-    process.stderr.write(`error: ${err?.message ?? err} (${code})\n`)
-    if (flags.json) out.json({ error: { code, message: err?.message ?? String(err) } })
+    const message = redactText(err?.message ?? String(err), urls)
+    const mismatches = Array.isArray(err?.mismatches) ? err.mismatches.map((m) => redactText(m, urls)) : []
+    for (const mismatch of mismatches) process.stderr.write(`mismatch: ${mismatch}\n`)
+    process.stderr.write(`error: ${message} (${code})\n`)
+    if (flags.json) out.json({ error: { code, message, ...(mismatches.length > 0 ? { mismatches } : {}) } })
     return EXIT.FAILED
   }
+}
+
+/** parseArgs' complaint, in our words, with a guess at the option meant. */
+function usageMessage(name, err) {
+  if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return err.message
+  const option = /^Unknown option '([^']+)'/.exec(err.message)?.[1]
+  if (option === undefined) return err.message
+  const given = option.replace(/^--?/, '')
+  const mine = Object.keys(optionsOf(COMMANDS[name]))
+  const meant = closest(given, mine)
+  if (meant) return `unknown option '${option}': did you mean '--${meant}'?`
+  // Right for another command, or a typo of one of its options.
+  const all = [...new Set(Object.values(COMMANDS).flatMap((c) => Object.keys(c.options)))]
+  const elsewhere = all.includes(given) ? given : closest(given, all)
+  if (elsewhere === undefined) return `unknown option '${option}'`
+  const others = Object.keys(COMMANDS).filter((c) => Object.hasOwn(COMMANDS[c].options, elsewhere))
+  return `unknown option '${option}': '--${elsewhere}' is an option of ${others.join(', ')}, not of ${name}`
 }
 
 module.exports = { COMMANDS, mainHelp, commandHelp }

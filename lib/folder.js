@@ -119,9 +119,70 @@ async function listFolder(folder, extraTypes = []) {
   return { creds, keys, problems }
 }
 
-/** Reads and parses one file of the folder; throws an Error whose message says why not. */
-async function readJsonFile(folder, file) {
-  const text = await fs.promises.readFile(path.join(folder, file), 'utf8')
+/**
+ * The largest file an import reads, key file or creds.json. Real ones are far smaller: a
+ * libsignal session record reaches about 100 KB after thousands of messages, an
+ * app-state-sync-version with many thousand entries a few MB. A larger file is reported, never
+ * read: a hostile folder (sparse files of gigabytes, say) cannot exhaust memory.
+ */
+const MAX_FILE_BYTES = 32 * 1024 * 1024
+
+// No symlinks (the listing refused them already: this closes the gap between listing and
+// reading), and a FIFO swapped in meanwhile opens at once, to be refused by fstat, instead of
+// blocking the import.
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0)
+
+function mebibytes(n) {
+  const mib = n / 1024 / 1024
+  return `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB`
+}
+
+/**
+ * Reads and parses one file of the folder; throws an Error whose message says why not. Before
+ * the file is read, `admit(size)` (if given) is awaited: it resolves to a function called
+ * once the file is parsed (callers bound the bytes read at once with it), or to null, and
+ * then the file is not read and the result is undefined.
+ */
+async function readJsonFile(folder, file, admit) {
+  const handle = await fs.promises.open(path.join(folder, file), OPEN_FLAGS).catch((err) => {
+    throw err.code === 'ELOOP' ? new Error('not a regular file (a symbolic link)') : err
+  })
+  try {
+    const stat = await handle.stat()
+    if (!stat.isFile()) throw new Error('not a regular file')
+    if (stat.size > MAX_FILE_BYTES) {
+      throw new Error(`the file is ${mebibytes(stat.size)}, more than the ${mebibytes(MAX_FILE_BYTES)} a file may have`)
+    }
+    const release = admit ? await admit(stat.size) : () => {}
+    if (release === null) return undefined
+    try {
+      return parseJson(await readAtMost(handle, stat.size))
+    } finally {
+      release()
+    }
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * The `size` bytes fstat reported. A byte more is asked for, so that a file that grew since
+ * fstat is noticed without ever reading more than MAX_FILE_BYTES + 1 bytes.
+ */
+async function readAtMost(handle, size) {
+  const buffer = Buffer.allocUnsafe(size + 1)
+  let length = 0
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null)
+    if (bytesRead === 0) break
+    length += bytesRead
+    if (length > size) throw new Error('the file grew while it was read: is the session in use?')
+  }
+  return buffer.subarray(0, length)
+}
+
+function parseJson(bytes) {
+  const text = bytes.toString('utf8')
   if (text.trim() === '') throw new Error('the file is empty')
   try {
     return JSON.parse(text, reviveBuffers)
@@ -135,4 +196,4 @@ function jsonText(value) {
   return JSON.stringify(value, replaceBuffers)
 }
 
-module.exports = { KNOWN_TYPES, fileNameOf, keyOfFileName, reviveBuffers, replaceBuffers, listFolder, readJsonFile, jsonText }
+module.exports = { KNOWN_TYPES, MAX_FILE_BYTES, fileNameOf, keyOfFileName, reviveBuffers, replaceBuffers, listFolder, readJsonFile, jsonText }

@@ -3,13 +3,14 @@
 // exactly and verifiably (docs/migrating.md).
 //
 // One engine does every direction. A *source* lists its keys and reads them as codec blobs in
-// chunks; the target is a native store. A copy:
+// batches bounded in keys and in bytes; the target is a native store. A copy:
 //   1. refuses to touch a target session that has creds (a finished session) unless told to
 //      overwrite it: if its creds equal the source's, it only verifies (re-running is safe);
 //   2. otherwise resumes: keys already in the target with equal bytes are left alone, the
 //      rest are written in batches, and keys of the unfinished session that the source does
-//      not have are removed;
-//   3. writes the creds last, so a session is only usable once every key is in;
+//      not provide are removed;
+//   3. writes the creds last, so a session is only usable once every key is in; a key that
+//      disappears from the source meanwhile fails the copy before that (the source is in use);
 //   4. verifies both ways: every source key is in the target with an equal value, and the
 //      target holds nothing else for the session.
 
@@ -17,21 +18,27 @@ const fs = require('node:fs')
 const path = require('node:path')
 const codec = require('./codec.js')
 const { ErrorCodes, storeError } = require('./errors.js')
-const { listFolder, readJsonFile, jsonText, fileNameOf } = require('./folder.js')
+const { listFolder, readJsonFile, jsonText, fileNameOf, MAX_FILE_BYTES } = require('./folder.js')
+const { KeyMap } = require('./key-map.js')
+const { ByteBudget, mapPrefix } = require('./bounded-reads.js')
 
 const DEFAULT_BATCH_SIZE = 500
-/** How many mismatches an ERR_VERIFY_FAILED message lists. */
+/**
+ * A batch is cut short once its values reach this many bytes, whatever the batch size: a
+ * batch is held in memory (and copied once more to be written) until it is written.
+ */
+const BATCH_BYTES = 64 * 1024 * 1024
+/**
+ * Files a folder source has open at once, and the bytes of them it may parse at once: the
+ * count keeps the disk busy, the bytes bound the memory.
+ */
+const READ_CONCURRENCY = 32
+const READ_BYTES_IN_FLIGHT = MAX_FILE_BYTES
+/** How many mismatches an ERR_VERIFY_FAILED message lists (err.mismatches has them all). */
 const SHOWN_MISMATCHES = 10
 
 const invalid = (message, cause) => storeError(ErrorCodes.INVALID_ARG, message, cause)
-const keyOf = (type, id) => `${type}\u0000${id}`
 const describeKey = ({ type, id }) => `${type} ${JSON.stringify(id)}`
-
-function chunks(items, size) {
-  const out = []
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
-  return out
-}
 
 /** A store's keys of a session: `[{ type, id, bytes }]`, sorted. */
 async function listStoreKeys(native, session) {
@@ -56,6 +63,12 @@ async function readStoreBlobs(native, session, entries) {
   }
   return blobs
 }
+
+// A source lists its keys (`entries`), says what it cannot provide (`problems`), and reads
+// values with `read(entries)`: for a prefix of `entries` (all of them if they fit in
+// BATCH_BYTES, at least one), one result per entry: the value as a codec blob, an Error saying
+// why it cannot be imported (a folder's bad file), or null when the key has disappeared
+// since it was listed (the source is in use).
 
 /** A useMultiFileAuthState folder as a source. Reading it never modifies it. */
 async function folderSource(folder, { types = [] } = {}) {
@@ -83,17 +96,17 @@ async function folderSource(folder, { types = [] } = {}) {
       }
       return codec.encodeCreds(creds)
     },
-    /** A blob per entry, or an Error saying why its file cannot be imported. */
-    readBlobs(entries) {
-      return Promise.all(
-        entries.map(async (entry) => {
-          try {
-            return codec.encodeBlob(await readJsonFile(folder, entry.file), entry.file)
-          } catch (err) {
-            return err
-          }
-        }),
-      )
+    read(entries) {
+      const limits = { concurrency: READ_CONCURRENCY, maxBytes: BATCH_BYTES, inFlight: new ByteBudget(READ_BYTES_IN_FLIGHT) }
+      return mapPrefix(entries, limits, async (entry, admit) => {
+        try {
+          const value = await readJsonFile(folder, entry.file, admit)
+          // Not read (left for the next batch): mapPrefix drops the result.
+          return value === undefined ? undefined : codec.encodeBlob(value, entry.file)
+        } catch (err) {
+          return err
+        }
+      })
     },
   }
 }
@@ -105,11 +118,23 @@ async function storeSource(native, session) {
     entries,
     problems: [],
     credsBlob: () => native.getCreds(session),
-    async readBlobs(batch) {
-      const blobs = await readStoreBlobs(native, session, batch)
-      // A key listed a moment ago and gone now: the session is in use while being copied.
-      return blobs.map((blob, i) => blob ?? new Error(`${describeKey(batch[i])} disappeared during the copy: is the session in use?`))
+    // The listing's sizes cut the batch; a value that grew since costs a little more.
+    read(batch) {
+      let count = 1
+      let bytes = batch[0].bytes
+      while (count < batch.length && bytes + batch[count].bytes <= BATCH_BYTES) bytes += batch[count++].bytes
+      return readStoreBlobs(native, session, batch.slice(0, count))
     },
+  }
+}
+
+/** Calls `work(batch, results, done)` for the source's entries, a batch at a time, in order. */
+async function forEachBatch(source, batchSize, work) {
+  for (let done = 0; done < source.entries.length; ) {
+    const results = await source.read(source.entries.slice(done, done + batchSize))
+    const batch = source.entries.slice(done, done + results.length)
+    done += batch.length
+    await work(batch, results, done)
   }
 }
 
@@ -123,9 +148,23 @@ function progress(onProgress, event) {
   if (onProgress) onProgress(event)
 }
 
+const disappeared = (entry) => `${describeKey(entry)} disappeared from the source during the copy`
+
+/** ERR_VERIFY_FAILED for `session`, listing the first mismatches in its message and all in `err.mismatches`. */
+function verifyFailed(session, mismatches, hint = '') {
+  const shown = mismatches.slice(0, SHOWN_MISMATCHES).join('; ')
+  const more = mismatches.length > SHOWN_MISMATCHES ? ` (and ${mismatches.length - SHOWN_MISMATCHES} more)` : ''
+  const err = storeError(ErrorCodes.VERIFY_FAILED, `verification of session ${JSON.stringify(session)} failed: ${shown}${more}${hint}`)
+  err.mismatches = mismatches
+  return err
+}
+
 /**
  * Copies `source` into `session` of the `target` native store, then verifies it (see the top
- * of this file). Resolves to `{ session, keys, written, unchanged, removed, problems }`.
+ * of this file). Resolves to `{ session, keys, written, unchanged, removed, problems }`: the
+ * keys the session holds now, those of them written by this run and those already there with
+ * equal bytes, the keys of an unfinished target session removed because the source does not
+ * provide them, and what the source could not provide.
  */
 async function copySession(source, target, session, options = {}) {
   const { overwrite = false, batchSize = DEFAULT_BATCH_SIZE, onProgress, strict = true } = options
@@ -145,104 +184,101 @@ async function copySession(source, target, session, options = {}) {
   }
   const finished = targetCreds !== null && !overwrite
 
-  const failed = new Set()
+  // Keys of the source that cannot be imported (a folder's unreadable files).
+  const failed = new KeyMap()
   if (!finished) {
-    const present = new Map((await listStoreKeys(target, session)).map((k) => [keyOf(k.type, k.id), k.bytes]))
-    let done = 0
-    for (const batch of chunks(source.entries, batchSize)) {
-      const blobs = await source.readBlobs(batch)
+    const present = new KeyMap()
+    for (const key of await listStoreKeys(target, session)) present.set(key.type, key.id, key.bytes)
+    const vanished = []
+    await forEachBatch(source, batchSize, async (batch, blobs, done) => {
       // Keys the target may hold already, with the same length: compare their bytes.
       const maybeSame = []
       batch.forEach((entry, i) => {
         const blob = blobs[i]
-        if (blob instanceof Error) {
+        if (blob === null) vanished.push(disappeared(entry))
+        else if (blob instanceof Error) {
           problems.push({ file: entry.file ?? describeKey(entry), reason: blob.message })
-          failed.add(keyOf(entry.type, entry.id))
-        } else if (present.get(keyOf(entry.type, entry.id)) === blob.length) {
-          maybeSame.push(i)
-        }
+          failed.set(entry.type, entry.id, true)
+        } else if (present.get(entry.type, entry.id) === blob.length) maybeSame.push(i)
       })
       const existing = await readStoreBlobs(target, session, maybeSame.map((i) => batch[i]))
       const same = new Set(maybeSame.filter((at, n) => existing[n] !== null && existing[n].equals(blobs[at])))
       const writes = []
       batch.forEach((entry, i) => {
-        present.delete(keyOf(entry.type, entry.id))
-        if (blobs[i] instanceof Error) return
+        if (!Buffer.isBuffer(blobs[i])) return
+        present.delete(entry.type, entry.id)
         if (same.has(i)) result.unchanged++
         else writes.push({ type: entry.type, id: entry.id, blob: blobs[i] })
       })
       if (writes.length > 0) await target.setKeys(session, codec.encodeRawBatch(writes))
       result.written += writes.length
-      done += batch.length
       progress(onProgress, { phase: 'copy', session, done, total: source.entries.length })
-    }
-    // What is left belongs to this unfinished session but not to the source.
-    const extra = [...present.keys()]
-      .filter((k) => !failed.has(k))
-      .map((k) => {
-        const [type, id] = k.split('\u0000')
-        return { type, id, blob: null }
-      })
-    for (const batch of chunks(extra, batchSize)) await target.setKeys(session, codec.encodeRawBatch(batch))
+    })
+    // Without creds the target session stays unfinished: running the copy again resumes it.
+    if (vanished.length > 0) throw verifyFailed(session, vanished, '. The session is in use: stop the application using it and copy it again')
+    // What is left belongs to this unfinished session but is not provided by the source; a
+    // key whose file cannot be imported goes too, so the session holds what was imported.
+    const extra = [...present.entries()].map(([type, id]) => ({ type, id, blob: null }))
+    for (let i = 0; i < extra.length; i += batchSize) await target.setKeys(session, codec.encodeRawBatch(extra.slice(i, i + batchSize)))
     result.removed = extra.length
     await target.setCreds(session, credsBlob)
   }
 
+  let verified
   try {
-    await verifySession(source, target, session, { batchSize, onProgress, strict, credsBlob, skip: failed, problems })
+    verified = await verifySession(source, target, session, { batchSize, onProgress, strict, credsBlob, skip: failed, problems, copied: !finished })
   } catch (err) {
     if (finished && err.code === ErrorCodes.VERIFY_FAILED) {
       err.message += '. The session was already in the target with the same creds and has changed since (is it in use?); overwrite it to replace it with the source'
     }
     throw err
   }
-  result.keys = source.entries.length - failed.size
+  result.keys = verified.keys
+  // A finished session is only verified: every key found equal was already there.
+  if (finished) result.unchanged = verified.equal
   return result
 }
 
 /**
- * Checks both ways that `session` of `target` holds exactly what `source` holds. Throws
- * ERR_VERIFY_FAILED listing the differences.
+ * Checks both ways that `session` of `target` holds exactly what `source` holds, but for the
+ * keys in `skip` (known not to be importable). A key the source cannot provide now is a
+ * mismatch when this run `copied` it (it changed since), and otherwise a problem, added to
+ * `problems` (a finished session being verified again). Throws ERR_VERIFY_FAILED listing the
+ * differences; resolves to `{ keys, equal }`: the keys the session holds, and how many of them
+ * were found equal to the source's.
  */
 async function verifySession(source, target, session, options = {}) {
-  const { batchSize = DEFAULT_BATCH_SIZE, onProgress, strict = true, skip = new Set(), problems = [] } = options
+  const { batchSize = DEFAULT_BATCH_SIZE, onProgress, strict = true, skip = new KeyMap(), problems = [], copied = true } = options
   const credsBlob = options.credsBlob ?? (await source.credsBlob())
   const mismatches = []
   const targetCreds = await target.getCreds(session)
   if (!targetCreds) mismatches.push('the creds are missing')
   else if (!sameBlob(credsBlob, targetCreds, strict)) mismatches.push('the creds differ')
 
-  const unexpected = new Map((await listStoreKeys(target, session)).map((k) => [keyOf(k.type, k.id), k]))
-  let done = 0
-  for (const batch of chunks(source.entries, batchSize)) {
-    const blobs = await source.readBlobs(batch)
+  const held = await listStoreKeys(target, session)
+  const unexpected = new KeyMap()
+  for (const key of held) unexpected.set(key.type, key.id, key)
+  let equal = 0
+  await forEachBatch(source, batchSize, async (batch, blobs, done) => {
     const stored = await readStoreBlobs(target, session, batch)
     batch.forEach((entry, i) => {
-      const k = keyOf(entry.type, entry.id)
-      unexpected.delete(k)
-      if (skip.has(k)) return
+      unexpected.delete(entry.type, entry.id)
+      if (skip.has(entry.type, entry.id)) return
       const blob = blobs[i]
-      if (blob instanceof Error) {
-        // Readable during the copy, not now: reported once, like the files that failed then.
-        problems.push({ file: entry.file ?? describeKey(entry), reason: blob.message })
-        skip.add(k)
+      if (blob === null) mismatches.push(disappeared(entry))
+      else if (blob instanceof Error && copied) mismatches.push(`${describeKey(entry)} could not be read again: ${blob.message}`)
+      else if (blob instanceof Error) {
+        const kept = stored[i] === null ? '' : '; the session keeps the value it already has'
+        problems.push({ file: entry.file ?? describeKey(entry), reason: `${blob.message}${kept}` })
       } else if (stored[i] === null) mismatches.push(`${describeKey(entry)} is missing`)
       else if (!sameBlob(blob, stored[i], strict)) mismatches.push(`${describeKey(entry)} differs`)
+      else equal++
     })
-    done += batch.length
     progress(onProgress, { phase: 'verify', session, done, total: source.entries.length })
-  }
-  for (const extra of unexpected.values()) mismatches.push(`${describeKey(extra)} is not in the source`)
-  if (mismatches.length > 0) {
-    const shown = mismatches.slice(0, SHOWN_MISMATCHES).join('; ')
-    const more = mismatches.length > SHOWN_MISMATCHES ? ` (and ${mismatches.length - SHOWN_MISMATCHES} more)` : ''
-    const err = storeError(
-      ErrorCodes.VERIFY_FAILED,
-      `verification of session ${JSON.stringify(session)} failed: ${shown}${more}`,
-    )
-    err.mismatches = mismatches
-    throw err
-  }
+  })
+  for (const [, , extra] of unexpected.entries()) mismatches.push(`${describeKey(extra)} is not in the source`)
+  if (mismatches.length > 0) throw verifyFailed(session, mismatches)
+  return { keys: held.length, equal }
 }
 
 /** Writes a session of a store as a useMultiFileAuthState folder (see exportFolder in index.js). */
@@ -272,26 +308,28 @@ async function exportSession(native, session, folder, options = {}) {
   await fs.promises.mkdir(path.dirname(target), { recursive: true })
   const staging = await fs.promises.mkdtemp(`${target}.export-`)
   try {
-    let done = 0
-    for (const batch of chunks(source.entries, batchSize)) {
-      const blobs = await source.readBlobs(batch)
+    const vanished = []
+    await forEachBatch(source, batchSize, async (batch, blobs, done) => {
       await Promise.all(
-        batch.map((entry, i) => {
-          if (blobs[i] instanceof Error) throw blobs[i]
+        batch.map(async (entry, i) => {
+          if (blobs[i] === null) {
+            vanished.push(disappeared(entry))
+            return
+          }
           const text = jsonText(codec.decodeValue(blobs[i]))
-          return fs.promises.writeFile(path.join(staging, fileNameOf(entry.type, entry.id)), text, { mode: 0o600 })
+          await fs.promises.writeFile(path.join(staging, fileNameOf(entry.type, entry.id)), text, { mode: 0o600 })
         }),
       )
-      done += batch.length
       progress(onProgress, { phase: 'copy', session, done, total: source.entries.length })
-    }
+    })
+    if (vanished.length > 0) throw verifyFailed(session, vanished, '. The session is in use: stop the application using it and export it again')
     await fs.promises.writeFile(path.join(staging, 'creds.json'), jsonText(codec.decodeValue(credsBlob)), { mode: 0o600 })
 
     // Verify both ways, reading the folder back as an import would.
     const written = await folderSource(staging)
     const mismatches = written.problems.map((p) => `${p.file}: ${p.reason}`)
     if (written.entries.length !== source.entries.length) mismatches.push(`${written.entries.length} key files for ${source.entries.length} keys`)
-    if (mismatches.length > 0) throw storeError(ErrorCodes.VERIFY_FAILED, `the exported folder is not what was stored: ${mismatches.join('; ')}`)
+    if (mismatches.length > 0) throw verifyFailed(session, mismatches, '. The exported folder is not what was stored')
     await verifySession(written, native, session, { batchSize, onProgress, strict: false })
 
     if (existing !== null) await fs.promises.rmdir(target)

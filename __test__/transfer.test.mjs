@@ -1,0 +1,116 @@
+// The copy engine behind importFolder, exportFolder and migrate, at its edges: keys whose type
+// or id holds a NUL, a source that changes during the copy, and what the results count.
+import test from 'ava'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { exportFolder, importFolder, migrate, openStore } from '../index.mjs'
+import { tempDir } from './helpers/temp.mjs'
+
+const CREDS = { me: { id: '1@s.whatsapp.net' } }
+
+/** A folder as useMultiFileAuthState writes it: creds.json and `files` (name -> value). */
+function folderWith(files) {
+  const folder = join(tempDir(), 'auth')
+  mkdirSync(folder)
+  writeFileSync(join(folder, 'creds.json'), JSON.stringify(CREDS))
+  for (const [name, value] of Object.entries(files)) writeFileSync(join(folder, name), typeof value === 'string' ? value : JSON.stringify(value))
+  return folder
+}
+
+/** A source store holding session `s`: creds and `keys` (type -> id -> value). */
+async function sourceWith(keys) {
+  const store = await openStore('sqlite::memory:')
+  await store.setKeys('s', keys)
+  await store.setCreds('s', CREDS)
+  return store
+}
+
+test('a resumed migration removes a left-over key whose id holds a NUL, and keeps the key whose id it begins with', async (t) => {
+  const source = await sourceWith({ session: { a: { v: 'from the source' } } })
+  const target = await openStore('sqlite::memory:')
+  // An unfinished copy (keys, no creds) holding a key the source no longer has.
+  await target.setKeys('s', { session: { 'a\u0000b': { v: 'left over' } } })
+
+  const { sessions } = await migrate({ from: source, to: target, session: 's' })
+  t.deepEqual(await target.getKeys('s', 'session', ['a', 'a\u0000b']), { a: { v: 'from the source' }, 'a\u0000b': null })
+  t.like(sessions[0], { keys: 1, written: 1, removed: 1 })
+  await Promise.all([source.close(), target.close()])
+})
+
+test('a resumed import removes a left-over key whose type holds a NUL, and keeps the imported key it resembles', async (t) => {
+  const folder = folderWith({ 'session-a.json': { v: 'from the folder' } })
+  const target = await openStore('sqlite::memory:')
+  await target.setKeys('s', { 'session\u0000a': { x: { v: 'left over' } } })
+
+  const result = await importFolder(folder, { session: 's', store: target })
+  t.deepEqual(await target.listKeys('s'), [{ type: 'session', id: 'a', bytes: (await target.listKeys('s'))[0].bytes }])
+  t.deepEqual(await target.getKeys('s', 'session', ['a']), { a: { v: 'from the folder' } })
+  t.like(result, { keys: 1, written: 1, removed: 1 })
+  await target.close()
+})
+
+test('a migration fails, naming every key, when keys disappear from the source during the copy, and leaves the target session unfinished', async (t) => {
+  const preKeys = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [String(100 + i), { public: Buffer.from([i]) }]))
+  const source = await sourceWith({ 'pre-key': preKeys })
+  const target = await openStore('sqlite::memory:')
+  let deleting
+  const migration = migrate({
+    from: source,
+    to: target,
+    session: 's',
+    batchSize: 10,
+    onProgress: ({ phase, done }) => {
+      // After the first batch (100 to 109), while the copy goes on: the application is running.
+      if (phase === 'copy' && done === 10) deleting = source.setKeys('s', { 'pre-key': { 115: null, 125: null } })
+    },
+  })
+  const err = await t.throwsAsync(migration, { code: 'ERR_VERIFY_FAILED' })
+  await deleting
+  t.deepEqual(err.mismatches, ['pre-key "115" disappeared from the source during the copy', 'pre-key "125" disappeared from the source during the copy'])
+  t.regex(err.message, /in use/)
+  t.is(await target.getCreds('s'), null, 'no creds: a migration run again resumes the session')
+  await Promise.all([source.close(), target.close()])
+})
+
+test('an export fails with ERR_VERIFY_FAILED, naming the key, when a key disappears from the store during it', async (t) => {
+  const preKeys = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [String(100 + i), { public: Buffer.from([i]) }]))
+  const store = await sourceWith({ 'pre-key': preKeys })
+  const folder = join(tempDir(), 'out')
+  let deleting
+  const exporting = exportFolder(folder, {
+    session: 's',
+    store,
+    batchSize: 10,
+    onProgress: ({ phase, done }) => {
+      if (phase === 'copy' && done === 10) deleting = store.setKeys('s', { 'pre-key': { 115: null } })
+    },
+  })
+  const err = await t.throwsAsync(exporting, { code: 'ERR_VERIFY_FAILED' })
+  await deleting
+  t.deepEqual(err.mismatches, ['pre-key "115" disappeared from the source during the copy'])
+  await store.close()
+})
+
+test('an import of a folder with an unreadable file counts the keys the session holds, no more and no fewer', async (t) => {
+  const folder = folderWith({ 'pre-key-1.json': { public: 'one' }, 'pre-key-2.json': { public: 'two' }, 'pre-key-3.json': '{"torn' })
+  const target = await openStore('sqlite::memory:')
+  // An interrupted import wrote pre-key 3 while its file was whole.
+  await target.setKeys('s', { 'pre-key': { 3: { public: 'three' } } })
+
+  const result = await importFolder(folder, { session: 's', store: target })
+  t.deepEqual(result.problems.map((p) => p.file), ['pre-key-3.json'])
+  t.is(result.keys, (await target.listKeys('s')).length)
+  t.is(result.written + result.unchanged, result.keys)
+  t.is(result.keys, 2)
+  await target.close()
+})
+
+test('importing a folder into the session it was imported into counts every key as already there', async (t) => {
+  const folder = folderWith({ 'pre-key-1.json': { public: 'one' }, 'pre-key-2.json': { public: 'two' } })
+  const store = await openStore('sqlite::memory:')
+  await importFolder(folder, { session: 's', store })
+  const again = await importFolder(folder, { session: 's', store })
+  t.like(again, { keys: 2, written: 0, unchanged: 2, removed: 0, problems: [] })
+  await store.close()
+})
