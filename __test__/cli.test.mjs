@@ -182,3 +182,31 @@ test('on a terminal, progress is a bar redrawn in place', async (t) => {
   t.notRegex(output, /copying alice: \d+\/\d+ keys/, 'no plain progress lines on a terminal')
   t.regex(output, /verified/)
 })
+
+test('read-only commands on a store that does not exist say so, exit non-zero and create nothing', async (t) => {
+  const dir = tempDir()
+  const cases = [
+    ['sessions'],
+    ['stats'],
+    ['stats', '--store', './nope.db'],
+    ['stats', 'some-session', '--store', 'sqlite:nope.db'],
+    ['export', join(dir, 'out'), '--session', 's', '--from', './nope.db'],
+    ['backup', join(dir, 'copy.db'), '--store', './nope.db'],
+    ['delete-session', 's', '--yes', '--store', './nope.db'],
+    ['migrate', '--from', './nope.db', '--to', './target.db'],
+  ]
+  for (const args of cases) {
+    const run = await cli(args, { cwd: dir })
+    t.is(run.code, 1, `${args.join(' ')}: ${run.stderr}`)
+    t.regex(run.stderr, /there is no store at .*: the file does not exist \(ERR_STORE_NOT_FOUND\)/, args.join(' '))
+    t.deepEqual(readdirSync(dir), [], `${args.join(' ')} left nothing behind`)
+  }
+})
+
+test('an unknown URL scheme is an error, not a file name', async (t) => {
+  const dir = tempDir()
+  const run = await cli(['sessions', '--store', 'sqlite3:typo.db'], { cwd: dir })
+  t.is(run.code, 1)
+  t.regex(run.stderr, /unknown store URL scheme "sqlite3"/)
+  t.deepEqual(readdirSync(dir), [])
+})

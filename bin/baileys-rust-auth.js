@@ -188,13 +188,19 @@ function storeUrl(value) {
   return value ?? defaultStoreUrl()
 }
 
-/** openStore's options for a URL: the key prefix applies to Redis stores only. */
-function storeOptions(url, flags) {
-  return flags['key-prefix'] !== undefined && /^(redis|rediss|unix)[+:]/.test(url) ? { keyPrefix: flags['key-prefix'] } : undefined
+/**
+ * openStore's options for a URL: the key prefix applies to Redis stores only. A store that a
+ * command only reads (`create: false`) must exist: looking must never leave a new database.
+ */
+function storeOptions(url, flags, { create = true } = {}) {
+  const options = create ? {} : { create: false }
+  if (flags['key-prefix'] !== undefined && /^(redis|rediss|unix)[+:]/.test(url)) options.keyPrefix = flags['key-prefix']
+  return options
 }
 
+/** Runs `work` on the store `url` names, which must exist (these commands only read or delete). */
 async function withStore(url, flags, work) {
-  const store = await api.openStore(url, storeOptions(url, flags))
+  const store = await api.openStore(url, storeOptions(url, flags, { create: false }))
   try {
     return await work(store)
   } finally {
@@ -315,7 +321,7 @@ async function exportCommand(positionals, flags, out) {
   const result = await api.exportFolder(folder, {
     session,
     store: from,
-    storeOptions: storeOptions(from, flags),
+    storeOptions: storeOptions(from, flags, { create: false }),
     batchSize: batchSize(flags),
     onProgress: progressReporter(flags),
   })
@@ -330,7 +336,7 @@ async function migrateCommand(positionals, flags, out) {
   const result = await api.migrate({
     from,
     to,
-    fromOptions: storeOptions(from, flags),
+    fromOptions: storeOptions(from, flags, { create: false }),
     toOptions: storeOptions(to, flags),
     session: flags.session,
     overwrite: flags.overwrite ?? false,
