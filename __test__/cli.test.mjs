@@ -106,6 +106,7 @@ test('migrate copies every session between stores, and a Redis store cannot be b
 
 test('failures exit non-zero with a clear message', async (t) => {
   const { url } = tempDb()
+  await (await openStore(url)).close() // an empty store: the commands below only read it
   const dir = tempDir()
   const cases = [
     [['import', join(dir, 'missing'), '--session', 's', '--to', url], 1, /folder .*missing does not exist \(ERR_INVALID_ARG\)/],
