@@ -1,27 +1,15 @@
 // What the CLI says about a copy: every number it prints is true, everything left out is
 // listed, and whatever went wrong is listed in full with a non-zero exit code.
 import test from 'ava'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 
 import { openStore } from '../index.mjs'
 import { cli } from './helpers/cli.mjs'
 import { holdingProxy } from './helpers/holding-proxy.mjs'
 import { redisCommand, requireRedis, startRedis, stopAll } from './helpers/redis-server.mjs'
-import { tempDb, tempDir } from './helpers/temp.mjs'
+import { tempDb } from './helpers/temp.mjs'
+import { CREDS, folderWith } from './helpers/folder-with.mjs'
 
 test.after.always(stopAll)
-
-const CREDS = { me: { id: '1@s.whatsapp.net' } }
-
-/** A useMultiFileAuthState folder: creds.json and `files` (name -> value, or text as it is). */
-function folderWith(files) {
-  const folder = join(tempDir(), 'auth')
-  mkdirSync(folder)
-  writeFileSync(join(folder, 'creds.json'), JSON.stringify(CREDS))
-  for (const [name, value] of Object.entries(files)) writeFileSync(join(folder, name), typeof value === 'string' ? value : JSON.stringify(value))
-  return folder
-}
 
 function preKeyFiles(count) {
   return Object.fromEntries(Array.from({ length: count }, (_, i) => [`pre-key-${i + 1}.json`, { public: `key ${i + 1}` }]))

@@ -1,22 +1,11 @@
 // The copy engine behind importFolder, exportFolder and migrate, at its edges: keys whose type
 // or id holds a NUL, a source that changes during the copy, and what the results count.
 import test from 'ava'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { exportFolder, importFolder, migrate, openStore } from '../index.mjs'
 import { tempDir } from './helpers/temp.mjs'
-
-const CREDS = { me: { id: '1@s.whatsapp.net' } }
-
-/** A folder as useMultiFileAuthState writes it: creds.json and `files` (name -> value). */
-function folderWith(files) {
-  const folder = join(tempDir(), 'auth')
-  mkdirSync(folder)
-  writeFileSync(join(folder, 'creds.json'), JSON.stringify(CREDS))
-  for (const [name, value] of Object.entries(files)) writeFileSync(join(folder, name), typeof value === 'string' ? value : JSON.stringify(value))
-  return folder
-}
+import { CREDS, folderWith } from './helpers/folder-with.mjs'
 
 /** A source store holding session `s`: creds and `keys` (type -> id -> value). */
 async function sourceWith(keys) {
