@@ -18,6 +18,27 @@ function assertSessionId(sessionId) {
   }
 }
 
+/**
+ * A copy of keys.get's ids, checked as it is made: every item a string. A hole or another value
+ * ends it at once, so a sparse array of 2^32-1 holes costs nothing. Anything but an array is
+ * left for the native side to refuse.
+ */
+function copyIds(ids) {
+  try {
+    if (!Array.isArray(ids)) return ids
+    const copy = new Array(ids.length)
+    for (let i = 0; i < copy.length; i++) {
+      const id = ids[i]
+      if (typeof id !== 'string') throw storeError(ErrorCodes.INVALID_ARG, 'ids must be an array of strings')
+      copy[i] = id
+    }
+    return copy
+  } catch (err) {
+    if (err?.code === ErrorCodes.INVALID_ARG) throw err
+    throw storeError(ErrorCodes.INVALID_ARG, `ids cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
+  }
+}
+
 /** The native store of an AuthStore, for this module's tools (set in AuthStore's static block). */
 let nativeOf
 
@@ -144,13 +165,8 @@ class AuthStore {
   /** Like SignalKeyStore.get: every id is a key of the result, missing ones map to null. */
   async getKeys(sessionId, type, ids) {
     // The answer is keyed by the ids as they are now: the caller may change its array before
-    // the read finishes. (Anything but an array is left for the native side to refuse.)
-    let asked = ids
-    try {
-      if (Array.isArray(ids)) asked = Array.from(ids)
-    } catch (err) {
-      throw storeError(ErrorCodes.INVALID_ARG, `ids cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
-    }
+    // the read finishes.
+    const asked = copyIds(ids)
     const results = await track(this.#native.getKeys(sessionId, type, asked), 'read')
     return codec.decodeResults(results, asked)
   }
@@ -415,9 +431,21 @@ async function exportFolder(folder, options = {}) {
 }
 
 /**
+ * Whether two store identities (see NativeStore.identity) might name one store: both Redis,
+ * and at least one of them unverified (its server would not say what it is).
+ */
+function mayBeOneStore(a, b) {
+  const kind = (identity) => identity.replace(/^unverified:/, '').split(':')[0]
+  const redis = (identity) => kind(identity) === 'redis' || kind(identity) === 'redis-cluster'
+  return redis(a) && redis(b) && (a.startsWith('unverified:') || b.startsWith('unverified:'))
+}
+
+/**
  * Copies sessions from one store to another, byte for byte, each verified both ways: one
  * session (`options.session`) or all of them. Resolves to `{ sessions: [result, …], skipped }`; migrating
- * all sessions skips (and lists) sessions that have keys but no creds.
+ * all sessions skips (and lists) sessions that have keys but no creds. A session that fails does
+ * not stop the others: the call then rejects with the first failure's code, `err.failures`
+ * (`[{ session, code, message, mismatches }]`, every one) and `err.result` (what was copied).
  */
 async function migrate(options = {}) {
   const { from, to, session, fromOptions, toOptions } = options ?? {}
@@ -428,20 +456,43 @@ async function migrate(options = {}) {
     withStore(to, 'options.to', async (target) => {
       // One store under two names (two paths of one file, two URLs of one Redis): copying it
       // onto itself with overwrite would delete what it copies.
-      if (nativeOf(source).identity === nativeOf(target).identity) {
-        throw storeError(ErrorCodes.INVALID_ARG, 'options.from and options.to are the same store')
+      const [a, b] = [nativeOf(source).identity, nativeOf(target).identity]
+      if (a === b) throw storeError(ErrorCodes.INVALID_ARG, 'options.from and options.to are the same store')
+      if (opts.overwrite && mayBeOneStore(a, b)) {
+        throw storeError(
+          ErrorCodes.INVALID_ARG,
+          'cannot tell whether options.from and options.to are the same Redis (the server does not let this user run INFO), ' +
+            'and overwrite would then delete what it copies: migrate without overwrite, or as a user allowed to run INFO',
+        )
       }
       const names = session === undefined ? await source.sessions() : [session]
       const sessions = []
       const skipped = []
+      const failures = []
       for (const name of names) {
         // Keys without creds are an unfinished import or a broken session: not one to copy.
         if (session === undefined && (await nativeOf(source).getCreds(name)) === null) {
           skipped.push({ session: name, reason: 'it has keys but no creds' })
           continue
         }
-        const from = await transfer.storeSource(nativeOf(source), name)
-        sessions.push(await transfer.copySession(from, nativeOf(target), name, opts))
+        try {
+          const from = await transfer.storeSource(nativeOf(source), name)
+          sessions.push(await transfer.copySession(from, nativeOf(target), name, opts))
+        } catch (err) {
+          if (session !== undefined || !isAuthStoreError(err)) throw err
+          // One session failing leaves the others to copy; all failures are reported at the end.
+          failures.push({ session: name, code: err.code, message: err.message, mismatches: err.mismatches ?? [] })
+        }
+      }
+      if (failures.length > 0) {
+        const err = storeError(
+          failures[0].code,
+          `${failures.length} of ${names.length - skipped.length} sessions could not be migrated: ` +
+            failures.map((f) => `${JSON.stringify(f.session)}: ${f.message}`).join('; '),
+        )
+        err.failures = failures
+        err.result = { sessions, skipped }
+        throw err
       }
       return { sessions, skipped }
     }, toOptions),

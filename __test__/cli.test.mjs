@@ -3,7 +3,7 @@
 import test from 'ava'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -210,4 +210,45 @@ test('an unknown URL scheme is an error, not a file name', async (t) => {
   t.is(run.code, 1)
   t.regex(run.stderr, /unknown store URL scheme "sqlite3"/)
   t.deepEqual(readdirSync(dir), [])
+})
+
+test('read-only commands never change an existing file: an older schema is not upgraded, an empty file stays empty', async (t) => {
+  const dir = tempDir()
+  const v1 = join(dir, 'v1.db')
+  copyFileSync(new URL('../tests/fixtures/schema-v1.db', import.meta.url), v1)
+  const before = readFileSync(v1)
+  for (const args of [['sessions', '--store', v1], ['stats', '--store', v1], ['backup', join(dir, 'copy.db'), '--store', v1]]) {
+    const run = await cli(args)
+    t.is(run.code, 1, args.join(' '))
+    t.regex(run.stderr, /schema version 1, written by an older version .*\(ERR_STORE_VERSION\)/, args.join(' '))
+  }
+  t.deepEqual(readFileSync(v1), before, 'an application of the older version can still open it')
+  t.false(existsSync(`${v1}-wal`))
+
+  const empty = join(dir, 'empty.db')
+  writeFileSync(empty, '')
+  const run = await cli(['stats', '--store', empty])
+  t.is(run.code, 1)
+  t.regex(run.stderr, /the file is empty \(ERR_STORE_NOT_FOUND\)/)
+  t.is(readFileSync(empty).length, 0)
+})
+
+test('a migration of every session lists the sessions it copied and each one that failed, and exits 1', async (t) => {
+  const from = tempDb()
+  const to = tempDb()
+  const source = await openStore(from.url)
+  for (const name of ['a', 'b', 'c']) {
+    await source.setKeys(name, { session: { k: 1 } })
+    await source.setCreds(name, { registrationId: 1 })
+  }
+  await source.close()
+  const target = await openStore(to.url)
+  await target.setCreds('b', { registrationId: 2 })
+  await target.close()
+  const run = await cli(['migrate', '--from', from.url, '--to', to.url])
+  t.is(run.code, 1)
+  t.regex(run.stderr, /^migrated a: /m)
+  t.regex(run.stderr, /^migrated c: /m)
+  t.regex(run.stderr, /^failed b: session "b" already exists in the target with other creds.* \(ERR_INVALID_ARG\)$/m)
+  t.regex(run.stderr, /error: 1 of 3 sessions could not be migrated/)
 })

@@ -39,7 +39,7 @@ test('an import of a folder with huge sparse key files lists them as too large, 
   const { result, error, maxRssBytes } = await importInChild(folder)
   t.is(error, undefined)
   t.deepEqual(result.problems.map((p) => p.file).sort(), [...huge].sort())
-  for (const { reason } of result.problems) t.is(reason, 'the file is 300 MiB, more than the 32 MiB a file may have')
+  for (const { reason } of result.problems) t.is(reason, 'the file is 300 MiB, more than the 16 MiB a file may have')
   t.like(result, { keys: realKeys, written: realKeys })
   t.true(maxRssBytes < 300 * MiB, `peak memory ${(maxRssBytes / MiB).toFixed(0)} MiB`)
 })
@@ -51,7 +51,7 @@ test('a creds.json over the size cap fails the import with ERR_STORE_CORRUPT, wi
 
   const { error, maxRssBytes } = await importInChild(folder)
   t.is(error.code, 'ERR_STORE_CORRUPT')
-  t.regex(error.message, /creds\.json cannot be read: the file is 300 MiB, more than the 32 MiB a file may have/)
+  t.regex(error.message, /creds\.json cannot be read: the file is 300 MiB, more than the 16 MiB a file may have/)
   t.true(maxRssBytes < 300 * MiB, `peak memory ${(maxRssBytes / MiB).toFixed(0)} MiB`)
 })
 

@@ -991,3 +991,60 @@ test('a URL that reaches an HTTP server instead of Redis says so, in one line', 
     await new Promise((resolve) => http.close(resolve))
   }
 })
+
+test('a primary and its replica are one store: migrate refuses to overwrite one with the other', async (t) => {
+  if (!requireRedis(t)) return
+  const primary = await startRedis()
+  const replica = await startRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(primary.port)] })
+  const store = await openStore(primary.url)
+  await store.setCreds('s', { registrationId: 1 })
+  await store.setKeys('s', { session: { a: 1 } })
+  // Wait until the replica has the data (replication is asynchronous).
+  const mirror = await openStore(replica.url)
+  await eventually(async () => {
+    if ((await mirror.getCreds('s')) === null) throw new Error('the replica has not synced yet')
+  }, 20_000)
+  await mirror.close()
+  await rejectsWith(t, migrate({ from: replica.url, to: primary.url, overwrite: true }), ErrorCodes.INVALID_ARG)
+  t.deepEqual(await store.getKeys('s', 'session', ['a']), { a: 1 }, 'the primary keeps the session')
+  await store.close()
+})
+
+test('a cluster and one of its nodes are one store: migrate refuses to overwrite one with the other', async (t) => {
+  if (!requireRedis(t)) return
+  const cluster = await startRedisCluster()
+  const store = await openStore(cluster.url)
+  await store.setCreds('s', { registrationId: 1 })
+  await store.close()
+  const node = `redis://127.0.0.1:${cluster.nodes[0].port}`
+  await rejectsWith(t, migrate({ from: cluster.url, to: node, overwrite: true }), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, migrate({ from: node, to: cluster.url, overwrite: true }), ErrorCodes.INVALID_ARG)
+  const after = await openStore(cluster.url)
+  t.deepEqual(await after.getCreds('s'), { registrationId: 1 })
+  await after.close()
+})
+
+test('a user that may not run INFO opens the store; only a migration that would overwrite refuses to guess', async (t) => {
+  if (!requireRedis(t)) return
+  const r = await startRedis({ extraArgs: ['--user', 'app', 'on', '>app-pass', '~*', '&*', '+@all', '-@dangerous', '--user', 'default', 'on', 'nopass', '~*', '&*', '+@all'] })
+  const url = `redis://app:app-pass@127.0.0.1:${r.port}`
+  const store = await openStore(url)
+  await store.setCreds('s', { registrationId: 1 })
+  await store.setKeys('s', { session: { a: 1 } })
+  t.deepEqual(await store.getKeys('s', 'session', ['a']), { a: 1 })
+  t.deepEqual(await store.sessions(), ['s'])
+  await store.close()
+  const other = `redis://app:app-pass@localhost:${r.port}`
+  const err = await rejectsWith(t, migrate({ from: url, to: other, overwrite: true }), ErrorCodes.INVALID_ARG)
+  t.regex(err.message, /cannot tell whether/)
+  t.false(err.message.includes('app-pass'))
+  const copied = await migrate({ from: url, to: other, toOptions: { keyPrefix: 'copy' } })
+  t.is(copied.sessions.length, 1, 'without overwrite a migration goes on (onto itself it would only verify)')
+})
+
+test('a URL with spaces or quotes around it is refused, and its password never shown', async (t) => {
+  for (const url of [' redis://:hunter2@127.0.0.1:1', '"redis://:hunter2@127.0.0.1:1"', 'redis ://:hunter2@h', 'redis_tls://:hunter2@h']) {
+    const err = await rejectsWith(t, openStore(url), ErrorCodes.INVALID_ARG)
+    t.false(err.message.includes('hunter2'), err.message)
+  }
+})

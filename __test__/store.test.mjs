@@ -675,3 +675,13 @@ test('a new session never inherits the keys of a session deleted without foreign
   t.deepEqual(await store.check(), [])
   await store.close()
 })
+
+test('keys.get refuses a sparse array of ids at once, however long', async (t) => {
+  const store = await openStore('memory:')
+  const ids = []
+  ids.length = 2 ** 32 - 1 // holes only: copying it would take the heap
+  await rejectsWith(t, store.getKeys('s', 'session', ids), ErrorCodes.INVALID_ARG)
+  const { state } = await useRustAuthState('s', { store, baileys })
+  await rejectsWith(t, state.keys.get('session', ['a', , 'b']), ErrorCodes.INVALID_ARG) // eslint-disable-line no-sparse-arrays
+  await store.close()
+})

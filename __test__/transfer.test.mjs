@@ -1,6 +1,7 @@
 // The copy engine behind importFolder, exportFolder and migrate, at its edges: keys whose type
 // or id holds a NUL, a source that changes during the copy, and what the results count.
 import test from 'ava'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import { exportFolder, importFolder, migrate, openStore } from '../index.mjs'
@@ -101,5 +102,41 @@ test('importing a folder into the session it was imported into counts every key 
   await importFolder(folder, { session: 's', store })
   const again = await importFolder(folder, { session: 's', store })
   t.like(again, { keys: 2, written: 0, unchanged: 2, removed: 0, problems: [] })
+  await store.close()
+})
+
+test('a migration of every session copies the others when one fails, then rejects naming each failure', async (t) => {
+  const source = await openStore('sqlite::memory:')
+  for (const name of ['a', 'b', 'c']) {
+    await source.setKeys(name, { session: { k: { of: name } } })
+    await source.setCreds(name, { me: { id: `${name}@s.whatsapp.net` } })
+  }
+  const target = await openStore('sqlite::memory:')
+  await target.setCreds('b', { me: { id: 'someone else' } }) // b is taken in the target
+
+  const err = await t.throwsAsync(migrate({ from: source, to: target }))
+  t.is(err.code, 'ERR_INVALID_ARG')
+  t.deepEqual(err.failures.map((f) => f.session), ['b'])
+  t.deepEqual(err.result.sessions.map((s) => s.session), ['a', 'c'], 'a and c were copied')
+  t.regex(err.message, /1 of 3 sessions could not be migrated: "b": /)
+  t.deepEqual(await target.getKeys('c', 'session', ['k']), { k: { of: 'c' } })
+  t.deepEqual(await target.getCreds('b'), { me: { id: 'someone else' } }, 'b is left as it was')
+  await Promise.all([source.close(), target.close()])
+})
+
+test('an export rejects, with one of the package codes, keys whose file name cannot exist and folders that cannot be made', async (t) => {
+  const store = await openStore('sqlite::memory:')
+  await store.setCreds('s', CREDS)
+  for (const [id, reason] of [['a\u0000b', /NUL/], ['x'.repeat(300), /longer than 255 bytes/]]) {
+    await store.setKeys('s', { session: { [id]: 1 } })
+    const err = await t.throwsAsync(exportFolder(join(tempDir(), 'out'), { session: 's', store }))
+    t.is(err.code, 'ERR_INVALID_ARG')
+    t.regex(err.message, reason)
+    await store.setKeys('s', { session: { [id]: null } })
+  }
+  const file = join(tempDir(), 'a-file')
+  writeFileSync(file, 'not a folder')
+  const err = await t.throwsAsync(exportFolder(join(file, 'out'), { session: 's', store }))
+  t.is(err.code, 'ERR_STORE_IO')
   await store.close()
 })

@@ -333,16 +333,31 @@ async function migrateCommand(positionals, flags, out) {
   noPositionals(positionals)
   const from = required(flags, 'from')
   const to = required(flags, 'to')
-  const result = await api.migrate({
-    from,
-    to,
-    fromOptions: storeOptions(from, flags, { create: false }),
-    toOptions: storeOptions(to, flags),
-    session: flags.session,
-    overwrite: flags.overwrite ?? false,
-    batchSize: batchSize(flags),
-    onProgress: progressReporter(flags),
-  })
+  let result
+  try {
+    result = await api.migrate({
+      from,
+      to,
+      fromOptions: storeOptions(from, flags, { create: false }),
+      toOptions: storeOptions(to, flags),
+      session: flags.session,
+      overwrite: flags.overwrite ?? false,
+      batchSize: batchSize(flags),
+      onProgress: progressReporter(flags),
+    })
+  } catch (err) {
+    // Some sessions failed, the others were copied: say which is which, then fail.
+    if (!Array.isArray(err?.failures)) throw err
+    const hide = (text) => redactText(text, [from, to])
+    for (const s of err.result.sessions) process.stderr.write(`migrated ${s.session}: ${copySummary(s)}, verified\n`)
+    for (const { session, reason } of err.result.skipped) process.stderr.write(`skipped ${session}: ${reason}\n`)
+    for (const f of err.failures) {
+      for (const mismatch of f.mismatches) process.stderr.write(`mismatch: ${f.session}: ${hide(mismatch)}\n`)
+      process.stderr.write(`failed ${f.session}: ${hide(f.message)} (${f.code})\n`)
+    }
+    delete err.mismatches // listed above, per session
+    throw err
+  }
   for (const { session, reason } of result.skipped) process.stderr.write(`skipped ${session}: ${reason}\n`)
   if (flags.json) out.json(result)
   else {

@@ -123,9 +123,11 @@ async function listFolder(folder, extraTypes = []) {
  * The largest file an import reads, key file or creds.json. Real ones are far smaller: a
  * libsignal session record reaches about 100 KB after thousands of messages, an
  * app-state-sync-version with many thousand entries a few MB. A larger file is reported, never
- * read: a hostile folder (sparse files of gigabytes, say) cannot exhaust memory.
+ * read: a hostile folder (sparse files of gigabytes, say) cannot exhaust memory. Parsing a file
+ * can take up to ~25 times its size (JSON.parse of an array of numbers, with the reviver), and
+ * one such file is parsed at a time: 16 MiB keeps an import under ~400 MB whatever the folder.
  */
-const MAX_FILE_BYTES = 32 * 1024 * 1024
+const MAX_FILE_BYTES = 16 * 1024 * 1024
 
 // No symlinks (the listing refused them already: this closes the gap between listing and
 // reading), and a FIFO swapped in meanwhile opens at once, to be refused by fstat, instead of

@@ -2,31 +2,16 @@
 // Store URLs can carry passwords (`redis://user:pass@host`, `redis+unix:///s.sock?pass=…`):
 // whatever we print or put in a message shows them with the password replaced by `***`.
 
-const HIDDEN = '***'
-/** `scheme://`, for schemes whose URLs may hold credentials (everything but SQLite files). */
-const AUTHORITY_URL = /^([a-z][a-z0-9+.-]*):\/\//i
-const NO_CREDENTIALS = new Set(['sqlite', 'file'])
-/** Query parameters that hold a password (redis-rs reads `pass` for unix sockets). */
-const PASSWORD_PARAM = /([?&](?:pass|password)=)[^&#]*/gi
+// One rule for the whole package: the core's (src/core/url.rs `redact`), through the binding.
+const { redactUrl: redactWithCore } = require('../binding.js')
 
 /**
  * `url` with its password hidden: `scheme://user:***@host…` (`:***@` without a user, one
- * password for every node of a `redis+cluster://` list), `?password=***`. File paths, SQLite
+ * password for every node of a `redis+cluster://` list), `?pass=***`. File paths, SQLite
  * URLs and URLs without a password come back as they are.
  */
 function redactUrl(url) {
-  if (typeof url !== 'string') return url
-  const scheme = AUTHORITY_URL.exec(url)
-  if (!scheme || NO_CREDENTIALS.has(scheme[1].toLowerCase())) return url
-  // The credentials end at the last `@`: a password may hold `/`, `?`, `#` or `@` unencoded.
-  const at = url.lastIndexOf('@')
-  const colon = url.indexOf(':', scheme[0].length)
-  if (at === -1 || colon === -1 || colon > at) return redactParams(url)
-  return `${url.slice(0, colon + 1)}${HIDDEN}${redactParams(url.slice(at))}`
-}
-
-function redactParams(text) {
-  return text.replace(PASSWORD_PARAM, `$1${HIDDEN}`)
+  return typeof url === 'string' ? redactWithCore(url) : url
 }
 
 /**

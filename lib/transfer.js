@@ -17,7 +17,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const codec = require('./codec.js')
-const { ErrorCodes, storeError } = require('./errors.js')
+const { ErrorCodes, isAuthStoreError, storeError } = require('./errors.js')
 const { listFolder, readJsonFile, jsonText, fileNameOf, MAX_FILE_BYTES } = require('./folder.js')
 const { KeyMap } = require('./key-map.js')
 const { ByteBudget, mapPrefix } = require('./bounded-reads.js')
@@ -283,6 +283,20 @@ async function verifySession(source, target, session, options = {}) {
 
 /** Writes a session of a store as a useMultiFileAuthState folder (see exportFolder in index.js). */
 async function exportSession(native, session, folder, options = {}) {
+  try {
+    return await exportSessionTo(native, session, folder, options)
+  } catch (err) {
+    // The file system's own errors (a parent that is a file, no permission, a full disk) get
+    // the package's code, as every rejection does.
+    if (isAuthStoreError(err)) throw err
+    throw storeError(ErrorCodes.STORE_IO, `export to ${folder} failed: ${err.message}`, err)
+  }
+}
+
+/** The longest file name most file systems take, in bytes. */
+const MAX_FILE_NAME_BYTES = 255
+
+async function exportSessionTo(native, session, folder, options) {
   const { batchSize = DEFAULT_BATCH_SIZE, onProgress } = options
   const target = path.resolve(folder)
   const existing = await fs.promises.readdir(target).catch((err) => (err.code === 'ENOENT' ? null : Promise.reject(err)))
@@ -293,10 +307,15 @@ async function exportSession(native, session, folder, options = {}) {
   const credsBlob = await source.credsBlob()
   if (!credsBlob) throw invalid(`session ${JSON.stringify(session)} has no creds in the store: nothing to export`)
 
-  // Two ids Baileys would write to one file cannot both be exported.
+  // Every key must have a file name of its own, and one a file system takes: checked before
+  // anything is written.
   const owners = new Map()
   for (const entry of source.entries) {
     const name = fileNameOf(entry.type, entry.id)
+    if (name.includes('\0')) throw invalid(`${describeKey(entry)} cannot be exported: a file name cannot hold a NUL character`)
+    if (Buffer.byteLength(name) > MAX_FILE_NAME_BYTES) {
+      throw invalid(`${describeKey(entry)} cannot be exported: its file name would be longer than ${MAX_FILE_NAME_BYTES} bytes`)
+    }
     if (owners.has(name)) {
       throw invalid(`${describeKey(owners.get(name))} and ${describeKey(entry)} would both be written to ${name}`)
     }

@@ -21,6 +21,10 @@ pub enum StoreError {
     /// The store was opened with `create: false` and there is no database at its path.
     #[error("{0}")]
     NotFound(String),
+    /// The database has an older schema, and the store was opened with `create: false`, which
+    /// never upgrades (an application of the older version may still use the file).
+    #[error("the database has schema version {found}, written by an older version of baileys-rust-auth (this one writes {current}); a store opened with create: false is not upgraded, so that applications still on the older version can keep using it: open it with openStore(url) once to upgrade it")]
+    OlderSchema { found: i64, current: i64 },
     /// The operating system or database engine failed: disk full, permissions, locks.
     #[error("store I/O failed: {0}")]
     Io(String),
@@ -40,7 +44,7 @@ impl StoreError {
             StoreError::InvalidArg(_) => "ERR_INVALID_ARG",
             StoreError::Closed => "ERR_STORE_CLOSED",
             StoreError::Corrupt(_) => "ERR_STORE_CORRUPT",
-            StoreError::Version { .. } => "ERR_STORE_VERSION",
+            StoreError::Version { .. } | StoreError::OlderSchema { .. } => "ERR_STORE_VERSION",
             StoreError::NotFound(_) => "ERR_STORE_NOT_FOUND",
             StoreError::Io(_) => "ERR_STORE_IO",
             StoreError::Unavailable(_) => "ERR_STORE_UNAVAILABLE",
@@ -60,9 +64,16 @@ impl StoreError {
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;
-        // A stored name (session, type or id) that is not UTF-8: damage, not an I/O failure.
-        if let rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::Utf8Error(..) = err {
-            return StoreError::Corrupt(format!("a stored name is not valid UTF-8 ({err})"));
+        // A stored name that is not UTF-8, or a column holding another type than this package
+        // writes there (a text id stored as a blob, say, by another tool): damage, not I/O.
+        match err {
+            rusqlite::Error::FromSqlConversionFailure(..) | rusqlite::Error::Utf8Error(..) => {
+                return StoreError::Corrupt(format!("a stored name is not valid UTF-8 ({err})"));
+            }
+            rusqlite::Error::InvalidColumnType(..) => {
+                return StoreError::Corrupt(format!("a stored row does not hold what this package writes ({err})"));
+            }
+            _ => {}
         }
         match err.sqlite_error_code() {
             Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
@@ -91,6 +102,7 @@ mod tests {
         assert_eq!(StoreError::Closed.code(), "ERR_STORE_CLOSED");
         assert_eq!(StoreError::corrupt("x").code(), "ERR_STORE_CORRUPT");
         assert_eq!(StoreError::Version { found: 9, supported: 1 }.code(), "ERR_STORE_VERSION");
+        assert_eq!(StoreError::OlderSchema { found: 1, current: 2 }.code(), "ERR_STORE_VERSION");
         assert_eq!(StoreError::Io("x".into()).code(), "ERR_STORE_IO");
         assert_eq!(StoreError::NotFound("x".into()).code(), "ERR_STORE_NOT_FOUND");
         assert_eq!(StoreError::Unavailable("x".into()).code(), "ERR_STORE_UNAVAILABLE");

@@ -158,14 +158,25 @@ local function now_ms()
   local now = redis.call('TIME')
   return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 end
+-- When `key` expires, in ms since the epoch; nil if it does not (or does not exist).
+-- PEXPIRETIME (Redis 7) reads the deadline exactly; older servers only have PTTL, relative to
+-- the script's frozen clock, which can be a millisecond off.
+local function expires_at(key)
+  local at = redis.pcall('PEXPIRETIME', key)
+  if type(at) ~= 'number' then
+    local left = redis.call('PTTL', key)
+    at = left > 0 and now_ms() + left or left
+  end
+  return at > 0 and at or nil
+end
 -- When the session expires now (the latest deadline of its keys), or nil if it does not.
 local function current_deadline()
   local latest
   for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do
-    local left = redis.call('PTTL', key)
-    if left > 0 and (latest == nil or left > latest) then latest = left end
+    local at = expires_at(key)
+    if at and (latest == nil or at > latest) then latest = at end
   end
-  return latest and now_ms() + latest
+  return latest
 end
 -- A store without a TTL keeps the expiry the session has, so that a session is never half
 -- expired, whoever writes it. Read before anything is written: SET drops a key's expiry.
@@ -314,9 +325,10 @@ pub struct RedisStore {
     /// See [`Store::identity`]: the server's run id (the masters' node ids on a cluster), the
     /// database and the key prefix.
     identity: String,
-    /// When the next round trip must have finished: the operation's issue time plus the
-    /// command timeout for its first round trip, then [`RedisStore::next_page`] for each page.
-    deadline: std::time::Instant,
+    /// The deadline of the current operation's first round trip, set when it is issued (its
+    /// issue time plus the command timeout) and used up by that round trip; see
+    /// [`RedisStore::round_trip_deadline`].
+    issued_deadline: Option<std::time::Instant>,
 }
 
 /// The keys of one session.
@@ -376,39 +388,56 @@ impl RedisStore {
                 .await
                 .unwrap_or_else(|_| Err(StoreError::Unavailable("connecting to Redis timed out".into())))
         })?;
-        let deadline = std::time::Instant::now() + options.command_timeout;
-        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new(), identity: String::new(), deadline };
+        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new(), identity: String::new(), issued_deadline: None };
         store.check()?;
-        store.identity = store.server_identity()?;
+        store.identity = store.server_identity(target);
         Ok(store)
     }
 
-    /// `redis:<run id>:db<n>:<prefix>` of a server, `redis-cluster:<master ids>:<prefix>` of a
-    /// cluster: the same for every URL that reaches this data.
-    fn server_identity(&mut self) -> Result<String> {
+    /// What data this store reaches, the same through every URL that reaches it (see
+    /// [`Store::identity`]):
+    /// - a standalone server: `redis:<replication id>:db<n>:<prefix>`. A primary and its
+    ///   replicas share the replication id (`master_replid`), so a replica's URL and the
+    ///   primary's are one store, as their data is;
+    /// - a cluster, through a cluster URL or the URL of one of its nodes:
+    ///   `redis-cluster:<the masters' node ids, sorted>:<prefix>`;
+    /// - `unverified:redis:<URL without password>:db<n>:<prefix>` when the server does not let
+    ///   this user ask (`INFO` is in the `@dangerous` ACL category; proxies may not have it).
+    ///   The store works as ever; only tools that must know (a migration that would overwrite)
+    ///   refuse to guess.
+    fn server_identity(&mut self, target: &RedisTarget) -> String {
         let prefix = self.options.key_prefix.clone();
-        match &self.connection {
-            Connection::Server(connection) => {
-                let db = connection.get_db();
-                let info: String = self.query(redis::cmd("INFO").arg("server"))?;
-                let run_id = info
-                    .lines()
-                    .find_map(|line| line.strip_prefix("run_id:"))
-                    .map(str::trim)
-                    .ok_or_else(|| StoreError::Io("Redis INFO has no run_id".into()))?;
-                Ok(format!("redis:{run_id}:db{db}:{prefix}"))
+        let db = self.connection.get_db();
+        self.ask_identity(db, &prefix).unwrap_or_else(|err| {
+            tracing::debug!(error = %err, "the Redis server does not tell what it is");
+            format!("unverified:redis:{}:db{db}:{prefix}", target.shown())
+        })
+    }
+
+    fn ask_identity(&mut self, db: i64, prefix: &str) -> Result<String> {
+        if let Connection::Server(_) = self.connection {
+            // All default sections, in one round trip on every Redis version.
+            let info: String = self.query(&redis::cmd("INFO"))?;
+            let field = |name: &str| info.lines().find_map(|line| line.strip_prefix(name)).map(str::trim).filter(|v| !v.is_empty());
+            if field("cluster_enabled:") != Some("1") {
+                let id = field("master_replid:")
+                    .or_else(|| field("run_id:"))
+                    .ok_or_else(|| StoreError::Io("Redis INFO has neither master_replid nor run_id".into()))?;
+                return Ok(format!("redis:{id}:db{db}:{prefix}"));
             }
-            Connection::Cluster(_) => {
-                let nodes: String = self.query(redis::cmd("CLUSTER").arg("NODES"))?;
-                let mut masters: Vec<&str> = nodes
-                    .lines()
-                    .filter(|line| line.split(' ').nth(2).is_some_and(|flags| flags.split(',').any(|f| f == "master")))
-                    .filter_map(|line| line.split(' ').next())
-                    .collect();
-                masters.sort_unstable();
-                Ok(format!("redis-cluster:{}:{prefix}", masters.join(",")))
-            }
+            // One node of a cluster: the store is the cluster.
         }
+        let nodes: String = self.query(redis::cmd("CLUSTER").arg("NODES"))?;
+        let mut masters: Vec<&str> = nodes
+            .lines()
+            .filter(|line| line.split(' ').nth(2).is_some_and(|flags| flags.split(',').any(|f| f == "master")))
+            .filter_map(|line| line.split(' ').next())
+            .collect();
+        if masters.is_empty() {
+            return Err(StoreError::Io("CLUSTER NODES lists no master".into()));
+        }
+        masters.sort_unstable();
+        Ok(format!("redis-cluster:{}:{prefix}", masters.join(",")))
     }
 
     fn keys(&self, session: &str) -> SessionKeys {
@@ -421,9 +450,12 @@ impl RedisStore {
         }
     }
 
-    /// Gives the next round trip of a paged walk its own `commandTimeoutMs`, counted from now.
-    fn next_page(&mut self) {
-        self.deadline = std::time::Instant::now() + self.options.command_timeout;
+    /// When the round trip about to be sent must have finished. The first one of an operation
+    /// has until its issue time plus `commandTimeoutMs` (waiting in line counts); every later one
+    /// (the next page of a listing), or one of an operation nobody announced (a caller using
+    /// the store directly), has `commandTimeoutMs` from now.
+    fn round_trip_deadline(&mut self) -> std::time::Instant {
+        self.issued_deadline.take().unwrap_or_else(|| std::time::Instant::now() + self.options.command_timeout)
     }
 
     fn ttl_ms(&self) -> u64 {
@@ -432,19 +464,21 @@ impl RedisStore {
 
     /// Runs a command on the connection, bounded by the command timeout.
     fn query<T: redis::FromRedisValue>(&mut self, cmd: &Cmd) -> Result<T> {
-        block_on(&self.runtime, self.deadline, cmd.query_async(&mut self.connection))
+        let deadline = self.round_trip_deadline();
+        block_on(&self.runtime, deadline, cmd.query_async(&mut self.connection))
     }
 
     /// Invokes a session script: KEYS = creds, types, updated; ARGV = ttl, hash prefix, the
     /// time, then `extra`.
     fn script<T: redis::FromRedisValue>(&mut self, pick: fn(&Scripts) -> &Script, session: &str, extra: Vec<Vec<u8>>) -> Result<T> {
         let keys = self.keys(session);
+        let deadline = self.round_trip_deadline();
         let mut invocation = pick(&self.scripts).prepare_invoke();
         invocation.key(keys.creds).key(keys.types).key(keys.updated).arg(self.ttl_ms()).arg(keys.hash_prefix).arg(now_millis());
         for arg in extra {
             invocation.arg(arg);
         }
-        block_on(&self.runtime, self.deadline, invocation.invoke_async(&mut self.connection))
+        block_on(&self.runtime, deadline, invocation.invoke_async(&mut self.connection))
     }
 
     /// Every id of the hash `hash` with its value's length, sorted, one page per round trip.
@@ -452,14 +486,14 @@ impl RedisStore {
         let mut ids = BTreeMap::new();
         let mut cursor = String::from("0");
         loop {
+            let deadline = self.round_trip_deadline();
             let mut invocation = self.scripts.list_page.prepare_invoke();
             invocation.key(hash).arg(&cursor).arg(LIST_PAGE_SIZE);
             let (next, page): (String, Vec<(Vec<u8>, u64)>) =
-                block_on(&self.runtime, self.deadline, invocation.invoke_async(&mut self.connection))?;
+                block_on(&self.runtime, deadline, invocation.invoke_async(&mut self.connection))?;
             for (id, bytes) in page {
                 ids.insert(stored_text(id, "key id")?, bytes);
             }
-            self.next_page();
             if next == "0" {
                 return Ok(ids);
             }
@@ -488,11 +522,7 @@ impl RedisStore {
         let pattern = format!("{prefix}*");
         let nodes = match &self.connection {
             Connection::Server(_) => vec![None],
-            Connection::Cluster(_) => {
-                let masters = self.cluster_masters()?;
-                self.next_page();
-                masters.into_iter().map(Some).collect()
-            }
+            Connection::Cluster(_) => self.cluster_masters()?.into_iter().map(Some).collect(),
         };
         let mut sessions = BTreeSet::new();
         for node in nodes {
@@ -500,15 +530,15 @@ impl RedisStore {
             loop {
                 let mut cmd = redis::cmd("SCAN");
                 cmd.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
+                let deadline = self.round_trip_deadline();
                 let (next, keys): (u64, Vec<Vec<u8>>) = match (&node, &mut self.connection) {
                     (Some((host, port)), Connection::Cluster(cluster)) => {
                         let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
-                        let reply = block_on(&self.runtime, self.deadline, cluster.route_command(cmd, routing))?;
+                        let reply = block_on(&self.runtime, deadline, cluster.route_command(cmd, routing))?;
                         redis::from_redis_value(reply).map_err(unexpected_reply)?
                     }
-                    _ => self.query(&cmd)?,
+                    (_, connection) => block_on(&self.runtime, deadline, cmd.query_async(connection))?,
                 };
-                self.next_page();
                 for key in keys {
                     let key = stored_text(key, "key name")?;
                     // The escaped session id holds no '}', so the first one ends it.
@@ -545,7 +575,7 @@ impl RedisStore {
 
 impl Store for RedisStore {
     fn operation_issued(&mut self, at: std::time::Instant) {
-        self.deadline = at + self.options.command_timeout;
+        self.issued_deadline = Some(at + self.options.command_timeout);
     }
 
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
@@ -604,7 +634,6 @@ impl Store for RedisStore {
     /// `commandTimeoutMs`: exact for a session that is not written meanwhile.
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
         let kinds: Vec<Vec<u8>> = self.query(redis::cmd("SMEMBERS").arg(self.keys(session).types))?;
-        self.next_page();
         let mut keys = Vec::new();
         for (kind, ids) in self.scan_types(session, kinds)? {
             keys.extend(ids.into_iter().map(|(id, bytes)| KeyInfo { kind: kind.clone(), id, bytes }));
@@ -617,7 +646,6 @@ impl Store for RedisStore {
     fn stats(&mut self, session: &str) -> Result<SessionStats> {
         let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<Vec<u8>>, Option<i64>) =
             self.script(|s| &s.stats, session, vec![])?;
-        self.next_page();
         let kinds: Vec<KindStats> = self
             .scan_types(session, kinds)?
             .into_iter()

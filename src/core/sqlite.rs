@@ -74,6 +74,8 @@ const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = ?2 WHERE id = ?1 A
 
 pub struct SqliteStore {
     conn: Connection,
+    /// The `-wal` and `-shm` as they were at open, see [`files_in_place`].
+    companions: Companions,
     /// The database file's device and inode (a private id in memory), see [`Store::identity`].
     identity: String,
 }
@@ -101,28 +103,41 @@ impl SqliteStore {
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
             return Err(explain_open_failure(path, StoreError::Io(format!("{} is read-only", path.display()))));
         }
-        Self::init(conn).map_err(|e| explain_open_failure(path, e))
+        Self::init(conn, create).map_err(|e| explain_open_failure(path, e))
     }
 
     /// A private database in memory, gone when the store closes.
     pub fn open_in_memory() -> Result<Self> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?, true)
     }
 
-    fn init(conn: Connection) -> Result<Self> {
+    /// Sets the connection up and brings the schema to this version. Without `create`, the file
+    /// must already be a store of this schema version: an empty file is `NotFound`, and an
+    /// older one is refused (`OlderSchema`) rather than upgraded, so that a tool that only looks
+    /// never changes a database an application of the older version still uses.
+    fn init(conn: Connection, create: bool) -> Result<Self> {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Read the version before any pragma that writes, so that a database we must refuse
         // is left byte for byte as it was.
         let (version, app_id, tables) = read_header(&conn)?;
         check_ownership(version, app_id, tables)?;
+        if !create && version < SCHEMA_VERSION {
+            let path = conn.path().unwrap_or("").to_owned();
+            if version == 0 && tables == 0 {
+                return Err(StoreError::NotFound(format!("there is no store at {path}: the file is empty")));
+            }
+            return Err(StoreError::OlderSchema { found: version, current: SCHEMA_VERSION });
+        }
         retry_while_busy(|| conn.pragma_update(None, "journal_mode", "WAL"))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         // Off while migrating (the bundled SQLite turns them on by default).
         conn.pragma_update(None, "foreign_keys", "OFF")?;
         let identity = file_identity(conn.path().unwrap_or("")).unwrap_or_else(|| super::store::private_identity("sqlite-memory"));
-        let mut store = SqliteStore { conn, identity };
+        let mut store = SqliteStore { conn, identity, companions: Companions::default() };
         store.migrate(version)?;
         store.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Both exist now: opening in WAL mode (`read_header`) created them.
+        store.companions = Companions::of(store.conn.path().unwrap_or(""));
         Ok(store)
     }
 
@@ -150,29 +165,18 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Fails if the database file this connection writes to is no longer the file at its path
-    /// (deleted, or replaced by a rename), as SQLite itself tells (`SQLITE_FCNTL_HAS_MOVED`,
-    /// one `stat` of the path). Called after every write, before it is acknowledged: a write
-    /// into a file that is gone is lost, so it must be an error, never a success.
-    fn ensure_file_in_place(&self) -> Result<()> {
-        let mut moved: std::ffi::c_int = 0;
-        // SAFETY: the connection's handle is valid while `self` lives; HAS_MOVED writes one int.
-        let rc = unsafe {
-            rusqlite::ffi::sqlite3_file_control(
-                self.conn.handle(),
-                c"main".as_ptr(),
-                rusqlite::ffi::SQLITE_FCNTL_HAS_MOVED,
-                (&mut moved as *mut std::ffi::c_int).cast(),
-            )
-        };
-        // In-memory databases have no file (the call is not handled there).
-        if rc == rusqlite::ffi::SQLITE_OK && moved != 0 {
-            return Err(StoreError::Io(format!(
-                "the database file {} was deleted or replaced while the store was open: this write went to the old file, which is no longer the database at that path; close and reopen the store",
-                self.conn.path().unwrap_or("")
-            )));
-        }
-        Ok(())
+    /// Runs `work` in one `IMMEDIATE` transaction and commits it, acknowledging the write only
+    /// if the database's files are still in place ([`files_in_place`]): checked before the
+    /// commit (a moved database is not written at all) and after it (should they move in the
+    /// microseconds between, the write may have reached the old files, and is an error). An
+    /// error anywhere rolls the transaction back.
+    fn write<T>(&mut self, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let result = work(&tx)?;
+        files_in_place(&tx, &self.companions, Check::DatabaseFile)?;
+        tx.commit()?;
+        files_in_place(&self.conn, &self.companions, Check::AllFiles)?;
+        Ok(result)
     }
 
     /// The session row's id, creating the row if needed, inside the caller's transaction.
@@ -199,8 +203,91 @@ fn read_header(conn: &Connection) -> Result<(i64, i32, i64)> {
         let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
         Ok((version, app_id, tables))
     })();
-    conn.execute_batch("COMMIT")?;
-    Ok(header?)
+    match header {
+        Ok(header) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(header)
+        }
+        Err(err) => {
+            // The read's own error says what is wrong; SQLite may have ended the transaction.
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(err.into())
+        }
+    }
+}
+
+/// The `-wal` and `-shm` files of an open file database, as (device, inode), recorded when the
+/// store opened: while any connection is open SQLite keeps both, so a change means someone
+/// deleted or replaced them (see [`commit_checked`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Companions {
+    wal: Option<(u64, u64)>,
+    shm: Option<(u64, u64)>,
+}
+
+impl Companions {
+    fn of(db_path: &str) -> Companions {
+        if db_path.is_empty() {
+            return Companions::default();
+        }
+        let id = |suffix| file_id(&with_suffix(Path::new(db_path), suffix));
+        Companions { wal: id("-wal"), shm: id("-shm") }
+    }
+
+    /// Whether a file recorded here is gone or another file now (one not recorded is ignored).
+    fn replaced_in(&self, now: &Companions) -> bool {
+        let replaced = |then: Option<(u64, u64)>, now: Option<(u64, u64)>| then.is_some() && then != now;
+        replaced(self.wal, now.wal) || replaced(self.shm, now.shm)
+    }
+}
+
+/// (device, inode) of the file at `path`, by `stat` (no descriptor); `None` without one.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Whether a check looks at the database file only, or at its `-wal` and `-shm` too.
+#[derive(Clone, Copy, PartialEq)]
+enum Check {
+    DatabaseFile,
+    AllFiles,
+}
+
+/// Fails if the files this connection writes to are no longer those at their paths: the
+/// database file deleted or replaced by a rename (SQLite itself tells, `SQLITE_FCNTL_HAS_MOVED`:
+/// one `stat`), or with [`Check::AllFiles`] its `-wal` or `-shm` (two more `stat`s). A write
+/// into such a file is lost, or is not where the next process looks: it must be an error.
+fn files_in_place(conn: &Connection, companions: &Companions, check: Check) -> Result<()> {
+    let mut moved: std::ffi::c_int = 0;
+    // SAFETY: the connection's handle is valid while `conn` lives; HAS_MOVED writes one int.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_HAS_MOVED,
+            (&mut moved as *mut std::ffi::c_int).cast(),
+        )
+    };
+    let path = conn.path().unwrap_or("");
+    // In-memory databases have no file (the call is not handled there).
+    let db_moved = rc == rusqlite::ffi::SQLITE_OK && moved != 0;
+    let companion_moved = check == Check::AllFiles && !path.is_empty() && companions.replaced_in(&Companions::of(path));
+    if db_moved || companion_moved {
+        let what = if db_moved { "database file" } else { "-wal or -shm file" };
+        return Err(StoreError::Io(format!(
+            "the {what} of {path} was deleted or replaced while the store was open, so writes no longer reach the database at that path; this write is not acknowledged. Stop every process using the database, then reopen the store"
+        )));
+    }
+    Ok(())
 }
 
 /// Says why a database file could not be opened, when the reason is the file system's
@@ -216,8 +303,16 @@ fn explain_open_failure(path: &Path, err: StoreError) -> StoreError {
         _ => PathBuf::from("."),
     };
     let shown = path.display();
-    if path.exists() && !may_access(path, AccessMode::ReadWrite) {
-        return StoreError::Io(format!("permission denied: {shown} cannot be read and written by this user{}", owner_and_mode(path)));
+    // The database, or the -wal and -shm beside it (left by a process of another user, say).
+    for suffix in COMPANIONS {
+        let file = with_suffix(path, suffix);
+        if file.exists() && !may_access(&file, AccessMode::ReadWrite) {
+            return StoreError::Io(format!(
+                "permission denied: {} cannot be read and written by this user{}",
+                file.display(),
+                owner_and_mode(&file)
+            ));
+        }
     }
     if dir.is_dir() && !may_access(&dir, AccessMode::WriteDir) && !path.exists() {
         return StoreError::Io(format!("permission denied: cannot create {shown}: the folder {} is not writable by this user{}", dir.display(), owner_and_mode(&dir)));
@@ -434,6 +529,44 @@ fn create_temp_file(dest: &Path, name: &OsStr) -> Result<PathBuf> {
     }
 }
 
+/// Removes the temporary files that backups to `dest` killed midway left beside it (named by
+/// [`create_temp_file`] after a process that no longer runs): each is a copy of every private
+/// key of the store.
+fn remove_abandoned_backups(dir: &Path, name: &OsStr) {
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once(".backup-tmp"))
+            .and_then(|(stamp, _)| stamp.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !process_runs(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether a process with this id runs (on Unix; elsewhere, assume it does and keep its files).
+fn process_runs(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else { return true };
+        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        alive || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 /// Removes a failed backup's temporary file and any file SQLite kept beside it.
 fn remove_backup_files(temp: &Path) {
     for suffix in COMPANIONS {
@@ -499,12 +632,14 @@ impl Store for SqliteStore {
     }
 
     fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO sessions (name, creds, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET creds = excluded.creds, updated_at = excluded.updated_at",
-        )?;
-        stmt.execute(params![session, creds, now_millis()])?;
-        self.ensure_file_in_place()
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO sessions (name, creds, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET creds = excluded.creds, updated_at = excluded.updated_at",
+            )?;
+            stmt.execute(params![session, creds, now_millis()])?;
+            Ok(())
+        })
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -532,53 +667,51 @@ impl Store for SqliteStore {
     }
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let session_id = if writes.iter().any(|w| w.value.is_some()) {
-            Self::session_id(&tx, session)?
-        } else {
-            // Deletes only: nothing to do for a session that does not exist.
-            let mut stmt = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
-            match stmt.query_row([session], |r| r.get::<_, i64>(0)).optional()? {
-                Some(id) => id,
-                None => return Ok(()),
-            }
-        };
-        {
+        // One transaction: an error anywhere writes nothing.
+        self.write(|tx| {
+            let session_id = if writes.iter().any(|w| w.value.is_some()) {
+                Self::session_id(tx, session)?
+            } else {
+                // Deletes only: nothing to do for a session that does not exist.
+                let mut stmt = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
+                match stmt.query_row([session], |r| r.get::<_, i64>(0)).optional()? {
+                    Some(id) => id,
+                    None => return Ok(()),
+                }
+            };
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO keys (session_id, type, id, value) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (session_id, type, id) DO UPDATE SET value = excluded.value",
             )?;
-            let mut delete =
-                tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1 AND type = ?2 AND id = ?3")?;
+            let mut delete = tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1 AND type = ?2 AND id = ?3")?;
             for write in writes {
                 match &write.value {
                     Some(value) => upsert.execute(params![session_id, write.kind, write.id, value])?,
                     None => delete.execute(params![session_id, write.kind, write.id])?,
                 };
             }
-        }
-        tx.prepare_cached(TOUCH_SESSION)?.execute(params![session_id, now_millis()])?;
-        // Dropping an uncommitted transaction rolls it back, so an error above writes nothing.
-        tx.commit()?;
-        self.ensure_file_in_place()
+            tx.prepare_cached(TOUCH_SESSION)?.execute(params![session_id, now_millis()])?;
+            Ok(())
+        })
     }
 
     fn clear_keys(&mut self, session: &str) -> Result<()> {
         // One transaction, so that the keys and the session's time are one commit.
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id: Option<i64> = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?.query_row([session], |r| r.get(0)).optional()?;
-        if let Some(id) = id {
-            tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1")?.execute([id])?;
-            tx.prepare_cached(TOUCH_SESSION)?.execute(params![id, now_millis()])?;
-        }
-        tx.commit()?;
-        self.ensure_file_in_place()
+        self.write(|tx| {
+            let id: Option<i64> = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?.query_row([session], |r| r.get(0)).optional()?;
+            if let Some(id) = id {
+                tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1")?.execute([id])?;
+                tx.prepare_cached(TOUCH_SESSION)?.execute(params![id, now_millis()])?;
+            }
+            Ok(())
+        })
     }
 
     fn delete_session(&mut self, session: &str) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached("DELETE FROM sessions WHERE name = ?1")?;
-        stmt.execute([session])?;
-        self.ensure_file_in_place()
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM sessions WHERE name = ?1")?.execute([session])?;
+            Ok(())
+        })
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
@@ -638,6 +771,9 @@ impl Store for SqliteStore {
     fn backup(&mut self, dest: &Path) -> Result<()> {
         let source = self.conn.path().unwrap_or("").to_owned();
         let (dir, temp) = backup_paths(dest, &source)?;
+        if let Some(name) = dest.file_name() {
+            remove_abandoned_backups(&dir, name);
+        }
         let result = self.backup_into(&temp).and_then(|()| {
             std::fs::rename(&temp, dest).map_err(|e| StoreError::Io(format!("cannot replace {}: {e}", dest.display())))?;
             sync_dir(&dir)
@@ -669,10 +805,16 @@ impl Store for SqliteStore {
 }
 
 impl Drop for SqliteStore {
+    /// Folds the WAL back into the database file and empties it, so that a closed store is one
+    /// self-contained file, also when SQLite itself would keep the WAL: it does not delete it
+    /// when the database file was replaced meanwhile, and the next process would read that WAL
+    /// in front of the new file. Never waits: a checkpoint that truncates the WAL must wait
+    /// for every reader, holding the write lock meanwhile, which would stall the writes of
+    /// other processes for up to the busy timeout; with readers about, the WAL is theirs.
     fn drop(&mut self) {
-        // Fold the WAL back into the main file so a closed store is one self-contained file.
+        let _ = self.conn.busy_timeout(Duration::ZERO);
         if let Err(e) = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
-            tracing::debug!(error = %e, "wal checkpoint on close failed");
+            tracing::debug!(error = %e, "wal checkpoint on close skipped");
         }
     }
 }
@@ -1020,5 +1162,92 @@ mod tests {
         let mut reopened = SqliteStore::open(&other_path).unwrap();
         assert!(reopened.check().unwrap().is_empty());
         assert_eq!(reopened.get_creds("o").unwrap(), Some(b"x".to_vec()));
+    }
+
+    #[test]
+    fn a_write_after_the_wal_or_shm_was_deleted_is_an_io_error() {
+        for gone in [["-wal", "-shm"], ["-wal", ""], ["-shm", ""]] {
+            let path = temp_path(&format!("companions{}", gone.concat()));
+            let mut store = SqliteStore::open(&path).unwrap();
+            store.apply("s", &[put("t", "1", b"v")]).unwrap();
+            for suffix in gone.iter().filter(|s| !s.is_empty()) {
+                std::fs::remove_file(with_suffix(&path, suffix)).unwrap();
+            }
+            let err = store.apply("s", &[put("t", "2", b"v")]).unwrap_err();
+            assert_eq!(err.code(), "ERR_STORE_IO", "{gone:?}");
+            assert!(err.to_string().contains("-wal or -shm"), "{err}");
+            assert_eq!(store.set_creds("s", b"c").unwrap_err().code(), "ERR_STORE_IO");
+        }
+    }
+
+    #[test]
+    fn a_write_to_a_database_moved_away_is_refused_before_it_is_written() {
+        let path = temp_path("moved-before");
+        let other_name = path.with_file_name("other-name.db");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.apply("s", &[put("t", "1", b"v")]).unwrap();
+        // The same file stays reachable under another name: a write must not reach it.
+        std::fs::hard_link(&path, &other_name).unwrap();
+        std::fs::rename(&path, path.with_file_name("renamed.db")).unwrap();
+        assert_eq!(store.apply("s", &[put("t", "2", b"v")]).unwrap_err().code(), "ERR_STORE_IO");
+        drop(store);
+        let conn = Connection::open_with_flags(&other_name, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let ids: Vec<String> = conn.prepare("SELECT id FROM keys").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(ids, ["1"], "the refused write is not in the file");
+    }
+
+    #[test]
+    fn without_create_an_empty_file_is_not_found_and_an_older_schema_is_not_upgraded() {
+        let path = temp_path("no-create");
+        assert_eq!(SqliteStore::open_with(&path, false).err().unwrap().code(), "ERR_STORE_NOT_FOUND");
+        assert!(!path.exists());
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(SqliteStore::open_with(&path, false).err().unwrap().code(), "ERR_STORE_NOT_FOUND");
+        assert_eq!(std::fs::read(&path).unwrap(), b"", "the empty file stays empty");
+
+        let v1 = schema_v1_fixture("no-upgrade");
+        let before = std::fs::read(&v1).unwrap();
+        let err = SqliteStore::open_with(&v1, false).err().unwrap();
+        assert_eq!(err, StoreError::OlderSchema { found: 1, current: SCHEMA_VERSION });
+        assert_eq!(err.code(), "ERR_STORE_VERSION");
+        assert_eq!(std::fs::read(&v1).unwrap(), before, "the file is left as it was");
+        SqliteStore::open(&v1).unwrap();
+        assert!(SqliteStore::open_with(&v1, false).is_ok(), "once upgraded, it opens");
+    }
+
+    #[test]
+    fn a_backup_removes_the_copies_that_killed_backups_left_behind() {
+        let path = temp_path("abandoned");
+        let dir = path.parent().unwrap().to_path_buf();
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.set_creds("s", b"c").unwrap();
+        // A process that has exited: its pid runs no more.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let left = [format!(".copy.db.{dead}-1-0.backup-tmp"), format!(".copy.db.{dead}-1-0.backup-tmp-journal")];
+        let alive = format!(".copy.db.{}-1-0.backup-tmp", std::process::id());
+        for name in left.iter().chain([&alive]) {
+            std::fs::write(dir.join(name), b"private keys").unwrap();
+        }
+        store.backup(&dir.join("copy.db")).unwrap();
+        for name in &left {
+            assert!(!dir.join(name).exists(), "{name} was removed");
+        }
+        assert!(dir.join(&alive).exists(), "a running process's copy in progress is left alone");
+    }
+
+    #[test]
+    fn a_read_failing_when_a_store_opens_reports_its_own_error() {
+        // A second name (a hard link) for a database this process has open: SQLite refuses it
+        // with a disk I/O error, which must not be hidden by the end of the read's transaction.
+        let path = temp_path("hard-link-open");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.set_creds("s", b"c").unwrap();
+        let link = path.with_file_name("link.db");
+        std::fs::hard_link(&path, &link).unwrap();
+        if let Err(err) = SqliteStore::open(&link) {
+            assert!(!err.to_string().contains("no transaction is active"), "{err}");
+        }
     }
 }

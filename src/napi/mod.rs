@@ -115,6 +115,12 @@ fn open_options(env: sys::napi_env, options: sys::napi_value) -> Result<OpenOpti
     Ok(open)
 }
 
+/// The URL with any password replaced by `***` (`src/core/url.rs`): for messages and logs.
+#[napi]
+pub fn redact_url(url: String) -> String {
+    crate::core::url::redact(&url)
+}
+
 #[napi]
 pub struct NativeStore {
     exec: Arc<Executor>,
