@@ -54,3 +54,26 @@ export function withTools(env = process.env) {
   const sep = process.platform === 'win32' ? ';' : ':'
   return { ...env, PATH: `${bin}${sep}${env.PATH}` }
 }
+
+/**
+ * What is wrong with a main package made of these files (paths as `npm pack` lists them): the
+ * loader and a source build's crate must be there; binaries (the platform packages hold them),
+ * tests, fixtures and build output must not; every relative link of the README must resolve.
+ */
+export function mainPackageProblems(paths) {
+  const files = new Set(paths)
+  const problems = []
+  const required = ['package.json', 'README.md', 'LICENSE', 'index.js', 'index.mjs', 'index.d.ts', 'binding.js', 'binding.d.ts', 'lib/native.js']
+  required.push('scripts/build.js', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'src/lib.rs')
+  for (const path of required) if (!files.has(path)) problems.push(`missing ${path}`)
+  for (const path of files) {
+    if (/\.node$|^(__test__|tests|target|dist|node_modules|npm|\.tools)\/|\.db(-wal|-shm)?$|\.tgz$/.test(path)) problems.push(`should not ship ${path}`)
+  }
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
+    if (/^[a-z][a-z+.-]*:|^#/i.test(target)) continue
+    const path = target.split('#')[0].replace(/^\.\//, '').replace(/\/$/, '')
+    if (!files.has(path) && ![...files].some((p) => p.startsWith(`${path}/`))) problems.push(`README.md links to ${path}, which is not in "files"`)
+  }
+  return problems
+}

@@ -13,7 +13,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { dirname, join, relative } from 'node:path'
 import { parseArgs } from 'node:util'
 
-import { DIST, GLIBC_BASELINE, ROOT, pkg, run, tarballName, withTools } from './release-common.mjs'
+import { DIST, GLIBC_BASELINE, ROOT, mainPackageProblems, pkg, run, tarballName, withTools } from './release-common.mjs'
 
 const { values: flags } = parseArgs({ options: { targets: { type: 'string' } } })
 const wanted = flags.targets?.split(',').filter(Boolean) ?? pkg.napi.targets
@@ -134,25 +134,8 @@ function npmPack(dir) {
   return { ...result, file: join(DIST, result.filename) }
 }
 
-/** What must and must not be in the main tarball. */
 function checkMain({ files, file }) {
-  const paths = new Set(files.map((f) => f.path))
-  const problems = []
-  const required = ['package.json', 'README.md', 'LICENSE', 'index.js', 'index.mjs', 'index.d.ts', 'binding.js', 'binding.d.ts', 'lib/native.js']
-  // A source build (scripts/build.js in the installed package) needs the crate.
-  required.push('scripts/build.js', 'Cargo.toml', 'Cargo.lock', 'build.rs', 'src/lib.rs')
-  for (const path of required) if (!paths.has(path)) problems.push(`missing ${path}`)
-  for (const path of paths) {
-    // Binaries live in the platform packages; tests, fixtures and build output stay in the clone.
-    if (/\.node$|^(__test__|tests|target|dist|node_modules|npm|\.tools)\/|\.db(-wal|-shm)?$|\.tgz$/.test(path)) problems.push(`should not ship ${path}`)
-  }
-  // Every relative link of the README (images too) must resolve inside the package.
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
-    if (/^[a-z]+:|^#/.test(target)) continue
-    const path = target.split('#')[0].replace(/^\.\//, '')
-    if (!paths.has(path) && ![...paths].some((p) => p.startsWith(`${path.replace(/\/$/, '')}/`))) problems.push(`README.md links to ${path}, which is not in "files"`)
-  }
+  const problems = mainPackageProblems(files.map((f) => f.path))
   if (problems.length > 0) throw new Error(`${relative(ROOT, file)}:\n  ${problems.join('\n  ')}`)
 }
 
