@@ -42,18 +42,19 @@ const exe = process.platform === 'win32' ? '.exe' : ''
 const noRustPath = process.env.PATH.split(delimiter)
   .filter((dir) => !existsSync(join(dir, `cargo${exe}`)) && !existsSync(join(dir, `rustc${exe}`)))
   .join(delimiter)
-const { BAILEYS_AUTH_STORE, BAILEYS_RUST_AUTH_BUILD_FROM_SOURCE, npm_config_prefix, ...inherited } = process.env
+// A user's shell: none of our variables, none that `npm run` sets for its scripts.
+const inherited = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !/^(npm_|BAILEYS_AUTH_STORE$|BAILEYS_RUST_AUTH_BUILD_FROM_SOURCE$)/i.test(name)),
+)
 const userEnv = { ...inherited, PATH: noRustPath, CARGO_HOME: join(tmpdir(), 'no-cargo-home'), RUSTUP_HOME: join(tmpdir(), 'no-rustup-home') }
 check(spawnSync(`cargo${exe}`, ['--version'], { env: userEnv }).error?.code === 'ENOENT', 'cargo is not on the PATH of the app')
 
 const app = mkdtempSync(join(tmpdir(), 'bra-release-smoke-'))
 const inApp = (command, args, options = {}) => run(command, args, { cwd: app, env: userEnv, ...options })
-const npm = 'npm'
-const npx = 'npx'
 try {
   console.log(`smoke: installing into ${app}`)
   // Exactly what a user types: no flags.
-  const install = inApp(npm, ['install', mainTarball, platformTarball, BAILEYS])
+  const install = inApp('npm', ['install', mainTarball, platformTarball, BAILEYS])
   const output = `${install.stdout}\n${install.stderr}`
   const ours = output.split('\n').filter((line) => /warn|err/i.test(line) && line.includes(pkg.name))
   check(ours.length === 0, `npm install printed no warning about ${pkg.name}${ours.length ? `:\n${ours.join('\n')}` : ''}`)
@@ -87,17 +88,17 @@ try {
     process.stdout.write(stdout)
     check(stdout.includes('ok:'), `the smoke script runs from ${what}`)
   }
-  inApp(npm, ['install', '--no-audit', '--no-fund', TYPESCRIPT], { quiet: true })
-  inApp(npx, ['tsc', '-p', 'tsconfig.json', '--strict'])
+  inApp('npm', ['install', '--no-audit', '--no-fund', TYPESCRIPT], { quiet: true })
+  inApp('npx', ['tsc', '-p', 'tsconfig.json', '--strict'])
   const ts = inApp(process.execPath, ['ts.mjs'], { quiet: true }).stdout
   process.stdout.write(ts)
   check(ts.includes('ok:'), 'the smoke script type-checks with tsc --strict and runs from TypeScript')
 
-  check(inApp(npx, [pkg.name, '--help'], { quiet: true }).stdout.startsWith('Usage: baileys-rust-auth'), `npx ${pkg.name} --help`)
-  const listed = inApp(npx, [pkg.name, 'sessions', '--store', 'sqlite:./baileys-auth.db']).stdout
+  check(inApp('npx', [pkg.name, '--help'], { quiet: true }).stdout.startsWith('Usage: baileys-rust-auth'), `npx ${pkg.name} --help`)
+  const listed = inApp('npx', [pkg.name, 'sessions', '--store', 'sqlite:./baileys-auth.db']).stdout
   process.stdout.write(listed)
   check(listed === 'smoke-cjs\nsmoke-esm\nsmoke-ts\n', `npx ${pkg.name} sessions lists the sessions of the default store`)
-  const stats = JSON.parse(inApp(npx, [pkg.name, 'stats', 'smoke-esm', '--json'], { quiet: true }).stdout)
+  const stats = JSON.parse(inApp('npx', [pkg.name, 'stats', 'smoke-esm', '--json'], { quiet: true }).stdout)
   check(stats.credsPresent && stats.totalKeys === 11, `npx ${pkg.name} stats: creds and 11 keys (${stats.totalKeys})`)
 
   if (flags['source-build']) sourceBuild(installed)
@@ -111,7 +112,7 @@ function sourceBuild(installed) {
   check(forced.status !== 0 && forced.stderr.includes('ERR_NATIVE_BINDING'), 'with BAILEYS_RUST_AUTH_BUILD_FROM_SOURCE=1 and no source build, loading fails with ERR_NATIVE_BINDING')
   // Rust is back on PATH; the clone's target folder only saves compiling the dependencies again.
   const started = Date.now()
-  run(npm, ['run', 'build'], { cwd: installed, env: { ...process.env, CARGO_TARGET_DIR: join(ROOT, 'target') } })
+  run('npm', ['run', 'build'], { cwd: installed, env: { ...process.env, CARGO_TARGET_DIR: join(ROOT, 'target') } })
   console.log(`smoke: npm run build in the installed package took ${Math.round((Date.now() - started) / 1000)} s`)
   const built = spawnSync(process.execPath, ['esm.mjs'], { cwd: app, env: { ...userEnv, BAILEYS_RUST_AUTH_BUILD_FROM_SOURCE: '1' }, encoding: 'utf8' })
   process.stdout.write(built.stdout)
