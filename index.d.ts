@@ -33,6 +33,8 @@ export declare const ErrorCodes: {
   readonly UNSUPPORTED: 'ERR_UNSUPPORTED'
   /** An import, export or migration was checked afterwards and the copy differs; `mismatches` lists how. */
   readonly VERIFY_FAILED: 'ERR_VERIFY_FAILED'
+  /** No native binary loads on this platform (thrown when the package is loaded); the message says which package would hold it and how to build one. */
+  readonly NATIVE_BINDING: 'ERR_NATIVE_BINDING'
 }
 
 export type AuthStoreErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

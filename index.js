@@ -4,7 +4,7 @@
 // wires Baileys' AuthenticationState shape onto it. Types and docs: index.d.ts.
 
 const path = require('node:path')
-const { NativeStore } = require('./binding.js')
+const { NativeStore } = require('./lib/native.js')
 const codec = require('./lib/codec.js')
 const transfer = require('./lib/transfer.js')
 const { track } = require('./lib/spin.js')

@@ -275,8 +275,8 @@ test('CommonJS and ES module entries export the same API', (t) => {
     t.is(esm[name], cjs[name], name)
   }
   t.deepEqual(Object.values(cjs.ErrorCodes).sort(), [
-    'ERR_INVALID_ARG', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT', 'ERR_STORE_IO', 'ERR_STORE_NOT_FOUND', 'ERR_STORE_UNAVAILABLE',
-    'ERR_STORE_VERSION', 'ERR_UNSUPPORTED', 'ERR_VERIFY_FAILED',
+    'ERR_INVALID_ARG', 'ERR_NATIVE_BINDING', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT', 'ERR_STORE_IO', 'ERR_STORE_NOT_FOUND',
+    'ERR_STORE_UNAVAILABLE', 'ERR_STORE_VERSION', 'ERR_UNSUPPORTED', 'ERR_VERIFY_FAILED',
   ])
   t.deepEqual(Object.keys(cjs).sort(), Object.keys(esm).filter((k) => k !== 'default').sort())
   t.false(isAuthStoreError(new Error('plain')))

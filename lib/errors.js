@@ -13,6 +13,7 @@ const ErrorCodes = Object.freeze({
   STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE',
   UNSUPPORTED: 'ERR_UNSUPPORTED',
   VERIFY_FAILED: 'ERR_VERIFY_FAILED',
+  NATIVE_BINDING: 'ERR_NATIVE_BINDING',
 })
 const knownCodes = new Set(Object.values(ErrorCodes))
 

@@ -3,7 +3,7 @@
 // whatever we print or put in a message shows them with the password replaced by `***`.
 
 // One rule for the whole package: the core's (src/core/url.rs `redact`), through the binding.
-const { redactUrl: redactWithCore } = require('../binding.js')
+const { redactUrl: redactWithCore } = require('./native.js')
 
 /**
  * `url` with its password hidden: `scheme://user:***@host…` (`:***@` without a user, one
