@@ -70,9 +70,13 @@ export function mainPackageProblems(paths) {
     if (/\.node$|^(__test__|tests|target|dist|node_modules|npm|\.tools)\/|\.db(-wal|-shm)?$|\.tgz$/.test(path)) problems.push(`should not ship ${path}`)
   }
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  // Each linked path once, however many links (and anchors) point into it.
+  const linked = new Set()
   for (const [, target] of readme.matchAll(/\]\(([^)\s]+)\)/g)) {
     if (/^[a-z][a-z+.-]*:|^#/i.test(target)) continue
-    const path = target.split('#')[0].replace(/^\.\//, '').replace(/\/$/, '')
+    linked.add(target.split('#')[0].replace(/^\.\//, '').replace(/\/$/, ''))
+  }
+  for (const path of linked) {
     if (!files.has(path) && ![...files].some((p) => p.startsWith(`${path}/`))) problems.push(`README.md links to ${path}, which is not in "files"`)
   }
   return problems
