@@ -115,6 +115,33 @@ fn open_options(env: sys::napi_env, options: sys::napi_value) -> Result<OpenOpti
     Ok(open)
 }
 
+/// What a store URL names, as `parseStoreUrl` returns it to JavaScript: the one URL parser of
+/// the package (`src/core/url.rs`), for the library's store sharing and the CLI.
+#[napi(object)]
+pub struct ParsedStoreUrl {
+    /// `sqlite-file`, `sqlite-memory`, `memory`, `redis` or `redis-cluster`.
+    pub kind: String,
+    /// The database file of a `sqlite-file` URL, as written in the URL (not resolved).
+    pub path: Option<String>,
+    /// The URL with any password replaced by `***`.
+    pub shown: String,
+}
+
+/// Parses a store URL; throws (with `code` `ERR_INVALID_ARG`) for one that names no store.
+#[napi]
+pub fn parse_store_url(url: String) -> napi::Result<ParsedStoreUrl, &'static str> {
+    use crate::core::redis::RedisTarget;
+    let parsed = StoreUrl::parse(&url).map_err(|e| napi::Error::new(e.code(), e.to_string()))?;
+    let (kind, path) = match parsed {
+        StoreUrl::SqliteFile(path) => ("sqlite-file", Some(path.to_string_lossy().into_owned())),
+        StoreUrl::SqliteMemory => ("sqlite-memory", None),
+        StoreUrl::Memory => ("memory", None),
+        StoreUrl::Redis(RedisTarget::Server(_)) => ("redis", None),
+        StoreUrl::Redis(RedisTarget::Cluster(_)) => ("redis-cluster", None),
+    };
+    Ok(ParsedStoreUrl { kind: kind.into(), path, shown: crate::core::url::redact(&url) })
+}
+
 /// The URL with any password replaced by `***` (`src/core/url.rs`): for messages and logs.
 #[napi]
 pub fn redact_url(url: String) -> String {
