@@ -6,6 +6,7 @@
 const path = require('node:path')
 const { NativeStore } = require('./lib/native.js')
 const codec = require('./lib/codec.js')
+const wire = require('./lib/wire.js')
 const transfer = require('./lib/transfer.js')
 const { track } = require('./lib/spin.js')
 const { defaultStoreUrl } = require('./lib/default-store.js')
@@ -97,7 +98,7 @@ class AuthStore {
    */
   async stats(sessionId) {
     assertSessionId(sessionId)
-    const raw = codec.decodeValue(await this.#native.stats(sessionId))
+    const raw = wire.readStats(await this.#native.stats(sessionId))
     const keys = {}
     let totalKeys = 0
     let totalBytes = 0
@@ -168,12 +169,12 @@ class AuthStore {
     // the read finishes.
     const asked = copyIds(ids)
     const results = await track(this.#native.getKeys(sessionId, type, asked), 'read')
-    return codec.decodeResults(results, asked)
+    return wire.decodeResults(results, asked)
   }
 
   /** Like SignalKeyStore.set: one atomic batch; null or undefined deletes. */
   async setKeys(sessionId, data) {
-    return track(this.#native.setKeys(sessionId, codec.encodeBatch(data)), 'write')
+    return track(this.#native.setKeys(sessionId, wire.encodeBatch(data)), 'write')
   }
 
   /** Removes every key of the session, keeping its creds. */

@@ -1,21 +1,23 @@
 'use strict'
-// JavaScript values ↔ the stored codec (docs/format.md), on the JavaScript thread.
+// JavaScript values ↔ the stored codec (docs/format.md), on the JavaScript thread. Twin of
+// src/core/codec.rs: both are held to the golden vectors in tests/vectors/codec.json. How
+// batches and results frame these values is lib/wire.js (twin of src/core/wire.rs).
 //
 // Baileys' own store keeps `JSON.stringify(v, BufferJSON.replacer)` and reads it back with
 // `BufferJSON.reviver`; applications depend on exactly what that round trip returns. So the
 // encoder walks a value as JSON.stringify does (own enumerable keys, toJSON once with its
 // key, boxed primitives unwrapped, undefined properties dropped, undefined array items as
-// null, non-finite numbers as null) and applies the replacer's and reviver's Buffer rules,
+// null, non-finite numbers as null) and applies Baileys' Buffer rule (lib/buffer-json.js),
 // but writes the compact binary codec instead of text: bytes stay raw, no base64. Values
 // that JSON would silently damage are refused instead (see docs/format.md).
 //
 // Why JavaScript and not N-API: walking a value through N-API costs a native call per
 // property, ten times the cost of V8's own property access. Here a value crosses into Rust
-// as one Buffer, which Rust validates (src/core/codec.rs is the format's reference, and
-// src/core/wire.rs reads the batches written below).
+// as one Buffer, which Rust validates.
 
 const { isUtf8 } = require('node:buffer')
 const { ErrorCodes, storeError } = require('./errors.js')
+const { classifyEntries } = require('./buffer-json.js')
 
 const FORMAT_VERSION = 1
 const MAX_DEPTH = 128
@@ -282,43 +284,14 @@ function at(err, key) {
   return err
 }
 
-// parseInt(key, 10) is a number: JavaScript white space, an optional sign, a digit.
-const INTEGER_LIKE = /^[\s\uFEFF\xA0]*[+-]?[0-9]/
-
 /**
- * Buffers that arrive already serialized, as Baileys' reviver would revive them:
- * `{type: 'Buffer', data}` (base64 string or byte array: 6.7 and 7.0 shapes),
- * `{buffer: true, value}` (6.7), and objects whose keys are all numeric and whose values are
- * all finite numbers (a Uint8Array that went through JSON.stringify without the replacer).
+ * The bytes of an object that is a serialized Buffer under Baileys' rule (lib/buffer-json.js),
+ * or undefined; a broken one (data that is not base64, not bytes) cannot be stored.
  */
 function serializedBuffer(keys, items, count) {
-  if (count === 0) return undefined
-  let data
-  for (let i = 0; i < count; i++) {
-    if ((keys[i] === 'type' && items[i] === 'Buffer') || (keys[i] === 'buffer' && items[i] === true)) {
-      const field = keys[i] === 'type' ? 'data' : 'value'
-      const where = keys.indexOf(field)
-      if (where !== -1 && where < count) data = items[where]
-    }
-  }
-  if (typeof data === 'string') {
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) throw at(new Unstorable("a serialized Buffer's data is not base64"), 'data')
-    return Buffer.from(data, 'base64')
-  }
-  if (Array.isArray(data)) return bytesOfNumbers(data)
-  for (let i = 0; i < count; i++) {
-    // The cheap test first: most objects hold something other than numbers.
-    if (typeof items[i] !== 'number' || !Number.isFinite(items[i]) || !INTEGER_LIKE.test(keys[i])) return undefined
-  }
-  return bytesOfNumbers(items.slice(0, count))
-}
-
-/** Buffer.from(array): each item converted with ToUint8. */
-function bytesOfNumbers(items) {
-  for (const item of items) {
-    if (typeof item !== 'number') throw at(new Unstorable('a serialized Buffer holds something other than numbers'), 'data')
-  }
-  return Buffer.from(items)
+  const found = classifyEntries(keys, items, count)
+  if (found?.broken) throw at(new Unstorable(found.broken), found.field)
+  return found?.bytes
 }
 
 /**
@@ -349,6 +322,8 @@ function unstorableError(err, what) {
   return storeError(ErrorCodes.INVALID_ARG, `${what}${shown} cannot be stored: ${err.reason}`, err.cause)
 }
 
+const invalid = (message) => storeError(ErrorCodes.INVALID_ARG, message)
+
 /** The creds as one codec blob; they must serialize to an object. */
 function encodeCreds(creds) {
   const w = new Writer(1024)
@@ -357,115 +332,11 @@ function encodeCreds(creds) {
   return w.result()
 }
 
-const invalid = (message) => storeError(ErrorCodes.INVALID_ARG, message)
-
-function isPlainObject(value, what) {
-  try {
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-  } catch (err) {
-    throw unstorableError(err, what) // a revoked Proxy
-  }
-}
-
-/**
- * A keys.set batch as one buffer (src/core/wire.rs): `{ [type]: { [id]: value | null | undefined } }`,
- * null or undefined deleting. Throws ERR_INVALID_ARG before anything is sent.
- */
-function encodeBatch(data) {
-  if (!isPlainObject(data, 'keys.set data')) throw invalid('keys.set data must be an object')
-  const w = new Writer(1024)
-  const countAt = w.pos
-  w.ensure(5)
-  w.pos += 5 // the count, patched below as a fixed-width varint
-  let count = 0
-  let types
-  try {
-    types = Object.keys(data)
-  } catch (err) {
-    throw unstorableError(err, 'keys.set data')
-  }
-  for (const type of types) {
-    let byId
-    try {
-      byId = data[type]
-    } catch (err) {
-      throw unstorableError(err, 'keys.set data')
-    }
-    if (byId === null || byId === undefined) continue
-    const what = `keys.set data[${JSON.stringify(type)}]`
-    if (!isPlainObject(byId, what)) throw invalid(`${what} must be an object`)
-    // keys.get refuses an empty type, so a value stored under one could never be read.
-    if (type === '') throw invalid('keys.set data: a key type must be a non-empty string')
-    if (!type.isWellFormed()) throw invalid(`${what}: the type is not valid Unicode`)
-    let ids
-    try {
-      ids = Object.keys(byId)
-    } catch (err) {
-      throw unstorableError(err, what)
-    }
-    for (const id of ids) {
-      if (!id.isWellFormed()) throw invalid(`${what}: an id is not valid Unicode`)
-      let value
-      try {
-        value = byId[id]
-      } catch (err) {
-        throw unstorableError(err, `${what}[${JSON.stringify(id)}]`)
-      }
-      w.text(type)
-      w.text(id)
-      if (value === null || value === undefined) {
-        w.byte(0)
-      } else {
-        w.byte(1)
-        // The value's length prefix is patched in once it is known.
-        const lengthAt = w.pos
-        w.ensure(5)
-        w.pos += 5
-        const start = w.pos
-        encodeValue(value, `${what}[${JSON.stringify(id)}]`, w)
-        fixedVarint(w.buf, lengthAt, w.pos - start)
-      }
-      count++
-    }
-  }
-  fixedVarint(w.buf, countAt, count)
-  return w.result()
-}
-
 /** One value as a codec blob of its own; throws ERR_INVALID_ARG naming `what`. */
 function encodeBlob(value, what) {
   const w = new Writer()
   encodeValue(value, what, w)
   return w.result()
-}
-
-/**
- * A batch of writes whose values are codec blobs already (`[{ type, id, blob }]`, `blob`
- * null to delete), for copying keys between stores without decoding them.
- */
-function encodeRawBatch(writes) {
-  const w = new Writer(1024)
-  w.varint(writes.length)
-  for (const { type, id, blob } of writes) {
-    w.text(type)
-    w.text(id)
-    if (blob === null || blob === undefined) {
-      w.byte(0)
-    } else {
-      w.byte(1)
-      w.raw(blob)
-    }
-  }
-  return w.result()
-}
-
-/** A varint in exactly 5 bytes (non-minimal, which every varint reader accepts). */
-function fixedVarint(buf, at, n) {
-  for (let i = 0; i < 4; i++) {
-    buf[at + i] = (n % 0x80) | 0x80
-    n = Math.floor(n / 0x80)
-  }
-  buf[at + 4] = n
 }
 
 // ---- decoding -------------------------------------------------------------------------
@@ -605,44 +476,4 @@ function decodeValue(buf, start = 0, end = buf.length) {
   return value
 }
 
-/** The `{ [id]: value | null }` of a keys.get, from the results buffer (src/core/wire.rs). */
-function decodeResults(buf, ids) {
-  const r = new Reader(buf, 0, buf.length)
-  const count = r.varint()
-  if (count !== ids.length) throw corrupt('result count does not match the ids')
-  const out = {}
-  for (let i = 0; i < count; i++) {
-    let value = null
-    if (r.byte() === 1) {
-      const n = r.length(1)
-      try {
-        value = decodeValue(buf, r.pos, r.pos + n)
-      } catch (err) {
-        err.message = `${err.message} (key ${JSON.stringify(ids[i])})`
-        throw err
-      }
-      r.pos += n
-    }
-    setEntry(out, ids[i], value)
-  }
-  return out
-}
-
-/** The blobs of a results buffer, undecoded: a Buffer (a view into `buf`) or null per id. */
-function splitResults(buf, count) {
-  const r = new Reader(buf, 0, buf.length)
-  if (r.varint() !== count) throw corrupt('result count does not match the ids')
-  const blobs = []
-  for (let i = 0; i < count; i++) {
-    if (r.byte() === 1) {
-      const n = r.length(1)
-      blobs.push(buf.subarray(r.pos, r.pos + n))
-      r.pos += n
-    } else {
-      blobs.push(null)
-    }
-  }
-  return blobs
-}
-
-module.exports = { encodeBatch, encodeCreds, encodeBlob, encodeRawBatch, decodeValue, decodeResults, splitResults, setEntry }
+module.exports = { Writer, Reader, encodeValue, unstorableError, encodeCreds, encodeBlob, decodeValue, setEntry, corrupt, invalid }

@@ -10,6 +10,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { reviveBuffers, replaceBuffers } = require('./buffer-json.js')
 
 /**
  * Every key type Baileys writes (7.0 adds the last four to 6.7's six), and how its ids come
@@ -59,34 +60,6 @@ function keyOfFileName(name, extraTypes = []) {
   // The name must be exactly what Baileys would write for the key: otherwise it is not its file.
   if (id === null || fileNameOf(best, id) !== name) return null
   return { type: best, id }
-}
-
-/**
- * BufferJSON.reviver of every Baileys version: `{type: 'Buffer', data}` with base64 `data`
- * (7.0) or a number array (6.7 and `Buffer.prototype.toJSON`), 6.x's `{buffer: true, value}`,
- * and objects whose keys are all numeric and values all numbers (a serialized Uint8Array).
- */
-function reviveBuffers(_key, value) {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
-  if (value.type === 'Buffer' || value.buffer === true) {
-    const data = value.data ?? value.value
-    if (typeof data === 'string') return Buffer.from(data, 'base64')
-    if (Array.isArray(data) && data.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Buffer.from(data)
-  }
-  const keys = Object.keys(value)
-  if (keys.length > 0 && keys.every((k) => !Number.isNaN(parseInt(k, 10)))) {
-    const values = Object.values(value)
-    if (values.every((v) => typeof v === 'number')) return Buffer.from(values)
-  }
-  return value
-}
-
-/** BufferJSON.replacer as Baileys 7 writes it: bytes as `{type: 'Buffer', data: base64}`. */
-function replaceBuffers(_key, value) {
-  if (Buffer.isBuffer(value) || value instanceof Uint8Array || value?.type === 'Buffer') {
-    return { type: 'Buffer', data: Buffer.from(value?.data || value).toString('base64') }
-  }
-  return value
 }
 
 /** A folder's files: where its creds are, its key files, and what cannot be imported. */

@@ -17,6 +17,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const codec = require('./codec.js')
+const wire = require('./wire.js')
 const { ErrorCodes, isAuthStoreError, storeError } = require('./errors.js')
 const { listFolder, readJsonFile, jsonText, fileNameOf, MAX_FILE_BYTES } = require('./folder.js')
 const { KeyMap } = require('./key-map.js')
@@ -42,8 +43,7 @@ const describeKey = ({ type, id }) => `${type} ${JSON.stringify(id)}`
 
 /** A store's keys of a session: `[{ type, id, bytes }]`, sorted. */
 async function listStoreKeys(native, session) {
-  const triples = codec.decodeValue(await native.listKeys(session))
-  return triples.map(([type, id, bytes]) => ({ type, id, bytes }))
+  return wire.readKeyList(await native.listKeys(session))
 }
 
 /** The stored blobs of `entries` (null where absent), reading one type per call. */
@@ -56,7 +56,7 @@ async function readStoreBlobs(native, session, entries) {
   })
   for (const [type, indexes] of byType) {
     const ids = indexes.map((i) => entries[i].id)
-    const found = codec.splitResults(await native.getKeys(session, type, ids), ids.length)
+    const found = wire.splitResults(await native.getKeys(session, type, ids), ids.length)
     indexes.forEach((at, n) => {
       blobs[at] = found[n]
     })
@@ -210,7 +210,7 @@ async function copySession(source, target, session, options = {}) {
         if (same.has(i)) result.unchanged++
         else writes.push({ type: entry.type, id: entry.id, blob: blobs[i] })
       })
-      if (writes.length > 0) await target.setKeys(session, codec.encodeRawBatch(writes))
+      if (writes.length > 0) await target.setKeys(session, wire.encodeRawBatch(writes))
       result.written += writes.length
       progress(onProgress, { phase: 'copy', session, done, total: source.entries.length })
     })
@@ -219,7 +219,7 @@ async function copySession(source, target, session, options = {}) {
     // What is left belongs to this unfinished session but is not provided by the source; a
     // key whose file cannot be imported goes too, so the session holds what was imported.
     const extra = [...present.entries()].map(([type, id]) => ({ type, id, blob: null }))
-    for (let i = 0; i < extra.length; i += batchSize) await target.setKeys(session, codec.encodeRawBatch(extra.slice(i, i + batchSize)))
+    for (let i = 0; i < extra.length; i += batchSize) await target.setKeys(session, wire.encodeRawBatch(extra.slice(i, i + batchSize)))
     result.removed = extra.length
     await target.setCreds(session, credsBlob)
   }
