@@ -5,7 +5,9 @@
 
 const { parseArgs } = require('node:util')
 const path = require('node:path')
-const api = require('../index.js')
+const args = require('../lib/args.js')
+const { openStore } = require('../lib/store.js')
+const { importFolder, exportFolder, migrate } = require('../lib/transfer/migrate.js')
 const { ErrorCodes, storeError } = require('../lib/errors.js')
 const { DEFAULT_STORE_URL, defaultStoreUrl } = require('../lib/default-store.js')
 const { closest } = require('../lib/did-you-mean.js')
@@ -188,19 +190,22 @@ function storeUrl(value) {
   return value ?? defaultStoreUrl()
 }
 
+const REDIS_KINDS = ['redis', 'redis-cluster']
+
 /**
- * openStore's options for a URL: the key prefix applies to Redis stores only. A store that a
+ * openStore's options for a URL: the key prefix applies to Redis stores only (the URL's kind
+ * is the binding's parseStoreUrl answer, through the argument gate). A store that a
  * command only reads (`create: false`) must exist: looking must never leave a new database.
  */
 function storeOptions(url, flags, { create = true } = {}) {
   const options = create ? {} : { create: false }
-  if (flags['key-prefix'] !== undefined && /^(redis|rediss|unix)[+:]/.test(url)) options.keyPrefix = flags['key-prefix']
+  if (flags['key-prefix'] !== undefined && REDIS_KINDS.includes(args.storeUrl(url).kind)) options.keyPrefix = flags['key-prefix']
   return options
 }
 
 /** Runs `work` on the store `url` names, which must exist (these commands only read or delete). */
 async function withStore(url, flags, work) {
-  const store = await api.openStore(url, storeOptions(url, flags, { create: false }))
+  const store = await openStore(url, storeOptions(url, flags, { create: false }))
   try {
     return await work(store)
   } finally {
@@ -296,7 +301,7 @@ async function importCommand(positionals, flags, out) {
   const folder = onePositional(positionals, 'FOLDER')
   const session = required(flags, 'session')
   const to = storeUrl(flags.to)
-  const result = await api.importFolder(folder, {
+  const result = await importFolder(folder, {
     session,
     store: to,
     storeOptions: storeOptions(to, flags),
@@ -318,7 +323,7 @@ async function exportCommand(positionals, flags, out) {
   const folder = onePositional(positionals, 'FOLDER')
   const session = required(flags, 'session')
   const from = storeUrl(flags.from)
-  const result = await api.exportFolder(folder, {
+  const result = await exportFolder(folder, {
     session,
     store: from,
     storeOptions: storeOptions(from, flags, { create: false }),
@@ -335,7 +340,7 @@ async function migrateCommand(positionals, flags, out) {
   const to = required(flags, 'to')
   let result
   try {
-    result = await api.migrate({
+    result = await migrate({
       from,
       to,
       fromOptions: storeOptions(from, flags, { create: false }),

@@ -25,7 +25,7 @@ function isPlainObject(value, what) {
  * null or undefined deleting. Throws ERR_INVALID_ARG before anything is sent.
  */
 function encodeBatch(data) {
-  if (!isPlainObject(data, 'keys.set data')) throw invalid('keys.set data must be an object')
+  // That `data` is an object was checked at the gate (lib/args.js).
   const w = new Writer(1024)
   const countAt = w.pos
   w.ensure(5)

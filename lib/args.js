@@ -1,0 +1,171 @@
+'use strict'
+// The one gate for what callers pass to the public API: every public function and AuthStore
+// method sends its arguments through here, once, before anything else looks at them. A bad
+// argument is refused with ERR_INVALID_ARG and a message naming it; nothing is sent to the
+// store. The native binding converts what it is given defensively (for direct use), but it is
+// this module that answers callers, and Rust checks only the bytes it stores.
+//
+// What is *inside* values (a Buffer shape, an unstorable property) is the codec's business
+// (lib/codec.js, lib/wire.js): it is found while the value is encoded, and each property is
+// read once.
+
+const { ErrorCodes, storeError } = require('./errors.js')
+const { parseStoreUrl } = require('./native.js')
+
+const invalid = (message, cause) => storeError(ErrorCodes.INVALID_ARG, message, cause)
+
+const LONE_SURROGATE = 'a string contains a lone UTF-16 surrogate, which is not valid Unicode'
+
+/** A non-empty string that UTF-8 can hold (every name the store keeps: session ids, key types). */
+function name(value, what) {
+  if (typeof value !== 'string' || value === '') throw invalid(`${what} must be a non-empty string`)
+  if (!value.isWellFormed()) throw invalid(`${what} cannot be read: ${LONE_SURROGATE}`)
+  return value
+}
+
+const sessionId = (value) => name(value, 'sessionId')
+const keyType = (value) => name(value, 'key type')
+
+/**
+ * A copy of keys.get's ids, checked as it is made: every item a string UTF-8 can hold. A hole
+ * or another value ends it at once, so a sparse array of 2^32-1 holes costs nothing.
+ */
+function ids(value) {
+  const notStrings = () => invalid('ids must be an array of strings')
+  try {
+    if (!Array.isArray(value)) throw notStrings()
+    const copy = new Array(value.length)
+    for (let i = 0; i < copy.length; i++) {
+      const id = value[i]
+      if (typeof id !== 'string') throw notStrings()
+      if (!id.isWellFormed()) throw invalid(`ids cannot be read: ${LONE_SURROGATE}`)
+      copy[i] = id
+    }
+    return copy
+  } catch (err) {
+    if (err?.code === ErrorCodes.INVALID_ARG) throw err
+    throw invalid(`ids cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
+  }
+}
+
+/** Whether `value` is an object and not an array; a revoked Proxy is refused as unreadable. */
+function isPlainObject(value, what) {
+  try {
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+  } catch (err) {
+    throw invalid(`${what} cannot be stored: reading it threw ${err}`, err)
+  }
+}
+
+function creds(value) {
+  if (!isPlainObject(value, 'creds')) throw invalid('creds must be an object')
+  return value
+}
+
+/** keys.set's data: `{ [type]: { [id]: value } }`. Its inside is checked as it is encoded (lib/wire.js). */
+function keysData(value) {
+  if (!isPlainObject(value, 'keys.set data')) throw invalid('keys.set data must be an object')
+  return value
+}
+
+/** An options argument: an object (undefined stands for `{}`). */
+function options(value, what = 'options') {
+  if (value === undefined) return {}
+  if (value === null || typeof value !== 'object') throw invalid(`${what} must be an object`)
+  return value
+}
+
+/** A store URL, parsed (src/core/url.rs, through the binding): `{ kind, path, shown }`. */
+function storeUrl(value, what = 'store URL') {
+  if (typeof value !== 'string' || value === '') throw invalid(`${what} must be a non-empty string`)
+  return parseStoreUrl(value)
+}
+
+/** A store option: an instance of `AuthStore` as it is, or a store URL. */
+function storeOrUrl(value, what, AuthStore) {
+  if (value instanceof AuthStore) return value
+  if (typeof value !== 'string' || value === '') throw invalid(`${what} must be a store URL or an AuthStore`)
+  parseStoreUrl(value)
+  return value
+}
+
+function backupPath(value) {
+  if (typeof value !== 'string' || value === '') throw invalid('backup path must be a non-empty string')
+  if (value.includes('\0')) throw invalid('backup path must not contain NUL characters')
+  return value
+}
+
+function folder(value) {
+  if (typeof value !== 'string' || value === '') throw invalid('folder must be a non-empty string')
+  return value
+}
+
+function keyTypes(value) {
+  if (!Array.isArray(value) || !value.every((t) => typeof t === 'string' && t !== '')) {
+    throw invalid('options.types must be an array of key type names')
+  }
+  return value
+}
+
+/** useRustAuthState's options, read once: `{ store, baileys }`. */
+function authStateOptions(value) {
+  const given = options(value)
+  try {
+    const { store, baileys } = given
+    return { store, baileys }
+  } catch (cause) {
+    throw invalid('options cannot be read', cause)
+  }
+}
+
+/** options.baileys: the Baileys module, recognised by its initAuthCreds. */
+function baileysModule(value) {
+  let initAuthCreds
+  try {
+    initAuthCreds = value?.initAuthCreds
+  } catch {}
+  if (typeof initAuthCreds !== 'function') throw invalid('options.baileys must be the Baileys module (it has initAuthCreds)')
+  return value
+}
+
+/** useRustAuthState's options.store when it is not an AuthStore: a URL. */
+function sharedStoreUrl(value) {
+  if (typeof value !== 'string' || value === '') throw invalid('options.store must be a URL string or an AuthStore')
+  return parseStoreUrl(value)
+}
+
+/**
+ * The options of importFolder, exportFolder and migrate: only `names` are allowed; returns the
+ * copy's `{ batchSize, onProgress, overwrite }`.
+ */
+function transferOptions(value, names, defaultBatchSize) {
+  if (value === null || typeof value !== 'object') throw invalid('options must be an object')
+  const { batchSize = defaultBatchSize, onProgress, overwrite = false } = value
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100000) {
+    throw invalid('options.batchSize must be an integer from 1 to 100000')
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
+  if (typeof overwrite !== 'boolean') throw invalid('options.overwrite must be a boolean')
+  for (const key of Object.keys(value)) {
+    if (!names.includes(key)) throw invalid(`unknown option ${JSON.stringify(key)}`)
+  }
+  return { batchSize, onProgress, overwrite }
+}
+
+module.exports = {
+  sessionId,
+  keyType,
+  ids,
+  creds,
+  keysData,
+  options,
+  storeUrl,
+  storeOrUrl,
+  backupPath,
+  folder,
+  keyTypes,
+  authStateOptions,
+  baileysModule,
+  sharedStoreUrl,
+  transferOptions,
+}

@@ -1,0 +1,176 @@
+'use strict'
+// AuthStore, one open store holding any number of sessions, and openStore. Each method checks
+// its arguments at the gate (lib/args.js), turns values into bytes (lib/codec.js, lib/wire.js)
+// and hands those to the native store (lib/native.js), which runs the work off the JavaScript
+// thread. Types and docs: index.d.ts.
+
+const path = require('node:path')
+const { NativeStore } = require('./native.js')
+const args = require('./args.js')
+const codec = require('./codec.js')
+const wire = require('./wire.js')
+const { track } = require('./spin.js')
+const { defaultStoreUrl } = require('./default-store.js')
+const { ErrorCodes, storeError } = require('./errors.js')
+
+/** The native store of an AuthStore, for this module's tools (set in AuthStore's static block). */
+let nativeOf
+
+/**
+ * One open store: a SQLite database (or another backend) holding any number of sessions.
+ * Create it with `openStore`; `useRustAuthState` opens one for you.
+ */
+class AuthStore {
+  #native
+  #url
+  #onClose
+
+  static {
+    nativeOf = (store) => store.#native
+  }
+
+  /** @internal use openStore() */
+  constructor(native, url, onClose) {
+    this.#native = native
+    this.#url = url
+    this.#onClose = onClose
+  }
+
+  /** The URL this store was opened with. */
+  get url() {
+    return this.#url
+  }
+
+  /** Whether close() has been called. */
+  get closed() {
+    return this.#native.closed
+  }
+
+  /** Every session that has creds or keys, sorted. */
+  sessions() {
+    return this.#native.sessions()
+  }
+
+  /** Removes a session's creds and keys, atomically. */
+  async deleteSession(sessionId) {
+    args.sessionId(sessionId)
+    return this.#native.deleteSession(sessionId)
+  }
+
+  /**
+   * Checks the store's consistency (SQLite: integrity_check and foreign keys).
+   * Resolves to the problems found: an empty array when the store is sound.
+   */
+  check() {
+    return this.#native.check()
+  }
+
+  /**
+   * What a session holds: keys and bytes per type, creds, and the last write (to the second).
+   * An unknown session has no creds and no keys.
+   */
+  async stats(sessionId) {
+    args.sessionId(sessionId)
+    const raw = wire.readStats(await this.#native.stats(sessionId))
+    const keys = {}
+    let totalKeys = 0
+    let totalBytes = 0
+    for (const type of Object.keys(raw.types).sort()) {
+      const { count, bytes } = raw.types[type]
+      codec.setEntry(keys, type, { count, bytes }) // a type named '__proto__' is a type like any other
+      totalKeys += count
+      totalBytes += bytes
+    }
+    return {
+      session: sessionId,
+      credsPresent: raw.credsBytes !== null,
+      credsBytes: raw.credsBytes ?? 0,
+      keys,
+      totalKeys,
+      totalBytes: totalBytes + (raw.credsBytes ?? 0),
+      lastWriteAt: raw.updatedAt === null ? null : new Date(raw.updatedAt),
+    }
+  }
+
+  /** Every key of a session, `[{ type, id, bytes }]` sorted by type and id (no values). */
+  async listKeys(sessionId) {
+    args.sessionId(sessionId)
+    return wire.readKeyList(await this.#native.listKeys(sessionId))
+  }
+
+  /**
+   * Copies the whole store, consistently, to a new SQLite file at `file` while it stays in
+   * use (SQLite stores only; others reject with ERR_UNSUPPORTED). `file` is replaced
+   * atomically: it is always either the old file or a complete copy.
+   */
+  async backup(file) {
+    return this.#native.backup(path.resolve(args.backupPath(file)))
+  }
+
+  /** Waits for every operation issued before it, then closes. Later calls reject with ERR_STORE_CLOSED. */
+  close() {
+    if (this.#onClose) this.#onClose(this)
+    return this.#native.close()
+  }
+
+  // The per-session operations below are what useRustAuthState is made of; they are public
+  // for tools and for applications that wire their own AuthenticationState.
+
+  /** The session's saved creds, or null. */
+  async getCreds(sessionId) {
+    args.sessionId(sessionId)
+    const blob = await track(this.#native.getCreds(sessionId), 'read')
+    if (blob === null) return null
+    const creds = codec.decodeValue(blob)
+    if (typeof creds !== 'object' || creds === null || Array.isArray(creds)) {
+      throw storeError(ErrorCodes.STORE_CORRUPT, `saved creds of session ${JSON.stringify(sessionId)} are not an object`)
+    }
+    return creds
+  }
+
+  /** Saves the session's creds atomically, as they are at the time of the call. */
+  async setCreds(sessionId, creds) {
+    args.sessionId(sessionId)
+    args.creds(creds)
+    return track(this.#native.setCreds(sessionId, codec.encodeCreds(creds)), 'write')
+  }
+
+  /** Like SignalKeyStore.get: every id is a key of the result, missing ones map to null. */
+  async getKeys(sessionId, type, ids) {
+    // The answer is keyed by the ids as they are now: the caller may change its array before
+    // the read finishes.
+    args.sessionId(sessionId)
+    args.keyType(type)
+    const asked = args.ids(ids)
+    const results = await track(this.#native.getKeys(sessionId, type, asked), 'read')
+    return wire.decodeResults(results, asked)
+  }
+
+  /** Like SignalKeyStore.set: one atomic batch; null or undefined deletes. */
+  async setKeys(sessionId, data) {
+    args.sessionId(sessionId)
+    args.keysData(data)
+    return track(this.#native.setKeys(sessionId, wire.encodeBatch(data)), 'write')
+  }
+
+  /** Removes every key of the session, keeping its creds. */
+  async clearKeys(sessionId) {
+    args.sessionId(sessionId)
+    return track(this.#native.clearKeys(sessionId), 'write')
+  }
+}
+
+/**
+ * Opens a store. Each call opens a new one; close it when done.
+ * @param {string} [url] `sqlite:PATH`, `sqlite://PATH`, a file path, `sqlite::memory:`,
+ *   `memory:`, `redis://…`, `rediss://…`, `redis+unix://…` or `redis+cluster://…`;
+ *   default: env BAILEYS_AUTH_STORE, else `sqlite:./baileys-auth.db`.
+ * @param {object} [options] for Redis: keyPrefix, connectTimeoutMs, commandTimeoutMs, ttlSeconds.
+ */
+async function openStore(url = defaultStoreUrl(), options = {}) {
+  args.storeUrl(url)
+  args.options(options)
+  return new AuthStore(await NativeStore.open(url, options), url, null)
+}
+
+module.exports = { AuthStore, openStore, nativeOf: (store) => nativeOf(store) }
