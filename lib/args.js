@@ -134,6 +134,11 @@ function sharedStoreUrl(value) {
   return parseStoreUrl(value)
 }
 
+/** migrate's from and to: one URL given twice is one store (stores it opens are compared later, by identity). */
+function differentStores(from, to) {
+  if (typeof from === 'string' && from === to) throw invalid('options.from and options.to are the same store')
+}
+
 /**
  * The options of importFolder, exportFolder and migrate: only `names` are allowed; returns the
  * copy's `{ batchSize, onProgress, overwrite }`.
@@ -168,4 +173,5 @@ module.exports = {
   baileysModule,
   sharedStoreUrl,
   transferOptions,
+  differentStores,
 }

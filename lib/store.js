@@ -13,7 +13,7 @@ const { track } = require('./spin.js')
 const { defaultStoreUrl } = require('./default-store.js')
 const { ErrorCodes, storeError } = require('./errors.js')
 
-/** The native store of an AuthStore, for this module's tools (set in AuthStore's static block). */
+/** The native store of an AuthStore, for the copy engine (lib/transfer/), set in its static block. */
 let nativeOf
 
 /**

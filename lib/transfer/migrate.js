@@ -71,7 +71,7 @@ async function migrate(options = {}) {
   const { from, to, session, fromOptions, toOptions } = options ?? {}
   const opts = args.transferOptions(options ?? {}, ['from', 'to', 'session', 'fromOptions', 'toOptions', 'batchSize', 'onProgress', 'overwrite'], DEFAULT_BATCH_SIZE)
   if (session !== undefined) args.sessionId(session)
-  if (typeof from === 'string' && from === to) throw storeError(ErrorCodes.INVALID_ARG, 'options.from and options.to are the same store')
+  args.differentStores(from, to)
   return withStore(from, 'options.from', (source) =>
     withStore(to, 'options.to', async (target) => {
       // One store under two names (two paths of one file, two URLs of one Redis): copying it
