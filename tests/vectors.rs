@@ -19,7 +19,7 @@ fn load(name: &str) -> Json {
 }
 
 fn bytes(hex: &str) -> Vec<u8> {
-    assert!(hex.len() % 2 == 0, "odd hex length: {hex}");
+    assert!(hex.len().is_multiple_of(2), "odd hex length: {hex}");
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_else(|_| panic!("not hex: {hex}"))).collect()
 }
 
@@ -69,7 +69,9 @@ fn assert_same(found: &Value, expected: &Value, name: &str) {
         match value {
             Value::Number(n) => format!("n{:016x}", n.to_bits()),
             Value::Array(items) => format!("[{}]", items.iter().map(bits).collect::<Vec<_>>().join(",")),
-            Value::Object(entries) => format!("{{{}}}", entries.iter().map(|(k, v)| format!("{k:?}:{}", bits(v))).collect::<Vec<_>>().join(",")),
+            Value::Object(entries) => {
+                format!("{{{}}}", entries.iter().map(|(k, v)| format!("{k:?}:{}", bits(v))).collect::<Vec<_>>().join(","))
+            }
             other => format!("{other:?}"),
         }
     }
