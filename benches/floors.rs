@@ -70,15 +70,7 @@ fn stats(mut per_op: Vec<f64>, iters: u64) -> Stats {
     let n = per_op.len();
     let rank = |q: f64| per_op[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
     let median = if n % 2 == 1 { per_op[n / 2] } else { (per_op[n / 2 - 1] + per_op[n / 2]) / 2.0 };
-    Stats {
-        median,
-        p99: rank(0.99),
-        min: per_op[0],
-        max: per_op[n - 1],
-        mean: per_op.iter().sum::<f64>() / n as f64,
-        samples: n,
-        iters,
-    }
+    Stats { median, p99: rank(0.99), min: per_op[0], max: per_op[n - 1], mean: per_op.iter().sum::<f64>() / n as f64, samples: n, iters }
 }
 
 /// Times `op` (which does one operation per call) for about `budget`, after a warm-up.
@@ -175,13 +167,7 @@ impl Bench {
     }
 
     fn record(&mut self, name: &str, floor_of: &'static str, value_bytes: usize, values: usize, stats: Stats) {
-        eprintln!(
-            "{name:<40} median {:>10}  p99 {:>10}  ({} × {})",
-            fmt_ns(stats.median),
-            fmt_ns(stats.p99),
-            stats.samples,
-            stats.iters
-        );
+        eprintln!("{name:<40} median {:>10}  p99 {:>10}  ({} × {})", fmt_ns(stats.median), fmt_ns(stats.p99), stats.samples, stats.iters);
         self.rows.push(Row { name: name.to_owned(), floor_of, value_bytes, values, stats });
     }
 
@@ -364,10 +350,7 @@ fn session_record(rng: &mut Rng, closed_chains: usize, fresh: bool) -> Value {
             ]),
         ));
     }
-    obj(vec![
-        ("_sessions", Value::Object(vec![(base_key, obj(entry))])),
-        ("version", text("v1")),
-    ])
+    obj(vec![("_sessions", Value::Object(vec![(base_key, obj(entry))])), ("version", text("v1"))])
 }
 
 /// Closed chains that give the JS bench's record sizes as BufferJSON text (~1.9 KB after
@@ -401,10 +384,7 @@ fn creds(rng: &mut Rng) -> Value {
         ("noiseKey", key_pair(rng)),
         ("pairingEphemeralKeyPair", key_pair(rng)),
         ("signedIdentityKey", key_pair(rng)),
-        (
-            "signedPreKey",
-            obj(vec![("keyPair", key_pair(rng)), ("signature", Value::Bytes(rng.bytes(64))), ("keyId", int(1))]),
-        ),
+        ("signedPreKey", obj(vec![("keyPair", key_pair(rng)), ("signature", Value::Bytes(rng.bytes(64))), ("keyId", int(1))])),
         ("registrationId", int(1 + rng.below(16380) as i64)),
         ("advSecretKey", text(rng.b64(32))),
         ("processedHistoryMessages", Value::Array(vec![])),
@@ -449,15 +429,12 @@ impl Drop for TempDir {
 /// the same flags and pragmas (WAL, synchronous=FULL, foreign_keys=ON) and one session row.
 fn open_raw(path: &Path, synchronous: &str) -> (Connection, i64) {
     drop(SqliteStore::open(path).expect("create schema"));
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .expect("open raw");
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).expect("open raw");
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", synchronous).unwrap();
     conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-    let id = conn
-        .query_row("INSERT INTO sessions (name, updated_at) VALUES (?1, 0) RETURNING id", [SESSION], |r| r.get(0))
-        .unwrap();
+    let id = conn.query_row("INSERT INTO sessions (name, updated_at) VALUES (?1, 0) RETURNING id", [SESSION], |r| r.get(0)).unwrap();
     (conn, id)
 }
 
@@ -696,9 +673,8 @@ fn store_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
         });
     }
 
-    let batches = [0, 1].map(|k| {
-        inp.fanout_ids.iter().zip(&inp.fanout[k]).map(|(id, blob)| write("session", id, blob)).collect::<Vec<_>>()
-    });
+    let batches =
+        [0, 1].map(|k| inp.fanout_ids.iter().zip(&inp.fanout[k]).map(|(id, blob)| write("session", id, blob)).collect::<Vec<_>>());
     let mut n = 0usize;
     b.io("store/put_sessions_256", "a `fanout` commit", (inp.fanout[0][0].len(), FANOUT), || {
         store.apply(SESSION, &batches[n % 2]).unwrap();
@@ -784,11 +760,7 @@ fn codec_group(b: &mut Bench) {
     let appstate = codec::encode(&values[4].2);
     for (name, floor_of, writes) in [
         ("wire/read_batch_prekeys_812", "`prekeys` set, binding's Rust side", prekeys),
-        (
-            "wire/read_batch_session_1_9k",
-            "`sessions-micro` set, binding's Rust side",
-            vec![write("session", PEER, &session)],
-        ),
+        ("wire/read_batch_session_1_9k", "`sessions-micro` set, binding's Rust side", vec![write("session", PEER, &session)]),
         (
             "wire/read_batch_appstate_5000",
             "`appstate` set, binding's Rust side",

@@ -148,7 +148,11 @@ fn random_operations_match_the_reference() {
                     let writes: Vec<KeyWrite> = (0..1 + next(5))
                         .map(|_| {
                             let (kind, id) = (KINDS[next(KINDS.len())], IDS[next(IDS.len())]);
-                            if next(4) == 0 { del(kind, id) } else { put(kind, id, &step.to_le_bytes()) }
+                            if next(4) == 0 {
+                                del(kind, id)
+                            } else {
+                                put(kind, id, &step.to_le_bytes())
+                            }
                         })
                         .collect();
                     store.apply(session, &writes).unwrap();
@@ -170,7 +174,11 @@ fn random_operations_match_the_reference() {
                 _ => {
                     let kind = KINDS[next(KINDS.len())];
                     let all = ids(&IDS);
-                    assert_eq!(store.get_keys(session, kind, &all).unwrap(), reference.get_keys(session, kind, &all).unwrap(), "{name} step {step}");
+                    assert_eq!(
+                        store.get_keys(session, kind, &all).unwrap(),
+                        reference.get_keys(session, kind, &all).unwrap(),
+                        "{name} step {step}"
+                    );
                     assert_eq!(store.get_creds(session).unwrap(), reference.get_creds(session).unwrap(), "{name} step {step}");
                 }
             }
@@ -250,7 +258,18 @@ fn list_keys_and_stats_follow_writes_in_byte_order() {
         both(&|s| s.delete_session("s").unwrap());
 
         // Checked once more by hand, so that a reference bug cannot hide.
-        store.apply("s", &[put("session", "é", b"1234"), put("session", "Z", b"1"), put("session", "a", b"12"), put("pre-key", "10", b"123"), put("pre-key", "9", b"12345")]).unwrap();
+        store
+            .apply(
+                "s",
+                &[
+                    put("session", "é", b"1234"),
+                    put("session", "Z", b"1"),
+                    put("session", "a", b"12"),
+                    put("pre-key", "10", b"123"),
+                    put("pre-key", "9", b"12345"),
+                ],
+            )
+            .unwrap();
         assert_eq!(
             store.list_keys("s").unwrap(),
             vec![key("pre-key", "10", 3), key("pre-key", "9", 5), key("session", "Z", 1), key("session", "a", 2), key("session", "é", 4)],
@@ -331,7 +350,10 @@ fn large_key_types_are_listed_whole() {
         let expected_bytes: u64 = (0..N).map(|i| (i % 50) as u64).sum();
         assert_eq!(
             store.stats("big").unwrap().kinds,
-            vec![KindStats { kind: "pre-key".into(), count: 1, bytes: 3 }, KindStats { kind: "session".into(), count: N as u64, bytes: expected_bytes }],
+            vec![
+                KindStats { kind: "pre-key".into(), count: 1, bytes: 3 },
+                KindStats { kind: "session".into(), count: N as u64, bytes: expected_bytes }
+            ],
             "{name}"
         );
     }

@@ -205,9 +205,7 @@ impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Result<Self, StoreError> {
         match data.first() {
             Some(&FORMAT_VERSION) => Ok(Reader { data, pos: 1 }),
-            Some(other) => Err(StoreError::corrupt(format!(
-                "stored value has unknown format {other}"
-            ))),
+            Some(other) => Err(StoreError::corrupt(format!("stored value has unknown format {other}"))),
             None => Err(StoreError::corrupt("stored value is empty")),
         }
     }
@@ -267,8 +265,7 @@ impl<'a> Reader<'a> {
 
     fn raw_str(&mut self) -> Result<&'a str, StoreError> {
         let len = self.length(1)?;
-        std::str::from_utf8(self.take(len)?)
-            .map_err(|_| StoreError::corrupt("stored string is not UTF-8"))
+        std::str::from_utf8(self.take(len)?).map_err(|_| StoreError::corrupt("stored string is not UTF-8"))
     }
 
     /// A length prefix, rejected if the input cannot possibly hold that many items of
@@ -349,11 +346,7 @@ fn read_value(reader: &mut Reader<'_>, depth: usize) -> Result<Value, StoreError
         Token::Number(n) => Value::Number(n),
         Token::Str(s) => Value::String(s.to_owned()),
         Token::Bytes(b) => Value::Bytes(b.to_vec()),
-        Token::Array(len) => Value::Array(
-            (0..len)
-                .map(|_| read_value(reader, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
+        Token::Array(len) => Value::Array((0..len).map(|_| read_value(reader, depth + 1)).collect::<Result<_, _>>()?),
         Token::Object(len) => {
             let mut entries = Vec::with_capacity(len);
             for _ in 0..len {
@@ -384,12 +377,7 @@ impl Value {
             Value::String(s) => J::String(s.clone()),
             Value::Bytes(b) => serde_json::json!({ "type": "Buffer", "data": BASE64.encode(b) }),
             Value::Array(items) => J::Array(items.iter().map(Value::to_buffer_json).collect()),
-            Value::Object(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_buffer_json()))
-                    .collect(),
-            ),
+            Value::Object(entries) => J::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_buffer_json())).collect()),
         }
     }
 }
@@ -414,10 +402,7 @@ mod tests {
             ("big".into(), Value::Number(MAX_SAFE)),
             ("pi".into(), Value::Number(3.25)),
             ("s".into(), Value::String("héllo::1/2".into())),
-            (
-                "list".into(),
-                Value::Array(vec![Value::Null, Value::Bool(true), Value::Bool(false)]),
-            ),
+            ("list".into(), Value::Array(vec![Value::Null, Value::Bool(true), Value::Bool(false)])),
             ("empty".into(), Value::Object(vec![])),
         ])
     }
@@ -497,14 +482,7 @@ mod tests {
 
     #[test]
     fn renders_as_buffer_json() {
-        let json = Value::Object(vec![
-            ("k".into(), Value::Bytes(vec![1, 2, 3])),
-            ("n".into(), Value::Number(3.0)),
-        ])
-        .to_buffer_json();
-        assert_eq!(
-            json.to_string(),
-            r#"{"k":{"data":"AQID","type":"Buffer"},"n":3}"#
-        );
+        let json = Value::Object(vec![("k".into(), Value::Bytes(vec![1, 2, 3])), ("n".into(), Value::Number(3.0))]).to_buffer_json();
+        assert_eq!(json.to_string(), r#"{"k":{"data":"AQID","type":"Buffer"},"n":3}"#);
     }
 }

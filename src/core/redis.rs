@@ -95,9 +95,7 @@ impl RedisOptions {
             && !self.key_prefix.contains(['{', '}', '*', '?', '[', ']', '\\'])
             && !self.key_prefix.chars().any(char::is_whitespace);
         if !prefix_ok {
-            return Err(StoreError::invalid(
-                "keyPrefix must be a non-empty string without spaces, braces or glob characters",
-            ));
+            return Err(StoreError::invalid("keyPrefix must be a non-empty string without spaces, braces or glob characters"));
         }
         for (name, value) in [("connectTimeoutMs", self.connect_timeout), ("commandTimeoutMs", self.command_timeout)] {
             if value < Duration::from_millis(1) || value > MAX_TIMEOUT {
@@ -388,7 +386,8 @@ impl RedisStore {
                 .await
                 .unwrap_or_else(|_| Err(StoreError::Unavailable("connecting to Redis timed out".into())))
         })?;
-        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new(), identity: String::new(), issued_deadline: None };
+        let mut store =
+            RedisStore { runtime, connection, options, scripts: Scripts::new(), identity: String::new(), issued_deadline: None };
         store.check()?;
         store.identity = store.server_identity(target);
         Ok(store)
@@ -564,7 +563,8 @@ impl RedisStore {
         for range in slots {
             let Value::Array(parts) = range else { continue };
             if let Some(Value::Array(master)) = parts.get(2) {
-                let host: String = master.first().map(redis::from_redis_value_ref).transpose().map_err(unexpected_reply)?.unwrap_or_default();
+                let host: String =
+                    master.first().map(redis::from_redis_value_ref).transpose().map_err(unexpected_reply)?.unwrap_or_default();
                 let port: u16 = master.get(1).map(redis::from_redis_value_ref).transpose().map_err(unexpected_reply)?.unwrap_or_default();
                 masters.insert((host, port));
             }
@@ -644,8 +644,7 @@ impl Store for RedisStore {
     /// Creds and time come from one script; each type's count and bytes from a paged listing
     /// as in [`list_keys`](Store::list_keys), so that both describe the same ids.
     fn stats(&mut self, session: &str) -> Result<SessionStats> {
-        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<Vec<u8>>, Option<i64>) =
-            self.script(|s| &s.stats, session, vec![])?;
+        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<Vec<u8>>, Option<i64>) = self.script(|s| &s.stats, session, vec![])?;
         let kinds: Vec<KindStats> = self
             .scan_types(session, kinds)?
             .into_iter()
@@ -699,7 +698,6 @@ fn unescape_session(escaped: &str) -> String {
     out
 }
 
-
 /// rustls needs one process-wide crypto provider for `rediss://`; installing it twice is harmless.
 fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -744,7 +742,8 @@ fn map_error(err: redis::RedisError) -> StoreError {
         // The reply is not RESP at all: another service listens on that port (an HTTP server
         // answers "HTTP/1.1 400 …", which would otherwise surface as three lines about bytes).
         return StoreError::Io(
-            "the server answered, but not as a Redis server (its reply is not the Redis protocol): check the store URL's host and port".into(),
+            "the server answered, but not as a Redis server (its reply is not the Redis protocol): check the store URL's host and port"
+                .into(),
         );
     }
     let transient = err.is_io_error()
@@ -754,7 +753,9 @@ fn map_error(err: redis::RedisError) -> StoreError {
         || matches!(
             err.kind(),
             ErrorKind::ClusterConnectionNotFound
-                | ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown)
+                | ErrorKind::Server(
+                    ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown
+                )
         );
     if transient {
         StoreError::Unavailable(err.to_string())

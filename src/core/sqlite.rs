@@ -94,11 +94,8 @@ impl SqliteStore {
         } else if !path.exists() {
             return Err(StoreError::NotFound(format!("there is no store at {}: the file does not exist", path.display())));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| explain_open_failure(path, StoreError::Io(format!("cannot open {}: {e}", path.display()))))?;
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| explain_open_failure(path, StoreError::Io(format!("cannot open {}: {e}", path.display()))))?;
         // SQLite opens a file it may not write read-only, without saying so; the store writes.
         if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false) {
             return Err(explain_open_failure(path, StoreError::Io(format!("{} is read-only", path.display()))));
@@ -315,7 +312,11 @@ fn explain_open_failure(path: &Path, err: StoreError) -> StoreError {
         }
     }
     if dir.is_dir() && !may_access(&dir, AccessMode::WriteDir) && !path.exists() {
-        return StoreError::Io(format!("permission denied: cannot create {shown}: the folder {} is not writable by this user{}", dir.display(), owner_and_mode(&dir)));
+        return StoreError::Io(format!(
+            "permission denied: cannot create {shown}: the folder {} is not writable by this user{}",
+            dir.display(),
+            owner_and_mode(&dir)
+        ));
     }
     if dir.is_dir() && !may_access(&dir, AccessMode::WriteDir) {
         let name = path.file_name().map_or_else(|| shown.to_string(), |n| n.to_string_lossy().into_owned());
@@ -384,9 +385,7 @@ fn retry_while_busy<T>(mut op: impl FnMut() -> rusqlite::Result<T>) -> rusqlite:
 fn check_ownership(version: i64, app_id: i32, tables: i64) -> Result<()> {
     let empty = version == 0 && app_id == 0 && tables == 0;
     if !empty && app_id != APPLICATION_ID {
-        return Err(StoreError::corrupt(
-            "the file is a SQLite database of another application, not a baileys-rust-auth store",
-        ));
+        return Err(StoreError::corrupt("the file is a SQLite database of another application, not a baileys-rust-auth store"));
     }
     if version > SCHEMA_VERSION {
         return Err(StoreError::Version { found: version, supported: SCHEMA_VERSION });
@@ -698,7 +697,8 @@ impl Store for SqliteStore {
     fn clear_keys(&mut self, session: &str) -> Result<()> {
         // One transaction, so that the keys and the session's time are one commit.
         self.write(|tx| {
-            let id: Option<i64> = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?.query_row([session], |r| r.get(0)).optional()?;
+            let id: Option<i64> =
+                tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?.query_row([session], |r| r.get(0)).optional()?;
             if let Some(id) = id {
                 tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1")?.execute([id])?;
                 tx.prepare_cached(TOUCH_SESSION)?.execute(params![id, now_millis()])?;
@@ -898,9 +898,7 @@ mod tests {
     fn reopening_keeps_data_and_schema() {
         let path = temp_path("reopen");
         let mut store = SqliteStore::open(&path).unwrap();
-        store
-            .apply("s", &[KeyWrite { kind: "pre-key".into(), id: "1".into(), value: Some(vec![1, 9]) }])
-            .unwrap();
+        store.apply("s", &[KeyWrite { kind: "pre-key".into(), id: "1".into(), value: Some(vec![1, 9]) }]).unwrap();
         drop(store);
         let mut store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.get_keys("s", "pre-key", &["1".into()]).unwrap(), vec![Some(vec![1, 9])]);
@@ -992,7 +990,12 @@ mod tests {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     n += 1;
                     let v = n.to_le_bytes();
-                    other.apply("s", &[put("pair", "a", &v), put("pair", "b", &v), put("filler", &(n % 12_000).to_string(), &[n as u8; 1000])]).unwrap();
+                    other
+                        .apply(
+                            "s",
+                            &[put("pair", "a", &v), put("pair", "b", &v), put("filler", &(n % 12_000).to_string(), &[n as u8; 1000])],
+                        )
+                        .unwrap();
                 }
                 n
             })
@@ -1077,7 +1080,10 @@ mod tests {
         let (sessions, keys) = raw_rows(&path);
         assert_eq!(sessions.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(), ["alice", "bob"]);
         assert_eq!(keys.len(), 9);
-        let orphans: i64 = Connection::open(&path).unwrap().query_row("SELECT count(*) FROM keys WHERE session_id NOT IN (SELECT id FROM sessions)", [], |r| r.get(0)).unwrap();
+        let orphans: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM keys WHERE session_id NOT IN (SELECT id FROM sessions)", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(orphans, 2, "the fixture holds the keys of a session deleted without foreign keys");
 
         let mut store = SqliteStore::open(&path).unwrap();
@@ -1087,7 +1093,11 @@ mod tests {
             assert_eq!(&store.get_creds(name).unwrap(), creds, "creds of {name}");
         }
         for (session, kind, id, value) in &keys {
-            assert_eq!(store.get_keys(session, kind, std::slice::from_ref(id)).unwrap(), vec![Some(value.clone())], "{session} {kind} {id}");
+            assert_eq!(
+                store.get_keys(session, kind, std::slice::from_ref(id)).unwrap(),
+                vec![Some(value.clone())],
+                "{session} {kind} {id}"
+            );
         }
         assert!(store.check().unwrap().is_empty());
         drop(store);
@@ -1192,7 +1202,8 @@ mod tests {
         assert_eq!(store.apply("s", &[put("t", "2", b"v")]).unwrap_err().code(), "ERR_STORE_IO");
         drop(store);
         let conn = Connection::open_with_flags(&other_name, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-        let ids: Vec<String> = conn.prepare("SELECT id FROM keys").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let ids: Vec<String> =
+            conn.prepare("SELECT id FROM keys").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
         assert_eq!(ids, ["1"], "the refused write is not in the file");
     }
 

@@ -109,7 +109,5 @@ pub(crate) fn private_identity(kind: &str) -> String {
 
 /// The wall clock in ms since the Unix epoch, as stores record last writes.
 pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

@@ -153,10 +153,7 @@ mod tests {
         }
         assert_eq!(
             StoreUrl::parse("redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:7001").unwrap(),
-            StoreUrl::Redis(RedisTarget::Cluster(vec![
-                "redis://:secret@10.0.0.1:7000".into(),
-                "redis://:secret@10.0.0.2:7001".into()
-            ]))
+            StoreUrl::Redis(RedisTarget::Cluster(vec!["redis://:secret@10.0.0.1:7000".into(), "redis://:secret@10.0.0.2:7001".into()]))
         );
     }
 
@@ -183,7 +180,13 @@ mod tests {
 
     #[test]
     fn parse_errors_never_show_a_password() {
-        for bad in ["redis+cluster://:s3cret@", "redis+cluster://u:s3cret@h:1/0", " redis://:s3cret@h", "redis ://:s3cret@h", "redis_tls://:s3cret@h"] {
+        for bad in [
+            "redis+cluster://:s3cret@",
+            "redis+cluster://u:s3cret@h:1/0",
+            " redis://:s3cret@h",
+            "redis ://:s3cret@h",
+            "redis_tls://:s3cret@h",
+        ] {
             let err = StoreUrl::parse(bad).unwrap_err().to_string();
             assert!(!err.contains("s3cret"), "{err}");
         }
@@ -192,9 +195,24 @@ mod tests {
     #[test]
     fn rejects_empty_and_unknown_schemes() {
         for bad in [
-            "", "sqlite:", "sqlite://", "postgres://localhost/db", "ftp://x", "sqlite:/tmp/a\0b.db", "redis+cluster://", "redis+cluster://h:1/0",
-            "sqlite3:typo.db", "redis:localhost", "file:auth.db", " redis://:pw@h", "redis://:pw@h ", "\"redis://:pw@h\"", "'redis://h'", "redis ://:pw@h",
-            "redis_tls://:pw@h", "./a://b",
+            "",
+            "sqlite:",
+            "sqlite://",
+            "postgres://localhost/db",
+            "ftp://x",
+            "sqlite:/tmp/a\0b.db",
+            "redis+cluster://",
+            "redis+cluster://h:1/0",
+            "sqlite3:typo.db",
+            "redis:localhost",
+            "file:auth.db",
+            " redis://:pw@h",
+            "redis://:pw@h ",
+            "\"redis://:pw@h\"",
+            "'redis://h'",
+            "redis ://:pw@h",
+            "redis_tls://:pw@h",
+            "./a://b",
         ] {
             assert_eq!(StoreUrl::parse(bad).unwrap_err().code(), "ERR_INVALID_ARG", "{bad}");
         }

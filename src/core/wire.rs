@@ -208,11 +208,8 @@ mod tests {
     #[test]
     fn key_lists_and_stats_are_codec_blobs() {
         let keys = vec![KeyInfo { kind: "pre-key".into(), id: "1".into(), bytes: 40 }];
-        let expected = Value::Array(vec![Value::Array(vec![
-            Value::String("pre-key".into()),
-            Value::String("1".into()),
-            Value::Number(40.0),
-        ])]);
+        let expected =
+            Value::Array(vec![Value::Array(vec![Value::String("pre-key".into()), Value::String("1".into()), Value::Number(40.0)])]);
         assert_eq!(codec::decode(&write_key_list(&keys)).unwrap(), expected);
         assert_eq!(codec::decode(&write_key_list(&[])).unwrap(), Value::Array(vec![]));
 
@@ -221,9 +218,8 @@ mod tests {
             kinds: vec![crate::core::store::KindStats { kind: "session".into(), count: 2, bytes: 90 }],
             updated_at_ms: Some(1_700_000_000_123),
         };
-        let count_bytes = |count: f64, bytes: f64| {
-            Value::Object(vec![("count".into(), Value::Number(count)), ("bytes".into(), Value::Number(bytes))])
-        };
+        let count_bytes =
+            |count: f64, bytes: f64| Value::Object(vec![("count".into(), Value::Number(count)), ("bytes".into(), Value::Number(bytes))]);
         assert_eq!(
             codec::decode(&write_stats(&stats)).unwrap(),
             Value::Object(vec![

@@ -20,10 +20,10 @@ use napi_derive::napi;
 
 use settle::{Settle, Settler};
 
+use crate::core::codec;
 use crate::core::error::StoreError;
 use crate::core::executor::{open_url, Executor, OpenOptions};
 use crate::core::redis::RedisOptions;
-use crate::core::codec;
 use crate::core::url::StoreUrl;
 use crate::core::wire;
 
@@ -54,8 +54,8 @@ pub(crate) unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys
             }
         }
         Reply::Opened(exec, settler) => {
-            out = NativeStore::to_napi_value(env, NativeStore { exec: Arc::new(exec), settler })
-                .map_err(|e| StoreError::Io(e.to_string()))?
+            out =
+                NativeStore::to_napi_value(env, NativeStore { exec: Arc::new(exec), settler }).map_err(|e| StoreError::Io(e.to_string()))?
         }
     }
     Ok(out)
@@ -208,10 +208,10 @@ impl NativeStore {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             let kind = value::string_arg(env.raw(), kind.raw(), "key type")?;
             let ids = value::string_array_arg(env.raw(), ids.raw(), "ids")?;
-            Ok(move |settle: Settle| self.exec.submit(
-                move |s| s.get_keys(&session, &kind, &ids).map(|values| Reply::Bytes(wire::write_results(&values))),
-                settle,
-            ))
+            Ok(move |settle: Settle| {
+                self.exec
+                    .submit(move |s| s.get_keys(&session, &kind, &ids).map(|values| Reply::Bytes(wire::write_results(&values))), settle)
+            })
         })
     }
 
@@ -243,9 +243,7 @@ impl NativeStore {
 
     #[napi(ts_return_type = "Promise<string[]>")]
     pub fn sessions<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            Ok(move |settle: Settle| self.exec.submit(|s| s.sessions(), |r| settle(r.map(Reply::Names))))
-        })
+        promise(env, &self.settler, || Ok(move |settle: Settle| self.exec.submit(|s| s.sessions(), |r| settle(r.map(Reply::Names)))))
     }
 
     /// Runs the backend's consistency check; resolves to the problems found (empty if sound).
@@ -259,10 +257,9 @@ impl NativeStore {
     pub fn list_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
         promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            Ok(move |settle: Settle| self.exec.submit(
-                move |s| s.list_keys(&session).map(|keys| Reply::Bytes(wire::write_key_list(&keys))),
-                settle,
-            ))
+            Ok(move |settle: Settle| {
+                self.exec.submit(move |s| s.list_keys(&session).map(|keys| Reply::Bytes(wire::write_key_list(&keys))), settle)
+            })
         })
     }
 
@@ -272,10 +269,9 @@ impl NativeStore {
     pub fn stats<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
         promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            Ok(move |settle: Settle| self.exec.submit(
-                move |s| s.stats(&session).map(|stats| Reply::Bytes(wire::write_stats(&stats))),
-                settle,
-            ))
+            Ok(move |settle: Settle| {
+                self.exec.submit(move |s| s.stats(&session).map(|stats| Reply::Bytes(wire::write_stats(&stats))), settle)
+            })
         })
     }
 
@@ -297,9 +293,7 @@ impl NativeStore {
     /// `ERR_STORE_CLOSED`.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            Ok(move |settle: Settle| self.exec.close(move || settle(Ok(Reply::Unit))))
-        })
+        promise(env, &self.settler, || Ok(move |settle: Settle| self.exec.close(move || settle(Ok(Reply::Unit)))))
     }
 
     /// What the store is, whatever URL opened it: equal for two stores on one SQLite file (by
