@@ -24,6 +24,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
 use super::error::StoreError;
+use super::varint::{self, VarintError};
 
 /// The first byte of every encoded value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -171,12 +172,8 @@ impl Encoder {
         self.buf.extend_from_slice(value.as_bytes());
     }
 
-    fn varint(&mut self, mut n: u64) {
-        while n >= 0x80 {
-            self.buf.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        self.buf.push(n as u8);
+    fn varint(&mut self, n: u64) {
+        varint::write(&mut self.buf, n);
     }
 }
 
@@ -280,15 +277,10 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, StoreError> {
-        let mut n: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(StoreError::corrupt("stored varint is too long"))
+        varint::read(self.data, &mut self.pos).map_err(|e| match e {
+            VarintError::Truncated => truncated(),
+            VarintError::TooLong => StoreError::corrupt("stored varint is too long"),
+        })
     }
 }
 

@@ -8,4 +8,5 @@ pub mod redis;
 pub mod sqlite;
 pub mod store;
 pub mod url;
+pub mod varint;
 pub mod wire;

@@ -14,6 +14,7 @@
 use super::codec::{self, Encoder};
 use super::error::StoreError;
 use super::store::{KeyInfo, KeyWrite, SessionStats};
+use super::varint::{self, VarintError};
 
 /// Reads a batch; every value must be a well-formed codec blob.
 pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
@@ -52,7 +53,7 @@ pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
 pub fn write_results<V: AsRef<[u8]>>(values: &[Option<V>]) -> Vec<u8> {
     let size: usize = values.iter().map(|v| 1 + v.as_ref().map_or(0, |v| 10 + v.as_ref().len())).sum();
     let mut out = Vec::with_capacity(10 + size);
-    varint(&mut out, values.len() as u64);
+    varint::write(&mut out, values.len() as u64);
     for value in values {
         optional_value(&mut out, value.as_ref().map(AsRef::as_ref));
     }
@@ -103,10 +104,10 @@ pub fn write_stats(stats: &SessionStats) -> Vec<u8> {
 /// Writes a batch (the JavaScript side does this; here for tests and Rust tools).
 pub fn write_batch(writes: &[KeyWrite]) -> Vec<u8> {
     let mut out = Vec::new();
-    varint(&mut out, writes.len() as u64);
+    varint::write(&mut out, writes.len() as u64);
     for write in writes {
         for text in [&write.kind, &write.id] {
-            varint(&mut out, text.len() as u64);
+            varint::write(&mut out, text.len() as u64);
             out.extend_from_slice(text.as_bytes());
         }
         optional_value(&mut out, write.value.as_deref());
@@ -120,18 +121,10 @@ fn optional_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
         None => out.push(0),
         Some(value) => {
             out.push(1);
-            varint(out, value.len() as u64);
+            varint::write(out, value.len() as u64);
             out.extend_from_slice(value);
         }
     }
-}
-
-fn varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
 }
 
 fn bad(why: &str) -> StoreError {
@@ -151,15 +144,10 @@ impl<'a> Input<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, StoreError> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(bad("varint too long"))
+        varint::read(self.data, &mut self.pos).map_err(|e| match e {
+            VarintError::Truncated => bad("truncated"),
+            VarintError::TooLong => bad("varint too long"),
+        })
     }
 
     fn slice(&mut self) -> Result<&'a [u8], StoreError> {
