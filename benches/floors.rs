@@ -30,8 +30,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use baileys_rust_auth::core::codec::{self, Value};
 use baileys_rust_auth::core::executor::Executor;
 use baileys_rust_auth::core::memory::MemoryStore;
+use baileys_rust_auth::core::open::{open_url, OpenOptions};
 use baileys_rust_auth::core::sqlite::SqliteStore;
 use baileys_rust_auth::core::store::{KeyWrite, Store};
+use baileys_rust_auth::core::url::StoreUrl;
 use baileys_rust_auth::core::wire;
 
 /// Operations slower than this are timed one per sample.
@@ -464,7 +466,7 @@ fn write(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
     KeyWrite { kind: kind.into(), id: id.into(), value: Some(value.to_vec()) }
 }
 
-fn store_get(store: &mut SqliteStore, kind: &str, ids: &[String]) -> Vec<Option<Vec<u8>>> {
+fn store_get(store: &mut dyn Store, kind: &str, ids: &[String]) -> Vec<Option<Vec<u8>>> {
     let values = store.get_keys(SESSION, kind, ids).unwrap();
     assert!(values[0].is_some());
     values
@@ -630,9 +632,18 @@ fn raw_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
     });
 }
 
-/// The same operations through the `Store` trait (`SqliteStore::open`, `apply`, `get_keys`).
+/// The same operations through the `Store` trait: on the bare backend (`SqliteStore::open`,
+/// `store/`), and on the store the URL factory returns with its layers (`open_url`,
+/// `store/checked_`), so that one run shows what the layers cost.
 fn store_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
-    let mut store = SqliteStore::open(&dir.join("store.db")).unwrap();
+    let mut bare = SqliteStore::open(&dir.join("store.db")).unwrap();
+    store_cases(b, "store/", &mut bare, inp);
+    let url = StoreUrl::parse(&format!("sqlite:{}", dir.join("store-checked.db").display())).unwrap();
+    let mut layered = open_url(&url, OpenOptions::default()).unwrap();
+    store_cases(b, "store/checked_", layered.as_mut(), inp);
+}
+
+fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, inp: &Inputs) {
     let pk_bytes = (inp.prekeys[0].len(), PREKEYS);
 
     let writes = |first: usize| -> Vec<KeyWrite> {
@@ -641,21 +652,21 @@ fn store_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
     store.apply(SESSION, &writes(1)).unwrap();
     let mut next = 1 + PREKEYS;
     {
-        let (store, next) = (&mut store, &mut next);
+        let (store, next) = (&mut *store, &mut next);
         // The batches are made outside the clock (the binding's `wire::read_batch` makes them).
         let setup = || {
             *next += PREKEYS;
             writes(*next - PREKEYS)
         };
-        b.io_setup("store/put_prekeys_812", "`prekeys` set", pk_bytes, setup, |writes| {
+        b.io_setup(&format!("{prefix}put_prekeys_812"), "`prekeys` set", pk_bytes, setup, |writes| {
             store.apply(SESSION, &writes).unwrap();
             writes
         });
     }
     let get_ids = prekey_gets(next - 1);
     let mut i = 0;
-    b.io("store/get_prekey", "`prekeys` get", (pk_bytes.0, 1), || {
-        black_box(store_get(&mut store, "pre-key", &get_ids[i % get_ids.len()]));
+    b.io(&format!("{prefix}get_prekey"), "`prekeys` get", (pk_bytes.0, 1), || {
+        black_box(store_get(store, "pre-key", &get_ids[i % get_ids.len()]));
         i += 1;
     });
 
@@ -664,19 +675,19 @@ fn store_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
         let ids = [c.id.to_owned()];
         store.apply(SESSION, &batches[1]).unwrap();
         let mut n = 0usize;
-        b.io(&format!("store/put_{}", c.name), c.put_floor, c.bytes(), || {
+        b.io(&format!("{prefix}put_{}", c.name), c.put_floor, c.bytes(), || {
             store.apply(SESSION, &batches[n % 2]).unwrap();
             n += 1;
         });
-        b.io(&format!("store/get_{}", c.name), c.get_floor, c.bytes(), || {
-            black_box(store_get(&mut store, c.kind, &ids));
+        b.io(&format!("{prefix}get_{}", c.name), c.get_floor, c.bytes(), || {
+            black_box(store_get(store, c.kind, &ids));
         });
     }
 
     let batches =
         [0, 1].map(|k| inp.fanout_ids.iter().zip(&inp.fanout[k]).map(|(id, blob)| write("session", id, blob)).collect::<Vec<_>>());
     let mut n = 0usize;
-    b.io("store/put_sessions_256", "a `fanout` commit", (inp.fanout[0][0].len(), FANOUT), || {
+    b.io(&format!("{prefix}put_sessions_256"), "a `fanout` commit", (inp.fanout[0][0].len(), FANOUT), || {
         store.apply(SESSION, &batches[n % 2]).unwrap();
         n += 1;
     });

@@ -250,36 +250,6 @@ impl Store for ClosedStore {
     }
 }
 
-/// How to open a store, besides its URL.
-#[derive(Debug, Clone)]
-pub struct OpenOptions {
-    /// Create a SQLite database file that does not exist (the default); without it, a missing
-    /// file is `ERR_STORE_NOT_FOUND`.
-    pub create: bool,
-    /// Tuning of Redis stores; must be `None` for others.
-    pub redis: Option<super::redis::RedisOptions>,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions { create: true, redis: None }
-    }
-}
-
-/// Opens the store a URL names.
-pub fn open_url(url: &super::url::StoreUrl, options: OpenOptions) -> Result<Box<dyn Store>> {
-    use super::url::StoreUrl;
-    if options.redis.is_some() && !matches!(url, StoreUrl::Redis(_)) {
-        return Err(StoreError::invalid("keyPrefix, connectTimeoutMs, commandTimeoutMs and ttlSeconds apply to Redis stores only"));
-    }
-    Ok(match url {
-        StoreUrl::SqliteFile(path) => Box::new(super::sqlite::SqliteStore::open_with(path, options.create)?),
-        StoreUrl::SqliteMemory => Box::new(super::sqlite::SqliteStore::open_in_memory()?),
-        StoreUrl::Memory => Box::new(super::memory::MemoryStore::new()),
-        StoreUrl::Redis(target) => Box::new(super::redis::RedisStore::open(target, options.redis.unwrap_or_default())?),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 pub mod codec;
 pub mod error;
 pub mod executor;
+pub mod layers;
 pub mod memory;
+pub mod open;
 pub mod redis;
 pub mod sqlite;
 pub mod store;

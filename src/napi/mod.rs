@@ -20,9 +20,9 @@ use napi_derive::napi;
 
 use settle::{Settle, Settler};
 
-use crate::core::codec;
 use crate::core::error::StoreError;
-use crate::core::executor::{open_url, Executor, OpenOptions};
+use crate::core::executor::Executor;
+use crate::core::open::{open_url, OpenOptions};
 use crate::core::redis::RedisOptions;
 use crate::core::url::StoreUrl;
 use crate::core::wire;
@@ -192,10 +192,6 @@ impl NativeStore {
         promise(env, &self.settler, || {
             let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
             let bytes = value::bytes_arg(env.raw(), creds.raw(), "creds")?;
-            codec::validate(&bytes).map_err(|e| StoreError::invalid(format!("creds are not a codec blob: {e}")))?;
-            if !codec::is_object(&bytes) {
-                return Err(StoreError::invalid("creds must serialize to an object"));
-            }
             Ok(move |settle: Settle| self.exec.submit(move |s| s.set_creds(&session, &bytes), |r| settle(r.map(|_| Reply::Unit))))
         })
     }
