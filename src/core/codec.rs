@@ -294,7 +294,113 @@ pub fn is_object(data: &[u8]) -> bool {
 }
 
 /// Checks that `data` is one well-formed encoded value, without building it.
+///
+/// This runs on every value written and every value read (the byte-check layer), so the
+/// common case, a sound value, takes a fast path ([`is_well_formed`]: one loop, no error
+/// values, ASCII strings checked a word at a time); only a damaged value is walked again by the
+/// token reader, to say what is wrong with it.
 pub fn validate(data: &[u8]) -> Result<(), StoreError> {
+    if is_well_formed(data) {
+        return Ok(());
+    }
+    let explained = validate_by_tokens(data);
+    debug_assert!(explained.is_err(), "the fast check and the token reader disagree");
+    explained.and(Err(StoreError::corrupt("stored value is malformed")))
+}
+
+/// Whether [`validate_by_tokens`] accepts `data`, decided without building an error: the same
+/// checks (format byte, tags, lengths within the input, UTF-8 strings and keys, depth at most
+/// [`MAX_DEPTH`], nothing trailing) in one loop over an explicit stack of open containers.
+fn is_well_formed(data: &[u8]) -> bool {
+    #[inline(always)]
+    fn utf8(bytes: &[u8]) -> bool {
+        bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
+    }
+    /// A length prefix whose items (`min_item_size` bytes each) fit in what is left.
+    #[inline(always)]
+    fn length(data: &[u8], pos: &mut usize, min_item_size: u64) -> Option<usize> {
+        let n = varint::read(data, pos).ok()?;
+        (n.saturating_mul(min_item_size) <= (data.len() - *pos) as u64).then_some(n as usize)
+    }
+    #[inline(always)]
+    fn text(data: &[u8], pos: &mut usize) -> bool {
+        let Some(len) = length(data, pos, 1) else { return false };
+        let ok = utf8(&data[*pos..*pos + len]);
+        *pos += len;
+        ok
+    }
+    if data.first() != Some(&FORMAT_VERSION) {
+        return false;
+    }
+    let mut pos = 1;
+    // Items left in each open container, and whether it is an object (its items have keys).
+    // Uninitialised: zeroing 2 KiB would cost more than checking a pre-key.
+    let mut open = [std::mem::MaybeUninit::<(usize, bool)>::uninit(); MAX_DEPTH];
+    let mut depth = 0;
+    loop {
+        // One value, inside `depth` open containers.
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let Some(&tag) = data.get(pos) else { return false };
+        pos += 1;
+        match tag {
+            TAG_NULL | TAG_FALSE | TAG_TRUE => {}
+            TAG_INT => {
+                if varint::read(data, &mut pos).is_err() {
+                    return false;
+                }
+            }
+            TAG_FLOAT => {
+                if data.len() - pos < 8 {
+                    return false;
+                }
+                pos += 8;
+            }
+            TAG_STRING => {
+                if !text(data, &mut pos) {
+                    return false;
+                }
+            }
+            TAG_BYTES => match length(data, &mut pos, 1) {
+                Some(len) => pos += len,
+                None => return false,
+            },
+            TAG_ARRAY | TAG_OBJECT => {
+                let is_object = tag == TAG_OBJECT;
+                let Some(count) = length(data, &mut pos, if is_object { 2 } else { 1 }) else { return false };
+                if count > 0 {
+                    if depth == MAX_DEPTH {
+                        return false; // its first item would nest too deep
+                    }
+                    open[depth].write((count, is_object));
+                    depth += 1;
+                }
+            }
+            _ => return false,
+        }
+        // Move on to the next value: close the containers this value completed.
+        loop {
+            if depth == 0 {
+                return pos == data.len();
+            }
+            // SAFETY: entries below `depth` were written when their container opened.
+            let (left, is_object) = unsafe { open[depth - 1].assume_init_mut() };
+            if *left == 0 {
+                depth -= 1;
+                continue;
+            }
+            *left -= 1;
+            if *is_object && !text(data, &mut pos) {
+                return false;
+            }
+            break;
+        }
+    }
+}
+
+/// [`validate`] by the token reader, which says what is wrong.
+fn validate_by_tokens(data: &[u8]) -> Result<(), StoreError> {
     fn skip(reader: &mut Reader<'_>, depth: usize) -> Result<(), StoreError> {
         if depth > MAX_DEPTH {
             return Err(StoreError::corrupt("value nests too deep"));
@@ -384,6 +490,46 @@ mod tests {
         validate(&encoded).unwrap();
         for len in 0..encoded.len() {
             assert!(validate(&encoded[..len]).is_err());
+        }
+    }
+
+    #[test]
+    fn the_fast_check_agrees_with_the_token_reader_on_damaged_and_sound_values() {
+        let agree = |data: &[u8]| assert_eq!(is_well_formed(data), validate_by_tokens(data).is_ok(), "{data:?}");
+        let mut nested = Value::Array(vec![]);
+        for _ in 0..MAX_DEPTH {
+            nested = Value::Array(vec![nested]);
+        }
+        let too_deep = encode(&Value::Array(vec![nested.clone()]));
+        let samples = [encode(&sample()), encode(&nested), too_deep, encode(&Value::String("\u{1F600} ü".into()))];
+        for encoded in &samples {
+            agree(encoded);
+            for len in 0..encoded.len() {
+                agree(&encoded[..len]);
+            }
+            for i in 0..encoded.len() {
+                for byte in [0, 1, 5, 7, 8, 0x7f, 0x80, 0xc3, 0xff] {
+                    let mut damaged = encoded.clone();
+                    damaged[i] = byte;
+                    agree(&damaged);
+                }
+            }
+            let mut trailing = encoded.clone();
+            trailing.push(0);
+            agree(&trailing);
+        }
+        assert!(is_well_formed(&samples[1]) && !is_well_formed(&samples[2]), "depth {MAX_DEPTH} is the limit");
+        // Random input, as garbage_is_an_error_not_a_panic makes it.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut data = vec![FORMAT_VERSION];
+            for _ in 0..(state % 40) as usize {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                data.push((state % 12) as u8 | if state & 0x100 != 0 { 0x80 } else { 0 });
+            }
+            agree(&data);
         }
     }
 
