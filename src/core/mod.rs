@@ -6,6 +6,7 @@ pub mod executor;
 pub mod layers;
 pub mod memory;
 pub mod open;
+pub mod redact;
 pub mod redis;
 pub mod sqlite;
 pub mod store;

@@ -119,14 +119,14 @@ pub fn parse_store_url(url: String) -> napi::Result<ParsedStoreUrl, &'static str
         StoreUrl::Redis(RedisTarget::Server(_)) => ("redis", None),
         StoreUrl::Redis(RedisTarget::Cluster(_)) => ("redis-cluster", None),
     };
-    Ok(ParsedStoreUrl { kind: kind.into(), path, shown: crate::core::url::redact(&url) })
+    Ok(ParsedStoreUrl { kind: kind.into(), path, shown: crate::core::redact::redact(&url) })
 }
 
-/// The URL with any password replaced by `***` (`src/core/url.rs`): for messages and logs.
+/// The URL with any password replaced by `***` (`src/core/redact.rs`): for messages and logs.
 #[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub fn redact_url(url: String) -> String {
-    crate::core::url::redact(&url)
+    crate::core::redact::redact(&url)
 }
 
 #[napi]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::core::error::{Result, StoreError};
-use crate::core::url;
+use crate::core::redact::redact;
 
 /// Where a Redis store lives.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,8 +19,8 @@ impl RedisTarget {
     /// The target as it may be shown in messages: passwords redacted.
     pub fn shown(&self) -> String {
         match self {
-            RedisTarget::Server(url) => url::redact(url),
-            RedisTarget::Cluster(nodes) => nodes.iter().map(|n| url::redact(n)).collect::<Vec<_>>().join(","),
+            RedisTarget::Server(url) => redact(url),
+            RedisTarget::Cluster(nodes) => nodes.iter().map(|n| redact(n)).collect::<Vec<_>>().join(","),
         }
     }
 }
