@@ -296,7 +296,7 @@ pub fn is_object(data: &[u8]) -> bool {
 /// Checks that `data` is one well-formed encoded value, without building it.
 ///
 /// This runs on every value written and every value read (the byte-check layer), so the
-/// common case, a sound value, takes a fast path ([`is_well_formed`]: one loop, no error
+/// common case, a sound value, takes a fast path (`is_well_formed`: one loop, no error
 /// values, ASCII strings checked a word at a time); only a damaged value is walked again by the
 /// token reader, to say what is wrong with it.
 pub fn validate(data: &[u8]) -> Result<(), StoreError> {

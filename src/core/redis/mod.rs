@@ -17,7 +17,7 @@
 //! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one Lua script,
 //! which Redis runs atomically. A script checks the types of the keys it will write
 //! before writing anything, so it never stops halfway. The inspection calls (`list_keys`,
-//! `stats`, `sessions`) are the exception: they walk the data in pages, see [`LIST_PAGE_LUA`].
+//! `stats`, `sessions`) are the exception: they walk the data in pages, see `scripts/list_page.lua`.
 //!
 //! Deadlines: `commandTimeoutMs` bounds one round trip. The first round trip of an operation
 //! is counted from when the operation was issued (waiting in line behind others counts);
@@ -109,7 +109,7 @@ const STATS_LUA: &str = include_str!("scripts/stats.lua");
 /// deduplicate; ids written or deleted during the listing may or may not appear.
 const LIST_PAGE_LUA: &str = include_str!("scripts/list_page.lua");
 
-/// Ids per page of [`LIST_PAGE_LUA`].
+/// Ids per page of `scripts/list_page.lua`.
 const LIST_PAGE_SIZE: u32 = 1000;
 
 struct Scripts {
@@ -452,7 +452,7 @@ impl Store for RedisStore {
         Ok(self.scan_sessions()?.into_iter().collect())
     }
 
-    /// A type's hash is read in pages (see [`LIST_PAGE_LUA`]), each page within
+    /// A type's hash is read in pages (see `scripts/list_page.lua`), each page within
     /// `commandTimeoutMs`: exact for a session that is not written meanwhile.
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
         let kinds: Vec<Vec<u8>> = self.query(redis::cmd("SMEMBERS").arg(self.keys(session).types))?;

@@ -12,8 +12,8 @@
 //!   batches rewrites the session row (one more page per commit) at most once a second.
 
 //!
-//! Files: [`open`] (opening, pragmas, file checks), [`migrate`] (the schema and its
-//! upgrades, `migrations/*.sql`), [`backup`]; this file is the [`Store`] implementation.
+//! Files: `open.rs` (opening, pragmas, file checks), `migrate.rs` (the schema and its
+//! upgrades, `migrations/*.sql`), `backup.rs`; this file is the [`Store`] implementation.
 
 mod backup;
 mod migrate;
@@ -234,7 +234,7 @@ impl Store for SqliteStore {
         Ok(stats)
     }
 
-    /// See [`backup::backup`].
+    /// See `backup.rs`.
     fn backup(&mut self, dest: &Path) -> Result<()> {
         backup::backup(&self.conn, dest)
     }
