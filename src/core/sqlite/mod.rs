@@ -10,7 +10,6 @@
 //! - Last write: `sessions.updated_at` (ms since the epoch) is set exactly by `set_creds`;
 //!   key writes refresh it only when it is more than a second old, so that a burst of key
 //!   batches rewrites the session row (one more page per commit) at most once a second.
-
 //!
 //! Files: `open.rs` (opening, pragmas, file checks), `migrate.rs` (the schema and its
 //! upgrades, `migrations/*.sql`), `backup.rs`; this file is the [`Store`] implementation.
@@ -56,7 +55,8 @@ impl SqliteStore {
     }
 
     /// Opens the database file at `path`; without `create`, a missing file is
-    /// [`StoreError::NotFound`](crate::core::error::StoreError::NotFound) and nothing is created (read-only tools use this).
+    /// [`StoreError::NotFound`](crate::core::error::StoreError::NotFound) and nothing is created
+    /// (read-only tools use this).
     pub fn open_with(path: &Path, create: bool) -> Result<Self> {
         open::open_file(path, create).map(Self::from)
     }

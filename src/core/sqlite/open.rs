@@ -26,8 +26,8 @@ pub(super) struct Opened {
     pub identity: String,
 }
 
-/// Opens the database file at `path` (see `SqliteStore::open_with`); without `create`, a missing file is
-/// [`StoreError::NotFound`] and nothing is created (read-only tools use this).
+/// Opens the database file at `path` (see `SqliteStore::open_with`); without `create`, a
+/// missing file is [`StoreError::NotFound`] and nothing is created.
 pub(super) fn open_file(path: &Path, create: bool) -> Result<Opened> {
     if create {
         create_private_file(path, false).map_err(|e| explain_open_failure(path, e))?;
@@ -52,7 +52,7 @@ pub(super) fn open_memory() -> Result<Opened> {
 /// must already be a store of this schema version: an empty file is `NotFound`, and an
 /// older one is refused (`OlderSchema`) rather than upgraded, so that a tool that only looks
 /// never changes a database an application of the older version still uses.
-pub(super) fn init(mut conn: Connection, create: bool) -> Result<Opened> {
+fn init(mut conn: Connection, create: bool) -> Result<Opened> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // Read the version before any pragma that writes, so that a database we must refuse
     // is left byte for byte as it was.
