@@ -296,3 +296,30 @@ fn without_create_an_empty_file_is_not_found_and_an_older_schema_is_not_upgraded
 fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
     KeyWrite { kind: kind.into(), id: id.into(), value: Some(value.to_vec()) }
 }
+
+#[test]
+fn an_upgrade_of_several_steps_is_one_transaction_a_failing_last_step_undoes_the_first() {
+    // Version 0 of our own (marked, no tables yet) with an object squatting on the name the
+    // last step creates: step 001 runs, then 002 fails. Were each step its own transaction,
+    // the file would be left at version 1 with 001's tables.
+    let path = temp_path("several-steps");
+    let conn = Connection::open(&path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
+    conn.execute_batch("CREATE TABLE sessions_v2 (squatter)").unwrap();
+    drop(conn);
+    let before = file_bytes(&path);
+    let err = SqliteStore::open(&path).err().expect("the upgrade fails");
+    assert!(err.to_string().contains(&format!("schema upgrade to version {SCHEMA_VERSION} failed")), "{err}");
+    assert_eq!(file_bytes(&path), before, "the file is byte-identical");
+    assert_eq!(user_version(&path), 0);
+    let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(tables, ["sessions_v2"], "001's tables were rolled back with the rest");
+}
