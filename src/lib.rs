@@ -3,21 +3,26 @@
 //! A durable store for the authentication state of Baileys (WhatsApp Web for Node):
 //! the account's `creds` and its Signal keys, for any number of sessions in one store.
 //!
-//! The crate has two layers, and the file list shows them:
+//! The crate has two parts, and the file list shows them:
 //!
-//! - [`core`]: plain Rust, no N-API. The value [`codec`](core::codec) (a compact, versioned
-//!   binary form of the JSON-like values Baileys stores, with raw bytes kept raw), the
-//!   [`Store`](core::store::Store) trait and its contract, the backends
-//!   ([`memory`](core::memory) as the reference, [`sqlite`](core::sqlite) as the default,
-//!   [`redis`](core::redis) for fleets), the [`executor`](core::executor) that runs one
-//!   store's operations in issue order off the JavaScript thread, the [`wire`](core::wire)
-//!   format of batches and results, and the [`error`](core::error) enum with stable codes.
-//! - `napi` (only with the `napi` feature, on by default): the thin binding. Values cross it
-//!   as one buffer per call (encoded and decoded in JavaScript by `lib/codec.js`, validated
-//!   here); it turns store results into promises. It is the only module that imports napi.
+//! - [`core`]: plain Rust, no N-API. Backends ([`memory`](core::memory) as the reference,
+//!   [`sqlite`](core::sqlite) as the default, [`redis`](core::redis) for fleets) store bytes;
+//!   [`layers`](core::layers) (today the byte check, [`checked`](core::layers::checked); later
+//!   ownership, cache, cipher, metrics) wrap any of them; both implement the
+//!   [`Store`](core::store::Store) trait. The URL factory [`open`](core::open) builds backend +
+//!   layers from a store URL; the [`executor`](core::executor) runs one store's operations in
+//!   issue order on a thread of its own. Under them: the value [`codec`](core::codec), the
+//!   [`wire`](core::wire) format of batches and results, [`varint`](core::varint) and the
+//!   [`error`](core::error) enum with stable codes.
+//! - `napi` (only with the `napi` feature, on by default): the thin binding, the only module
+//!   that imports napi. Values cross it as one buffer per call (encoded and decoded in
+//!   JavaScript by `lib/codec.js` and `lib/wire.js`); it turns store results into promises
+//!   (`settle.rs`, `reply.rs`).
 //!
-//! The public JavaScript API (`useRustAuthState`, `openStore`) is written in `index.js` over
-//! this binding.
+//! The public JavaScript API (`useRustAuthState`, `openStore`) is written in `index.js` and
+//! `lib/` over this binding; `lib/args.js` checks what callers pass, the byte-check layer checks
+//! only the bytes stored and read. `docs/architecture.md` draws the whole package, the layer
+//! order, and the path of one `keys.set` and one `keys.get`.
 
 pub mod core;
 

@@ -1,10 +1,15 @@
-//! One conformance suite for every backend: each must behave like the reference
-//! `MemoryStore`, both on fixed cases and on a long random sequence of operations.
+//! One conformance suite for every store: each bare backend and each store the URL factory
+//! (`core::open::open_url`) returns, with its layers, must behave like the reference
+//! `MemoryStore`, both on fixed cases and on a long random sequence of operations. Values are
+//! codec blobs (the layered stores refuse anything else): [`v`] wraps test bytes in one.
 
+use baileys_rust_auth::core::codec::{encode, Value};
 use baileys_rust_auth::core::memory::MemoryStore;
+use baileys_rust_auth::core::open::{open_url, OpenOptions};
 use baileys_rust_auth::core::redis::{RedisOptions, RedisStore, RedisTarget};
 use baileys_rust_auth::core::sqlite::SqliteStore;
 use baileys_rust_auth::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats, Store};
+use baileys_rust_auth::core::url::StoreUrl;
 
 /// A private redis-server on a unix socket, killed when dropped.
 struct RedisServer {
@@ -55,24 +60,47 @@ fn test_dir() -> std::path::PathBuf {
     dir
 }
 
-/// Every backend, each empty; the returned server (if any) must outlive the stores.
+/// Every backend, bare and as the URL factory opens it (with its layers), each empty; the
+/// returned server (if any) must outlive the stores.
 fn backends() -> (NamedStores, Option<RedisServer>) {
     let dir = test_dir();
+    let from_url = |url: &str| open_url(&StoreUrl::parse(url).unwrap(), OpenOptions::default()).unwrap();
     let mut stores: NamedStores = vec![
         ("memory", Box::new(MemoryStore::new())),
         ("sqlite-memory", Box::new(SqliteStore::open_in_memory().unwrap())),
         ("sqlite-file", Box::new(SqliteStore::open(&dir.join("auth.db")).unwrap())),
+        ("url memory:", from_url("memory:")),
+        ("url sqlite::memory:", from_url("sqlite::memory:")),
+        ("url sqlite-file", from_url(&format!("sqlite:{}", dir.join("url.db").display()))),
     ];
     let redis = RedisServer::start(&dir);
     if let Some(server) = &redis {
         let target = RedisTarget::Server(server.url.clone());
         stores.push(("redis", Box::new(RedisStore::open(&target, RedisOptions::default()).unwrap())));
+        let options =
+            OpenOptions { redis: Some(RedisOptions { key_prefix: "url".into(), ..RedisOptions::default() }), ..OpenOptions::default() };
+        stores.push(("url redis+unix", open_url(&StoreUrl::parse(&server.url).unwrap(), options).unwrap()));
     }
     (stores, redis)
 }
 
+/// `raw` as a codec blob (a Buffer value), as `lib/codec.js` writes a key's value.
+fn v(raw: &[u8]) -> Vec<u8> {
+    encode(&Value::Bytes(raw.to_vec()))
+}
+
+/// `raw` as a creds blob, which must be an object: `{ c: <raw as a Buffer> }`.
+fn creds(raw: &[u8]) -> Vec<u8> {
+    encode(&Value::Object(vec![("c".into(), Value::Bytes(raw.to_vec()))]))
+}
+
+/// The stored length of a value of `raw_len` test bytes ([`v`]).
+fn blob_len(raw_len: usize) -> u64 {
+    v(&vec![0; raw_len]).len() as u64
+}
+
 fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
-    KeyWrite { kind: kind.into(), id: id.into(), value: Some(value.to_vec()) }
+    KeyWrite { kind: kind.into(), id: id.into(), value: Some(v(value)) }
 }
 
 fn del(kind: &str, id: &str) -> KeyWrite {
@@ -100,8 +128,8 @@ fn a_batch_writes_and_deletes_across_types() {
         store.apply("s", &[put("pre-key", "1", b"a"), put("session", "x:1", b"b")]).unwrap();
         store.apply("s", &[del("pre-key", "1"), put("session", "x:1", b"c"), put("new-type", "z", b"d")]).unwrap();
         assert_eq!(store.get_keys("s", "pre-key", &ids(&["1"])).unwrap(), vec![None], "{name}");
-        assert_eq!(store.get_keys("s", "session", &ids(&["x:1"])).unwrap(), vec![Some(b"c".to_vec())], "{name}");
-        assert_eq!(store.get_keys("s", "new-type", &ids(&["z"])).unwrap(), vec![Some(b"d".to_vec())], "{name}");
+        assert_eq!(store.get_keys("s", "session", &ids(&["x:1"])).unwrap(), vec![Some(v(b"c"))], "{name}");
+        assert_eq!(store.get_keys("s", "new-type", &ids(&["z"])).unwrap(), vec![Some(v(b"d"))], "{name}");
     }
 }
 
@@ -109,7 +137,7 @@ fn a_batch_writes_and_deletes_across_types() {
 fn sessions_are_isolated_and_deleted_whole() {
     let (stores, _redis) = backends();
     for (name, mut store) in stores {
-        store.set_creds("a", b"creds-a").unwrap();
+        store.set_creds("a", &creds(b"creds-a")).unwrap();
         store.apply("a", &[put("t", "k", b"a")]).unwrap();
         store.apply("b", &[put("t", "k", b"b")]).unwrap();
         store.apply("c", &[del("t", "k")]).unwrap();
@@ -117,7 +145,7 @@ fn sessions_are_isolated_and_deleted_whole() {
         store.clear_keys("b").unwrap();
         assert_eq!(store.sessions().unwrap(), ids(&["a"]), "{name}: a session without creds or keys is not listed");
         store.apply("b", &[put("t", "k", b"b")]).unwrap();
-        assert_eq!(store.get_keys("a", "t", &ids(&["k"])).unwrap(), vec![Some(b"a".to_vec())], "{name}");
+        assert_eq!(store.get_keys("a", "t", &ids(&["k"])).unwrap(), vec![Some(v(b"a"))], "{name}");
         store.delete_session("a").unwrap();
         assert_eq!(store.get_creds("a").unwrap(), None, "{name}");
         assert_eq!(store.get_keys("a", "t", &ids(&["k"])).unwrap(), vec![None], "{name}");
@@ -148,15 +176,19 @@ fn random_operations_match_the_reference() {
                     let writes: Vec<KeyWrite> = (0..1 + next(5))
                         .map(|_| {
                             let (kind, id) = (KINDS[next(KINDS.len())], IDS[next(IDS.len())]);
-                            if next(4) == 0 { del(kind, id) } else { put(kind, id, &step.to_le_bytes()) }
+                            if next(4) == 0 {
+                                del(kind, id)
+                            } else {
+                                put(kind, id, &step.to_le_bytes())
+                            }
                         })
                         .collect();
                     store.apply(session, &writes).unwrap();
                     reference.apply(session, &writes).unwrap();
                 }
                 5 => {
-                    store.set_creds(session, &step.to_le_bytes()).unwrap();
-                    reference.set_creds(session, &step.to_le_bytes()).unwrap();
+                    store.set_creds(session, &creds(&step.to_le_bytes())).unwrap();
+                    reference.set_creds(session, &creds(&step.to_le_bytes())).unwrap();
                 }
                 6 if next(20) == 0 => {
                     store.delete_session(session).unwrap();
@@ -170,7 +202,11 @@ fn random_operations_match_the_reference() {
                 _ => {
                     let kind = KINDS[next(KINDS.len())];
                     let all = ids(&IDS);
-                    assert_eq!(store.get_keys(session, kind, &all).unwrap(), reference.get_keys(session, kind, &all).unwrap(), "{name} step {step}");
+                    assert_eq!(
+                        store.get_keys(session, kind, &all).unwrap(),
+                        reference.get_keys(session, kind, &all).unwrap(),
+                        "{name} step {step}"
+                    );
                     assert_eq!(store.get_creds(session).unwrap(), reference.get_creds(session).unwrap(), "{name} step {step}");
                 }
             }
@@ -212,8 +248,9 @@ fn assert_same_inventory(store: &mut dyn Store, reference: &mut MemoryStore, ses
     assert_eq!(stats_shape(stats), stats_shape(reference.stats(session).unwrap()), "{context}: stats({session})");
 }
 
-fn key(kind: &str, id: &str, bytes: u64) -> KeyInfo {
-    KeyInfo { kind: kind.into(), id: id.into(), bytes }
+/// A listed key whose value was `raw_len` test bytes ([`v`]).
+fn key(kind: &str, id: &str, raw_len: usize) -> KeyInfo {
+    KeyInfo { kind: kind.into(), id: id.into(), bytes: blob_len(raw_len) }
 }
 
 #[test]
@@ -241,7 +278,7 @@ fn list_keys_and_stats_follow_writes_in_byte_order() {
         both(&|s| s.apply("s", &[put("session", "é", b"1234"), put("session", "Z", b"1"), put("session", "a", b"12")]).unwrap());
         both(&|s| s.apply("s", &[put("pre-key", "10", b"123"), put("pre-key", "9", b"12345"), put("Pre-key", "1", b"x")]).unwrap());
         both(&|s| s.apply("other", &[put("session", "a", b"123456789")]).unwrap());
-        both(&|s| s.set_creds("s", b"creds!").unwrap());
+        both(&|s| s.set_creds("s", &creds(b"creds!")).unwrap());
         both(&|s| s.apply("s", &[del("session", "Z"), put("pre-key", "10", b""), del("Pre-key", "1")]).unwrap());
         both(&|s| s.clear_keys("other").unwrap());
         both(&|s| s.apply("other", &[put("x", "y", b"z")]).unwrap());
@@ -250,7 +287,18 @@ fn list_keys_and_stats_follow_writes_in_byte_order() {
         both(&|s| s.delete_session("s").unwrap());
 
         // Checked once more by hand, so that a reference bug cannot hide.
-        store.apply("s", &[put("session", "é", b"1234"), put("session", "Z", b"1"), put("session", "a", b"12"), put("pre-key", "10", b"123"), put("pre-key", "9", b"12345")]).unwrap();
+        store
+            .apply(
+                "s",
+                &[
+                    put("session", "é", b"1234"),
+                    put("session", "Z", b"1"),
+                    put("session", "a", b"12"),
+                    put("pre-key", "10", b"123"),
+                    put("pre-key", "9", b"12345"),
+                ],
+            )
+            .unwrap();
         assert_eq!(
             store.list_keys("s").unwrap(),
             vec![key("pre-key", "10", 3), key("pre-key", "9", 5), key("session", "Z", 1), key("session", "a", 2), key("session", "é", 4)],
@@ -259,7 +307,10 @@ fn list_keys_and_stats_follow_writes_in_byte_order() {
         let stats = store.stats("s").unwrap();
         assert_eq!(
             stats.kinds,
-            vec![KindStats { kind: "pre-key".into(), count: 2, bytes: 8 }, KindStats { kind: "session".into(), count: 3, bytes: 7 }],
+            vec![
+                KindStats { kind: "pre-key".into(), count: 2, bytes: blob_len(3) + blob_len(5) },
+                KindStats { kind: "session".into(), count: 3, bytes: blob_len(1) + blob_len(2) + blob_len(4) }
+            ],
             "{name}"
         );
         assert_eq!(stats.creds_bytes, None, "{name}");
@@ -293,7 +344,7 @@ fn updated_at_moves_forward_with_every_kind_of_write() {
         *last = times;
     };
     let mut last = Vec::new();
-    step("set_creds", &|s| s.set_creds("s", b"c").unwrap(), &mut last);
+    step("set_creds", &|s| s.set_creds("s", &creds(b"c")).unwrap(), &mut last);
     pause();
     step("a set", &|s| s.apply("s", &[put("t", "1", b"v"), put("t", "2", b"v")]).unwrap(), &mut last);
     pause();
@@ -303,7 +354,7 @@ fn updated_at_moves_forward_with_every_kind_of_write() {
     // Creds writes are recorded exactly, even within the second (a few ms on, so the
     // millisecond differs).
     std::thread::sleep(std::time::Duration::from_millis(5));
-    step("set_creds soon after", &|s| s.set_creds("s", b"c2").unwrap(), &mut last);
+    step("set_creds soon after", &|s| s.set_creds("s", &creds(b"c2")).unwrap(), &mut last);
     for (name, store) in stores.iter_mut() {
         store.delete_session("s").unwrap();
         assert_eq!(store.stats("s").unwrap(), SessionStats::default(), "{name}: after delete_session");
@@ -328,10 +379,13 @@ fn large_key_types_are_listed_whole() {
         assert_eq!(keys.len(), N + 1, "{name}");
         assert_eq!(keys[0], key("pre-key", "1", 3), "{name}");
         assert!(keys.windows(2).all(|w| (&w[0].kind, &w[0].id) < (&w[1].kind, &w[1].id)), "{name}: sorted, no duplicates");
-        let expected_bytes: u64 = (0..N).map(|i| (i % 50) as u64).sum();
+        let expected_bytes: u64 = (0..N).map(|i| blob_len(i % 50)).sum();
         assert_eq!(
             store.stats("big").unwrap().kinds,
-            vec![KindStats { kind: "pre-key".into(), count: 1, bytes: 3 }, KindStats { kind: "session".into(), count: N as u64, bytes: expected_bytes }],
+            vec![
+                KindStats { kind: "pre-key".into(), count: 1, bytes: blob_len(3) },
+                KindStats { kind: "session".into(), count: N as u64, bytes: expected_bytes }
+            ],
             "{name}"
         );
     }
@@ -344,12 +398,12 @@ fn backup_copies_sqlite_stores_and_is_unsupported_elsewhere() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for (name, mut store) in stores {
-        store.set_creds("a", b"creds").unwrap();
+        store.set_creds("a", &creds(b"creds")).unwrap();
         store.apply("a", &[put("session", "1", b"one"), put("pre-key", "2", b"two")]).unwrap();
         store.apply("b", &[put("session", "3", b"three")]).unwrap();
         let dest = dir.join(format!("{name}.db"));
         let result = store.backup(&dest);
-        if !name.starts_with("sqlite") {
+        if !name.contains("sqlite") {
             assert_eq!(result.unwrap_err().code(), "ERR_UNSUPPORTED", "{name}");
             assert!(!dest.exists(), "{name}");
             continue;
@@ -388,7 +442,7 @@ fn redis_keeps_no_time_without_data_and_expires_it_with_the_session() {
     store.apply("s", &[put("session", "1", b"v")]).unwrap();
     store.clear_keys("s").unwrap();
     assert_eq!(all_keys(&mut raw), Vec::<String>::new(), "clearing a keys-only session leaves nothing");
-    store.set_creds("s", b"c").unwrap();
+    store.set_creds("s", &creds(b"c")).unwrap();
     store.clear_keys("s").unwrap();
     assert_eq!(all_keys(&mut raw), ["t:{s}:creds", "t:{s}:updated"]);
     assert_eq!(store.sessions().unwrap(), ["s"]);
@@ -401,7 +455,7 @@ fn redis_keeps_no_time_without_data_and_expires_it_with_the_session() {
     // Without a TTL, creds are written with one MSET, which records the time too.
     let mut plain = RedisStore::open(&target, RedisOptions { key_prefix: "t".into(), ..RedisOptions::default() }).unwrap();
     let before = now_ms();
-    plain.set_creds("p", b"c").unwrap();
+    plain.set_creds("p", &creds(b"c")).unwrap();
     let at = plain.stats("p").unwrap().updated_at_ms.unwrap();
     assert!((before..=now_ms()).contains(&at));
     assert_eq!(all_keys(&mut raw), ["t:{p}:creds", "t:{p}:updated"]);
@@ -434,4 +488,55 @@ fn a_store_is_identified_by_what_it_holds_not_by_the_name_it_was_opened_by() {
     assert_eq!(open(format!("{socket}?db=0"), "baileys"), via_socket, "db 0 named or not");
     assert_ne!(open(format!("{socket}?db=1"), "baileys"), via_socket, "another database");
     assert_ne!(open(socket, "other"), via_socket, "another key prefix");
+}
+
+#[test]
+fn every_store_opened_from_a_url_refuses_a_value_that_is_not_a_codec_blob_and_writes_nothing() {
+    let (stores, _redis) = backends();
+    let mut checked = 0;
+    for (name, mut store) in stores.into_iter().filter(|(name, _)| name.starts_with("url")) {
+        checked += 1;
+        let raw = KeyWrite { kind: "session".into(), id: "2".into(), value: Some(b"not a blob".to_vec()) };
+        let err = store.apply("s", &[put("session", "1", b"fine"), raw]).unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_ARG", "{name}: {err}");
+        assert!(err.to_string().contains("malformed key batch"), "{name}: {err}");
+        let err = store.set_creds("s", b"\x01\x08").unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_ARG", "{name}: a truncated object: {err}");
+        assert!(err.to_string().starts_with("creds are not a codec blob"), "{name}: {err}");
+        let err = store.set_creds("s", &v(b"a Buffer, not an object")).unwrap_err();
+        assert_eq!((err.code(), err.to_string().as_str()), ("ERR_INVALID_ARG", "creds must serialize to an object"), "{name}");
+        assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "{name}: nothing was written");
+        assert_eq!(store.get_keys("s", "session", &ids(&["1", "2"])).unwrap(), vec![None, None], "{name}");
+        assert_eq!(store.get_creds("s").unwrap(), None, "{name}");
+        assert_eq!(store.stats("s").unwrap(), SessionStats::default(), "{name}");
+    }
+    assert!(checked >= 3, "the factory's stores are in the suite");
+}
+
+#[test]
+fn a_stored_value_that_is_not_a_codec_blob_reads_as_corrupt_through_the_factory() {
+    let dir = test_dir();
+    let file = dir.join("auth.db");
+    let mut bare = SqliteStore::open(&file).unwrap();
+    let from_url = |url: &str, options: OpenOptions| open_url(&StoreUrl::parse(url).unwrap(), options).unwrap();
+    let mut layered: NamedStores = vec![("url sqlite-file", from_url(&format!("sqlite:{}", file.display()), OpenOptions::default()))];
+    // Written past the layer, as a damaged file or another program would leave it.
+    let mut bare_stores: Vec<Box<dyn Store>> = Vec::new();
+    bare.set_creds("s", b"garbage").unwrap();
+    bare.apply("s", &[KeyWrite { kind: "session".into(), id: "1".into(), value: Some(b"garbage".to_vec()) }]).unwrap();
+    bare_stores.push(Box::new(bare));
+    let server = RedisServer::start(&dir);
+    if let Some(server) = &server {
+        let mut redis = RedisStore::open(&RedisTarget::Server(server.url.clone()), RedisOptions::default()).unwrap();
+        redis.set_creds("s", b"garbage").unwrap();
+        redis.apply("s", &[KeyWrite { kind: "session".into(), id: "1".into(), value: Some(b"garbage".to_vec()) }]).unwrap();
+        bare_stores.push(Box::new(redis));
+        layered.push(("url redis+unix", from_url(&server.url, OpenOptions::default())));
+    }
+    for (name, mut store) in layered {
+        assert_eq!(store.get_creds("s").unwrap_err().code(), "ERR_STORE_CORRUPT", "{name}");
+        assert_eq!(store.get_keys("s", "session", &ids(&["1"])).unwrap_err().code(), "ERR_STORE_CORRUPT", "{name}");
+        assert_eq!(store.get_keys("s", "session", &ids(&["absent"])).unwrap(), vec![None], "{name}");
+        assert_eq!(store.list_keys("s").unwrap(), vec![KeyInfo { kind: "session".into(), id: "1".into(), bytes: 7 }], "{name}");
+    }
 }

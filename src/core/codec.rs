@@ -24,6 +24,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
 use super::error::StoreError;
+use super::varint::{self, VarintError};
 
 /// The first byte of every encoded value.
 pub const FORMAT_VERSION: u8 = 1;
@@ -171,12 +172,8 @@ impl Encoder {
         self.buf.extend_from_slice(value.as_bytes());
     }
 
-    fn varint(&mut self, mut n: u64) {
-        while n >= 0x80 {
-            self.buf.push((n as u8) | 0x80);
-            n >>= 7;
-        }
-        self.buf.push(n as u8);
+    fn varint(&mut self, n: u64) {
+        varint::write(&mut self.buf, n);
     }
 }
 
@@ -205,9 +202,7 @@ impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Result<Self, StoreError> {
         match data.first() {
             Some(&FORMAT_VERSION) => Ok(Reader { data, pos: 1 }),
-            Some(other) => Err(StoreError::corrupt(format!(
-                "stored value has unknown format {other}"
-            ))),
+            Some(other) => Err(StoreError::corrupt(format!("stored value has unknown format {other}"))),
             None => Err(StoreError::corrupt("stored value is empty")),
         }
     }
@@ -267,8 +262,7 @@ impl<'a> Reader<'a> {
 
     fn raw_str(&mut self) -> Result<&'a str, StoreError> {
         let len = self.length(1)?;
-        std::str::from_utf8(self.take(len)?)
-            .map_err(|_| StoreError::corrupt("stored string is not UTF-8"))
+        std::str::from_utf8(self.take(len)?).map_err(|_| StoreError::corrupt("stored string is not UTF-8"))
     }
 
     /// A length prefix, rejected if the input cannot possibly hold that many items of
@@ -283,15 +277,10 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, StoreError> {
-        let mut n: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(StoreError::corrupt("stored varint is too long"))
+        varint::read(self.data, &mut self.pos).map_err(|e| match e {
+            VarintError::Truncated => truncated(),
+            VarintError::TooLong => StoreError::corrupt("stored varint is too long"),
+        })
     }
 }
 
@@ -305,7 +294,113 @@ pub fn is_object(data: &[u8]) -> bool {
 }
 
 /// Checks that `data` is one well-formed encoded value, without building it.
+///
+/// This runs on every value written and every value read (the byte-check layer), so the
+/// common case, a sound value, takes a fast path (`is_well_formed`: one loop, no error
+/// values, ASCII strings checked a word at a time); only a damaged value is walked again by the
+/// token reader, to say what is wrong with it.
 pub fn validate(data: &[u8]) -> Result<(), StoreError> {
+    if is_well_formed(data) {
+        return Ok(());
+    }
+    let explained = validate_by_tokens(data);
+    debug_assert!(explained.is_err(), "the fast check and the token reader disagree");
+    explained.and(Err(StoreError::corrupt("stored value is malformed")))
+}
+
+/// Whether [`validate_by_tokens`] accepts `data`, decided without building an error: the same
+/// checks (format byte, tags, lengths within the input, UTF-8 strings and keys, depth at most
+/// [`MAX_DEPTH`], nothing trailing) in one loop over an explicit stack of open containers.
+fn is_well_formed(data: &[u8]) -> bool {
+    #[inline(always)]
+    fn utf8(bytes: &[u8]) -> bool {
+        bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
+    }
+    /// A length prefix whose items (`min_item_size` bytes each) fit in what is left.
+    #[inline(always)]
+    fn length(data: &[u8], pos: &mut usize, min_item_size: u64) -> Option<usize> {
+        let n = varint::read(data, pos).ok()?;
+        (n.saturating_mul(min_item_size) <= (data.len() - *pos) as u64).then_some(n as usize)
+    }
+    #[inline(always)]
+    fn text(data: &[u8], pos: &mut usize) -> bool {
+        let Some(len) = length(data, pos, 1) else { return false };
+        let ok = utf8(&data[*pos..*pos + len]);
+        *pos += len;
+        ok
+    }
+    if data.first() != Some(&FORMAT_VERSION) {
+        return false;
+    }
+    let mut pos = 1;
+    // Items left in each open container, and whether it is an object (its items have keys).
+    // Uninitialised: zeroing 2 KiB would cost more than checking a pre-key.
+    let mut open = [std::mem::MaybeUninit::<(usize, bool)>::uninit(); MAX_DEPTH];
+    let mut depth = 0;
+    loop {
+        // One value, inside `depth` open containers.
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        let Some(&tag) = data.get(pos) else { return false };
+        pos += 1;
+        match tag {
+            TAG_NULL | TAG_FALSE | TAG_TRUE => {}
+            TAG_INT => {
+                if varint::read(data, &mut pos).is_err() {
+                    return false;
+                }
+            }
+            TAG_FLOAT => {
+                if data.len() - pos < 8 {
+                    return false;
+                }
+                pos += 8;
+            }
+            TAG_STRING => {
+                if !text(data, &mut pos) {
+                    return false;
+                }
+            }
+            TAG_BYTES => match length(data, &mut pos, 1) {
+                Some(len) => pos += len,
+                None => return false,
+            },
+            TAG_ARRAY | TAG_OBJECT => {
+                let is_object = tag == TAG_OBJECT;
+                let Some(count) = length(data, &mut pos, if is_object { 2 } else { 1 }) else { return false };
+                if count > 0 {
+                    if depth == MAX_DEPTH {
+                        return false; // its first item would nest too deep
+                    }
+                    open[depth].write((count, is_object));
+                    depth += 1;
+                }
+            }
+            _ => return false,
+        }
+        // Move on to the next value: close the containers this value completed.
+        loop {
+            if depth == 0 {
+                return pos == data.len();
+            }
+            // SAFETY: entries below `depth` were written when their container opened.
+            let (left, is_object) = unsafe { open[depth - 1].assume_init_mut() };
+            if *left == 0 {
+                depth -= 1;
+                continue;
+            }
+            *left -= 1;
+            if *is_object && !text(data, &mut pos) {
+                return false;
+            }
+            break;
+        }
+    }
+}
+
+/// [`validate`] by the token reader, which says what is wrong.
+fn validate_by_tokens(data: &[u8]) -> Result<(), StoreError> {
     fn skip(reader: &mut Reader<'_>, depth: usize) -> Result<(), StoreError> {
         if depth > MAX_DEPTH {
             return Err(StoreError::corrupt("value nests too deep"));
@@ -349,11 +444,7 @@ fn read_value(reader: &mut Reader<'_>, depth: usize) -> Result<Value, StoreError
         Token::Number(n) => Value::Number(n),
         Token::Str(s) => Value::String(s.to_owned()),
         Token::Bytes(b) => Value::Bytes(b.to_vec()),
-        Token::Array(len) => Value::Array(
-            (0..len)
-                .map(|_| read_value(reader, depth + 1))
-                .collect::<Result<_, _>>()?,
-        ),
+        Token::Array(len) => Value::Array((0..len).map(|_| read_value(reader, depth + 1)).collect::<Result<_, _>>()?),
         Token::Object(len) => {
             let mut entries = Vec::with_capacity(len);
             for _ in 0..len {
@@ -384,12 +475,7 @@ impl Value {
             Value::String(s) => J::String(s.clone()),
             Value::Bytes(b) => serde_json::json!({ "type": "Buffer", "data": BASE64.encode(b) }),
             Value::Array(items) => J::Array(items.iter().map(Value::to_buffer_json).collect()),
-            Value::Object(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_buffer_json()))
-                    .collect(),
-            ),
+            Value::Object(entries) => J::Object(entries.iter().map(|(k, v)| (k.clone(), v.to_buffer_json())).collect()),
         }
     }
 }
@@ -407,6 +493,46 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_fast_check_agrees_with_the_token_reader_on_damaged_and_sound_values() {
+        let agree = |data: &[u8]| assert_eq!(is_well_formed(data), validate_by_tokens(data).is_ok(), "{data:?}");
+        let mut nested = Value::Array(vec![]);
+        for _ in 0..MAX_DEPTH {
+            nested = Value::Array(vec![nested]);
+        }
+        let too_deep = encode(&Value::Array(vec![nested.clone()]));
+        let samples = [encode(&sample()), encode(&nested), too_deep, encode(&Value::String("\u{1F600} ü".into()))];
+        for encoded in &samples {
+            agree(encoded);
+            for len in 0..encoded.len() {
+                agree(&encoded[..len]);
+            }
+            for i in 0..encoded.len() {
+                for byte in [0, 1, 5, 7, 8, 0x7f, 0x80, 0xc3, 0xff] {
+                    let mut damaged = encoded.clone();
+                    damaged[i] = byte;
+                    agree(&damaged);
+                }
+            }
+            let mut trailing = encoded.clone();
+            trailing.push(0);
+            agree(&trailing);
+        }
+        assert!(is_well_formed(&samples[1]) && !is_well_formed(&samples[2]), "depth {MAX_DEPTH} is the limit");
+        // Random input, as garbage_is_an_error_not_a_panic makes it.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            let mut data = vec![FORMAT_VERSION];
+            for _ in 0..(state % 40) as usize {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                data.push((state % 12) as u8 | if state & 0x100 != 0 { 0x80 } else { 0 });
+            }
+            agree(&data);
+        }
+    }
+
     fn sample() -> Value {
         Value::Object(vec![
             ("public".into(), Value::Bytes(vec![5; 33])),
@@ -414,10 +540,7 @@ mod tests {
             ("big".into(), Value::Number(MAX_SAFE)),
             ("pi".into(), Value::Number(3.25)),
             ("s".into(), Value::String("héllo::1/2".into())),
-            (
-                "list".into(),
-                Value::Array(vec![Value::Null, Value::Bool(true), Value::Bool(false)]),
-            ),
+            ("list".into(), Value::Array(vec![Value::Null, Value::Bool(true), Value::Bool(false)])),
             ("empty".into(), Value::Object(vec![])),
         ])
     }
@@ -497,14 +620,7 @@ mod tests {
 
     #[test]
     fn renders_as_buffer_json() {
-        let json = Value::Object(vec![
-            ("k".into(), Value::Bytes(vec![1, 2, 3])),
-            ("n".into(), Value::Number(3.0)),
-        ])
-        .to_buffer_json();
-        assert_eq!(
-            json.to_string(),
-            r#"{"k":{"data":"AQID","type":"Buffer"},"n":3}"#
-        );
+        let json = Value::Object(vec![("k".into(), Value::Bytes(vec![1, 2, 3])), ("n".into(), Value::Number(3.0))]).to_buffer_json();
+        assert_eq!(json.to_string(), r#"{"k":{"data":"AQID","type":"Buffer"},"n":3}"#);
     }
 }

@@ -76,9 +76,7 @@ impl From<rusqlite::Error> for StoreError {
             _ => {}
         }
         match err.sqlite_error_code() {
-            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
-                StoreError::Corrupt(err.to_string())
-            }
+            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => StoreError::Corrupt(err.to_string()),
             _ => StoreError::Io(err.to_string()),
         }
     }
@@ -111,10 +109,7 @@ mod tests {
 
     #[test]
     fn sqlite_corruption_maps_to_corrupt() {
-        let err = rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
-            None,
-        );
+        let err = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB), None);
         assert_eq!(StoreError::from(err).code(), "ERR_STORE_CORRUPT");
     }
 }

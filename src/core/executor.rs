@@ -47,25 +47,23 @@ impl Executor {
             }
         };
         let report_spawn_error = report.clone();
-        let spawned = std::thread::Builder::new()
-            .name("baileys-rust-auth store".into())
-            .spawn(move || {
-                let mut store = match catch_unwind(AssertUnwindSafe(open)).unwrap_or_else(|_| Err(panicked())) {
-                    Ok(store) => store,
-                    Err(err) => return report(Err(err)),
-                };
-                report(Ok(Executor { sender: Mutex::new(Some(sender)), identity: store.identity() }));
-                let mut spin = SpinGate::default();
-                while let Some(message) = next_message(&receiver, spin.allowed()) {
-                    match message {
-                        Message::Run(job) => job(store.as_mut()),
-                        Message::Close(closed) => {
-                            drop(store);
-                            return closed();
-                        }
+        let spawned = std::thread::Builder::new().name("baileys-rust-auth store".into()).spawn(move || {
+            let mut store = match catch_unwind(AssertUnwindSafe(open)).unwrap_or_else(|_| Err(panicked())) {
+                Ok(store) => store,
+                Err(err) => return report(Err(err)),
+            };
+            report(Ok(Executor { sender: Mutex::new(Some(sender)), identity: store.identity() }));
+            let mut spin = SpinGate::default();
+            while let Some(message) = next_message(&receiver, spin.allowed()) {
+                match message {
+                    Message::Run(job) => job(store.as_mut()),
+                    Message::Close(closed) => {
+                        drop(store);
+                        return closed();
                     }
                 }
-            });
+            }
+        });
         if let Err(e) = spawned {
             report_spawn_error(Err(StoreError::Io(format!("cannot start the store's thread: {e}"))));
         }
@@ -252,38 +250,6 @@ impl Store for ClosedStore {
     }
 }
 
-/// How to open a store, besides its URL.
-#[derive(Debug, Clone)]
-pub struct OpenOptions {
-    /// Create a SQLite database file that does not exist (the default); without it, a missing
-    /// file is `ERR_STORE_NOT_FOUND`.
-    pub create: bool,
-    /// Tuning of Redis stores; must be `None` for others.
-    pub redis: Option<super::redis::RedisOptions>,
-}
-
-impl Default for OpenOptions {
-    fn default() -> Self {
-        OpenOptions { create: true, redis: None }
-    }
-}
-
-/// Opens the store a URL names.
-pub fn open_url(url: &super::url::StoreUrl, options: OpenOptions) -> Result<Box<dyn Store>> {
-    use super::url::StoreUrl;
-    if options.redis.is_some() && !matches!(url, StoreUrl::Redis(_)) {
-        return Err(StoreError::invalid(
-            "keyPrefix, connectTimeoutMs, commandTimeoutMs and ttlSeconds apply to Redis stores only",
-        ));
-    }
-    Ok(match url {
-        StoreUrl::SqliteFile(path) => Box::new(super::sqlite::SqliteStore::open_with(path, options.create)?),
-        StoreUrl::SqliteMemory => Box::new(super::sqlite::SqliteStore::open_in_memory()?),
-        StoreUrl::Memory => Box::new(super::memory::MemoryStore::new()),
-        StoreUrl::Redis(target) => Box::new(super::redis::RedisStore::open(target, options.redis.unwrap_or_default())?),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,9 +259,7 @@ mod tests {
 
     fn open_memory() -> Executor {
         let (tx, rx) = mpsc::channel();
-        Executor::open(|| Ok(Box::new(MemoryStore::new()) as Box<dyn Store>), move |r| {
-            tx.send(r).unwrap()
-        });
+        Executor::open(|| Ok(Box::new(MemoryStore::new()) as Box<dyn Store>), move |r| tx.send(r).unwrap());
         rx.recv().unwrap().unwrap()
     }
 
@@ -303,10 +267,7 @@ mod tests {
     fn operations_apply_in_submission_order() {
         let exec = open_memory();
         for i in 0..100u8 {
-            exec.submit(
-                move |s| s.apply("s", &[KeyWrite { kind: "t".into(), id: "k".into(), value: Some(vec![i]) }]),
-                |r| r.unwrap(),
-            );
+            exec.submit(move |s| s.apply("s", &[KeyWrite { kind: "t".into(), id: "k".into(), value: Some(vec![i]) }]), |r| r.unwrap());
         }
         let (tx, rx) = mpsc::channel();
         exec.submit(|s| s.get_keys("s", "t", &["k".into()]), move |r| tx.send(r).unwrap());
@@ -332,9 +293,7 @@ mod tests {
     #[test]
     fn open_errors_reach_the_caller() {
         let (tx, rx) = mpsc::channel();
-        Executor::open(|| Err(StoreError::Io("nope".into())), move |r| {
-            tx.send(r.err()).unwrap()
-        });
+        Executor::open(|| Err(StoreError::Io("nope".into())), move |r| tx.send(r.err()).unwrap());
         assert_eq!(rx.recv().unwrap(), Some(StoreError::Io("nope".into())));
     }
 

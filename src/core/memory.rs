@@ -53,10 +53,7 @@ impl Store for MemoryStore {
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         let keys = self.sessions.get(session).map(|s| &s.keys);
-        Ok(ids
-            .iter()
-            .map(|id| keys.and_then(|k| k.get(&(kind.to_owned(), id.clone())).cloned()))
-            .collect())
+        Ok(ids.iter().map(|id| keys.and_then(|k| k.get(&(kind.to_owned(), id.clone())).cloned())).collect())
     }
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
@@ -90,21 +87,13 @@ impl Store for MemoryStore {
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
-        Ok(self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.has_data())
-            .map(|(name, _)| name.clone())
-            .collect())
+        Ok(self.sessions.iter().filter(|(_, s)| s.has_data()).map(|(name, _)| name.clone()).collect())
     }
 
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
         // The map's (type, id) order is the byte order the contract asks for.
         Ok(self.sessions.get(session).map_or_else(Vec::new, |s| {
-            s.keys
-                .iter()
-                .map(|((kind, id), value)| KeyInfo { kind: kind.clone(), id: id.clone(), bytes: value.len() as u64 })
-                .collect()
+            s.keys.iter().map(|((kind, id), value)| KeyInfo { kind: kind.clone(), id: id.clone(), bytes: value.len() as u64 }).collect()
         }))
     }
 
@@ -122,11 +111,7 @@ impl Store for MemoryStore {
                 _ => kinds.push(KindStats { kind: kind.clone(), count: 1, bytes: value.len() as u64 }),
             }
         }
-        Ok(SessionStats {
-            creds_bytes: s.creds.as_ref().map(|c| c.len() as u64),
-            kinds,
-            updated_at_ms: Some(s.updated_at_ms),
-        })
+        Ok(SessionStats { creds_bytes: s.creds.as_ref().map(|c| c.len() as u64), kinds, updated_at_ms: Some(s.updated_at_ms) })
     }
 
     fn backup(&mut self, _dest: &std::path::Path) -> Result<()> {
@@ -143,4 +128,3 @@ impl Store for MemoryStore {
         self.identity.clone()
     }
 }
-

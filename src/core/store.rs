@@ -1,8 +1,28 @@
-//! The contract every backend fulfils. One conformance suite (`tests/conformance.rs`) runs
-//! against each backend, with [`MemoryStore`](super::memory::MemoryStore) as the reference.
+//! The contract every backend and every layer fulfils. A *backend* (`memory`, `sqlite`,
+//! `redis`; later PostgreSQL and MySQL) stores bytes; a *layer* (`layers/`: the byte check, later
+//! ownership, cache, cipher, metrics) wraps any `Store` and adds one concern. This file names
+//! neither: the URL factory ([`open`](super::open)) stacks them. One conformance suite
+//! (`tests/conformance.rs`) runs against each backend and each store the factory returns, with
+//! [`MemoryStore`](super::memory::MemoryStore) as the reference.
 //!
-//! Values are opaque bytes here (already encoded by the [`codec`](super::codec)); a session
-//! is any non-empty string and owns its creds and its keys, addressed by `(type, id)`.
+//! Values are opaque bytes here (codec blobs, checked by the byte-check layer, not by
+//! backends); a session is any non-empty string and owns its creds and its keys, addressed by
+//! `(type, id)`.
+//!
+//! # Where session ownership (issue 12) plugs in
+//!
+//! A single owner per session, with fenced writes, needs a per-session lease (holder, generation,
+//! deadline) that is checked and written in the *same* transaction or script as the batch it
+//! guards, so that a write can never land after the lease moved on. It plugs in without a new
+//! trait method: [`Store::apply`] and [`Store::set_creds`] each grow one parameter, `fence:
+//! Option<&Fence>` (the holder and generation the writer believes it has). A backend given a
+//! fence checks it against its lease row (SQLite: a `leases` table, updated inside the batch's
+//! `IMMEDIATE` transaction, added by migration `003_leases.sql`) or lease key (Redis:
+//! `<prefix>:{S}:lease`, checked by `apply.lua`/`set_creds.lua` before their first write, in the
+//! same script) and fails with a new `ERR_STORE_FENCED` without writing; `None` keeps today's
+//! behaviour. An `ownership` layer (`layers/ownership.rs`, outside the cache and the byte check)
+//! acquires and renews the lease (two more methods, `acquire_lease`/`release_lease`, that only it
+//! calls) and passes the fence to every write; every other layer forwards it unchanged.
 
 use super::error::Result;
 
@@ -44,9 +64,9 @@ pub struct SessionStats {
     pub updated_at_ms: Option<i64>,
 }
 
-/// A store of many sessions' auth state. Methods take `&mut self` because an
-/// [`Executor`](super::executor::Executor) owns each store and calls it from one thread,
-/// one operation at a time.
+/// A store of many sessions' auth state: a backend, or a layer over one. Methods take `&mut self`
+/// because an [`Executor`](super::executor::Executor) owns each store and calls it from one
+/// thread, one operation at a time.
 pub trait Store: Send {
     /// The session's saved creds, or `None` if it has none.
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>>;
@@ -109,7 +129,5 @@ pub(crate) fn private_identity(kind: &str) -> String {
 
 /// The wall clock in ms since the Unix epoch, as stores record last writes.
 pub(crate) fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }

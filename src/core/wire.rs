@@ -1,6 +1,9 @@
 //! How key batches and read results cross between JavaScript and the store in one buffer
 //! each (not a stored format). The JavaScript side (`lib/codec.js`) writes batches and reads
-//! results; this module reads batches, checking every value, and writes results.
+//! results; this module reads batches (their framing: counts, lengths, UTF-8, flags) and
+//! writes results. Whether each value is a well-formed codec blob is not checked here but by
+//! the byte-check layer ([`Checked`](super::layers::checked::Checked)), which every store
+//! opened from a URL has, so that Rust tools writing batches get the same check.
 //!
 //! ```text
 //! batch   = varint count, count × write
@@ -11,11 +14,12 @@
 //! ([`write_key_list`], [`write_stats`]) are codec blobs themselves, so that JavaScript reads
 //! them with the decoder it already has.
 
-use super::codec::{self, Encoder};
+use super::codec::Encoder;
 use super::error::StoreError;
 use super::store::{KeyInfo, KeyWrite, SessionStats};
+use super::varint::{self, VarintError};
 
-/// Reads a batch; every value must be a well-formed codec blob.
+/// Reads a batch's framing; its values are returned as they are (see the module doc).
 pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
     let mut input = Input { data, pos: 0 };
     let count = input.varint()?;
@@ -33,11 +37,7 @@ pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
         let id = input.string()?;
         let value = match input.byte()? {
             0 => None,
-            1 => {
-                let value = input.slice()?;
-                codec::validate(value).map_err(|e| bad(&format!("value of {kind:?} {id:?}: {e}")))?;
-                Some(value.to_vec())
-            }
+            1 => Some(input.slice()?.to_vec()),
             _ => return Err(bad("unknown write flag")),
         };
         writes.push(KeyWrite { kind, id, value });
@@ -52,7 +52,7 @@ pub fn read_batch(data: &[u8]) -> Result<Vec<KeyWrite>, StoreError> {
 pub fn write_results<V: AsRef<[u8]>>(values: &[Option<V>]) -> Vec<u8> {
     let size: usize = values.iter().map(|v| 1 + v.as_ref().map_or(0, |v| 10 + v.as_ref().len())).sum();
     let mut out = Vec::with_capacity(10 + size);
-    varint(&mut out, values.len() as u64);
+    varint::write(&mut out, values.len() as u64);
     for value in values {
         optional_value(&mut out, value.as_ref().map(AsRef::as_ref));
     }
@@ -103,10 +103,10 @@ pub fn write_stats(stats: &SessionStats) -> Vec<u8> {
 /// Writes a batch (the JavaScript side does this; here for tests and Rust tools).
 pub fn write_batch(writes: &[KeyWrite]) -> Vec<u8> {
     let mut out = Vec::new();
-    varint(&mut out, writes.len() as u64);
+    varint::write(&mut out, writes.len() as u64);
     for write in writes {
         for text in [&write.kind, &write.id] {
-            varint(&mut out, text.len() as u64);
+            varint::write(&mut out, text.len() as u64);
             out.extend_from_slice(text.as_bytes());
         }
         optional_value(&mut out, write.value.as_deref());
@@ -120,18 +120,10 @@ fn optional_value(out: &mut Vec<u8>, value: Option<&[u8]>) {
         None => out.push(0),
         Some(value) => {
             out.push(1);
-            varint(out, value.len() as u64);
+            varint::write(out, value.len() as u64);
             out.extend_from_slice(value);
         }
     }
-}
-
-fn varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
 }
 
 fn bad(why: &str) -> StoreError {
@@ -151,15 +143,10 @@ impl<'a> Input<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, StoreError> {
-        let mut n = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(bad("varint too long"))
+        varint::read(self.data, &mut self.pos).map_err(|e| match e {
+            VarintError::Truncated => bad("truncated"),
+            VarintError::TooLong => bad("varint too long"),
+        })
     }
 
     fn slice(&mut self) -> Result<&'a [u8], StoreError> {
@@ -179,7 +166,7 @@ impl<'a> Input<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::codec::{encode, Value};
+    use crate::core::codec::{self, encode, Value};
 
     #[test]
     fn batches_round_trip() {
@@ -198,21 +185,14 @@ mod tests {
         for len in 0..batch.len() {
             assert_eq!(read_batch(&batch[..len]).unwrap_err().code(), "ERR_INVALID_ARG");
         }
-        let mut bad_value = batch.clone();
-        let last = bad_value.len() - 3;
-        bad_value[last] = 99; // an unknown value tag
-        assert!(read_batch(&bad_value).is_err());
         assert!(read_batch(&[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
     }
 
     #[test]
     fn key_lists_and_stats_are_codec_blobs() {
         let keys = vec![KeyInfo { kind: "pre-key".into(), id: "1".into(), bytes: 40 }];
-        let expected = Value::Array(vec![Value::Array(vec![
-            Value::String("pre-key".into()),
-            Value::String("1".into()),
-            Value::Number(40.0),
-        ])]);
+        let expected =
+            Value::Array(vec![Value::Array(vec![Value::String("pre-key".into()), Value::String("1".into()), Value::Number(40.0)])]);
         assert_eq!(codec::decode(&write_key_list(&keys)).unwrap(), expected);
         assert_eq!(codec::decode(&write_key_list(&[])).unwrap(), Value::Array(vec![]));
 
@@ -221,9 +201,8 @@ mod tests {
             kinds: vec![crate::core::store::KindStats { kind: "session".into(), count: 2, bytes: 90 }],
             updated_at_ms: Some(1_700_000_000_123),
         };
-        let count_bytes = |count: f64, bytes: f64| {
-            Value::Object(vec![("count".into(), Value::Number(count)), ("bytes".into(), Value::Number(bytes))])
-        };
+        let count_bytes =
+            |count: f64, bytes: f64| Value::Object(vec![("count".into(), Value::Number(count)), ("bytes".into(), Value::Number(bytes))]);
         assert_eq!(
             codec::decode(&write_stats(&stats)).unwrap(),
             Value::Object(vec![

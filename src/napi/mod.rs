@@ -8,6 +8,7 @@
 //! and reads the blobs and result buffers that come back. The public API is `index.js`;
 //! this class is not meant to be used directly.
 
+mod reply;
 mod settle;
 mod value;
 
@@ -18,58 +19,33 @@ use napi::bindgen_prelude::{Object, ToNapiValue, Unknown};
 use napi::{sys, Env, JsValue};
 use napi_derive::napi;
 
+use reply::Reply;
 use settle::{Settle, Settler};
 
-use crate::core::error::StoreError;
-use crate::core::executor::{open_url, Executor, OpenOptions};
+use crate::core::error::{Result as CoreResult, StoreError};
+use crate::core::executor::Executor;
+use crate::core::open::{open_url, OpenOptions};
 use crate::core::redis::RedisOptions;
-use crate::core::codec;
+use crate::core::store::Store;
 use crate::core::url::StoreUrl;
 use crate::core::wire;
 
-/// What a finished operation hands back to JavaScript.
-pub(crate) enum Reply {
-    Unit,
-    /// A Buffer, or null.
-    Value(Option<Vec<u8>>),
-    /// A Buffer.
-    Bytes(Vec<u8>),
-    Names(Vec<String>),
-    Opened(Executor, Arc<Settler>),
-}
-
-/// Builds the JS value of a reply, on the JavaScript thread.
-pub(crate) unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> Result<sys::napi_value, StoreError> {
-    let mut out = std::ptr::null_mut();
-    match reply {
-        Reply::Unit => value::napi_ok(sys::napi_get_undefined(env, &mut out))?,
-        Reply::Value(None) => value::napi_ok(sys::napi_get_null(env, &mut out))?,
-        Reply::Value(Some(bytes)) | Reply::Bytes(bytes) => out = value::buffer(env, bytes)?,
-        Reply::Names(names) => {
-            value::napi_ok(sys::napi_create_array_with_length(env, names.len(), &mut out))?;
-            for (i, name) in names.iter().enumerate() {
-                let mut item = std::ptr::null_mut();
-                value::napi_ok(value::create_string(env, name, &mut item))?;
-                value::napi_ok(sys::napi_set_element(env, out, i as u32, item))?;
-            }
-        }
-        Reply::Opened(exec, settler) => {
-            out = NativeStore::to_napi_value(env, NativeStore { exec: Arc::new(exec), settler })
-                .map_err(|e| StoreError::Io(e.to_string()))?
-        }
-    }
-    Ok(out)
+/// A core error as a thrown JS error with its code: every binding function returns
+/// `napi::Result<_, &'static str>`, so that an error thrown before any promise exists carries
+/// the core's stable code as its `code`, like every rejection.
+fn coded(err: StoreError) -> napi::Error<&'static str> {
+    napi::Error::new(err.code(), err.to_string())
 }
 
 /// Returns a promise for an operation. `prepare` runs now, on the JavaScript thread: it
 /// validates and converts the arguments and returns the step that submits the work. If it
 /// fails, the promise rejects with its error and nothing is submitted.
-fn promise<'env, P, R>(env: &'env Env, settler: &Arc<Settler>, prepare: P) -> napi::Result<Object<'env>>
+fn promise<'env, P, R>(env: &'env Env, settler: &Arc<Settler>, prepare: P) -> napi::Result<Object<'env>, &'static str>
 where
     P: FnOnce() -> Result<R, StoreError>,
     R: FnOnce(Settle),
 {
-    let (promise, settle) = settler.promise(env.raw()).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+    let (promise, settle) = settler.promise(env.raw()).map_err(coded)?;
     match prepare() {
         Ok(submit) => submit(settle),
         Err(err) => settle(Err(err)),
@@ -117,6 +93,9 @@ fn open_options(env: sys::napi_env, options: sys::napi_value) -> Result<OpenOpti
 
 /// What a store URL names, as `parseStoreUrl` returns it to JavaScript: the one URL parser of
 /// the package (`src/core/url.rs`), for the library's store sharing and the CLI.
+// napi-derive registers exported functions only outside `cfg(test)`, so the lib test build sees
+// no caller of these two (JavaScript is their caller).
+#[cfg_attr(test, allow(dead_code))]
 #[napi(object)]
 pub struct ParsedStoreUrl {
     /// `sqlite-file`, `sqlite-memory`, `memory`, `redis` or `redis-cluster`.
@@ -128,10 +107,11 @@ pub struct ParsedStoreUrl {
 }
 
 /// Parses a store URL; throws (with `code` `ERR_INVALID_ARG`) for one that names no store.
+#[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub fn parse_store_url(url: String) -> napi::Result<ParsedStoreUrl, &'static str> {
     use crate::core::redis::RedisTarget;
-    let parsed = StoreUrl::parse(&url).map_err(|e| napi::Error::new(e.code(), e.to_string()))?;
+    let parsed = StoreUrl::parse(&url).map_err(coded)?;
     let (kind, path) = match parsed {
         StoreUrl::SqliteFile(path) => ("sqlite-file", Some(path.to_string_lossy().into_owned())),
         StoreUrl::SqliteMemory => ("sqlite-memory", None),
@@ -139,13 +119,14 @@ pub fn parse_store_url(url: String) -> napi::Result<ParsedStoreUrl, &'static str
         StoreUrl::Redis(RedisTarget::Server(_)) => ("redis", None),
         StoreUrl::Redis(RedisTarget::Cluster(_)) => ("redis-cluster", None),
     };
-    Ok(ParsedStoreUrl { kind: kind.into(), path, shown: crate::core::url::redact(&url) })
+    Ok(ParsedStoreUrl { kind: kind.into(), path, shown: crate::core::redact::redact(&url) })
 }
 
-/// The URL with any password replaced by `***` (`src/core/url.rs`): for messages and logs.
+/// The URL with any password replaced by `***` (`src/core/redact.rs`): for messages and logs.
+#[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub fn redact_url(url: String) -> String {
-    crate::core::url::redact(&url)
+    crate::core::redact::redact(&url)
 }
 
 #[napi]
@@ -154,45 +135,75 @@ pub struct NativeStore {
     settler: Arc<Settler>,
 }
 
+impl NativeStore {
+    /// The shape of every store method: `args` reads the arguments now, on the JavaScript thread
+    /// (if it fails, the promise rejects and nothing is queued); `op` runs on the store's worker
+    /// thread, in issue order; `reply` says how its result reaches JavaScript.
+    fn call<'env, A, T>(
+        &self,
+        env: &'env Env,
+        args: impl FnOnce() -> Result<A, StoreError>,
+        op: impl FnOnce(&mut dyn Store, A) -> CoreResult<T> + Send + 'static,
+        reply: fn(T) -> Reply,
+    ) -> napi::Result<Object<'env>, &'static str>
+    where
+        A: Send + 'static,
+        T: 'static,
+    {
+        promise(env, &self.settler, || {
+            let args = args()?;
+            Ok(move |settle: Settle| self.exec.submit(move |store| op(store, args).map(reply), settle))
+        })
+    }
+}
+
+/// The session id argument of most methods.
+fn session_arg(env: &Env, session: &Unknown<'_>) -> Result<String, StoreError> {
+    value::string_arg(env.raw(), session.raw(), "sessionId")
+}
+
 #[napi]
 impl NativeStore {
     /// Opens the store a URL names, on a thread of its own. `options`: `{ create?, keyPrefix?,
     /// connectTimeoutMs?, commandTimeoutMs?, ttlSeconds? }` (the last four for Redis stores).
     #[napi(ts_return_type = "Promise<NativeStore>", ts_args_type = "url: string, options?: object")]
-    pub fn open<'env>(env: &'env Env, url: Unknown<'env>, options: Unknown<'env>) -> napi::Result<Object<'env>> {
-        let settler = Settler::new(env.raw()).map_err(|e| napi::Error::from_reason(e.to_string()))?;
+    pub fn open<'env>(env: &'env Env, url: Unknown<'env>, options: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        let settler = Settler::new(env.raw()).map_err(coded)?;
         let for_store = Arc::clone(&settler);
         promise(env, &settler, move || {
             let url_text = value::string_arg(env.raw(), url.raw(), "store URL")?;
             let url = StoreUrl::parse(&url_text)?;
             let options = open_options(env.raw(), options.raw())?;
             Ok(move |settle: Settle| {
-                Executor::open(move || open_url(&url, options), move |opened| settle(opened.map(|exec| Reply::Opened(exec, for_store))))
+                Executor::open(
+                    move || open_url(&url, options),
+                    move |opened| settle(opened.map(|exec| Reply::Opened(NativeStore::wrap(exec, for_store)))),
+                )
             })
         })
     }
 
     /// The session's creds as a codec blob, or null.
     #[napi(ts_return_type = "Promise<Buffer | null>")]
-    pub fn get_creds<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            Ok(move |settle: Settle| self.exec.submit(move |s| s.get_creds(&session), |r| settle(r.map(Reply::Value))))
-        })
+    pub fn get_creds<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || session_arg(env, &session), |s, session| s.get_creds(&session), Reply::Value)
     }
 
-    /// Saves the creds, a codec blob of an object (`lib/codec.js` writes it).
+    /// Saves the creds, a codec blob of an object (`lib/codec.js` writes it; the byte-check
+    /// layer checks it).
     #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, creds: Uint8Array")]
-    pub fn set_creds<'env>(&self, env: &'env Env, session: Unknown<'env>, creds: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            let bytes = value::bytes_arg(env.raw(), creds.raw(), "creds")?;
-            codec::validate(&bytes).map_err(|e| StoreError::invalid(format!("creds are not a codec blob: {e}")))?;
-            if !codec::is_object(&bytes) {
-                return Err(StoreError::invalid("creds must serialize to an object"));
-            }
-            Ok(move |settle: Settle| self.exec.submit(move |s| s.set_creds(&session, &bytes), |r| settle(r.map(|_| Reply::Unit))))
-        })
+    pub fn set_creds<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'env>,
+        creds: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || Ok((session_arg(env, &session)?, value::bytes_arg(env.raw(), creds.raw(), "creds")?)),
+            |s, (session, creds)| s.set_creds(&session, &creds),
+            unit,
+        )
     }
 
     /// The values of `ids`, as one results buffer (`src/core/wire.rs`).
@@ -203,103 +214,87 @@ impl NativeStore {
         session: Unknown<'env>,
         kind: Unknown<'env>,
         ids: Unknown<'env>,
-    ) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            let kind = value::string_arg(env.raw(), kind.raw(), "key type")?;
-            let ids = value::string_array_arg(env.raw(), ids.raw(), "ids")?;
-            Ok(move |settle: Settle| self.exec.submit(
-                move |s| s.get_keys(&session, &kind, &ids).map(|values| Reply::Bytes(wire::write_results(&values))),
-                settle,
-            ))
-        })
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || {
+                let session = session_arg(env, &session)?;
+                let kind = value::string_arg(env.raw(), kind.raw(), "key type")?;
+                Ok((session, kind, value::string_array_arg(env.raw(), ids.raw(), "ids")?))
+            },
+            |s, (session, kind, ids)| s.get_keys(&session, &kind, &ids),
+            |values| Reply::Bytes(wire::write_results(&values)),
+        )
     }
 
     /// Applies a key batch (`src/core/wire.rs`, written by `lib/codec.js`) atomically.
     #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, batch: Uint8Array")]
-    pub fn set_keys<'env>(&self, env: &'env Env, session: Unknown<'env>, batch: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            let writes = wire::read_batch(&value::bytes_arg(env.raw(), batch.raw(), "batch")?)?;
-            Ok(move |settle: Settle| self.exec.submit(move |s| s.apply(&session, &writes), |r| settle(r.map(|_| Reply::Unit))))
-        })
+    pub fn set_keys<'env>(&self, env: &'env Env, session: Unknown<'env>, batch: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || Ok((session_arg(env, &session)?, wire::read_batch(&value::bytes_arg(env.raw(), batch.raw(), "batch")?)?)),
+            |s, (session, writes)| s.apply(&session, &writes),
+            unit,
+        )
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn clear_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            Ok(move |settle: Settle| self.exec.submit(move |s| s.clear_keys(&session), |r| settle(r.map(|_| Reply::Unit))))
-        })
+    pub fn clear_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || session_arg(env, &session), |s, session| s.clear_keys(&session), unit)
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn delete_session<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            Ok(move |settle: Settle| self.exec.submit(move |s| s.delete_session(&session), |r| settle(r.map(|_| Reply::Unit))))
-        })
+    pub fn delete_session<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || session_arg(env, &session), |s, session| s.delete_session(&session), unit)
     }
 
     #[napi(ts_return_type = "Promise<string[]>")]
-    pub fn sessions<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            Ok(move |settle: Settle| self.exec.submit(|s| s.sessions(), |r| settle(r.map(Reply::Names))))
-        })
+    pub fn sessions<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || Ok(()), |s, ()| s.sessions(), Reply::Names)
     }
 
     /// Runs the backend's consistency check; resolves to the problems found (empty if sound).
     #[napi(ts_return_type = "Promise<string[]>")]
-    pub fn check<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || Ok(move |settle: Settle| self.exec.submit(|s| s.check(), |r| settle(r.map(Reply::Names)))))
+    pub fn check<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || Ok(()), |s, ()| s.check(), Reply::Names)
     }
 
     /// The session's keys as a codec blob of `[type, id, bytes][]`, sorted by type and id.
     #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "session: string")]
-    pub fn list_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            Ok(move |settle: Settle| self.exec.submit(
-                move |s| s.list_keys(&session).map(|keys| Reply::Bytes(wire::write_key_list(&keys))),
-                settle,
-            ))
-        })
+    pub fn list_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || session_arg(env, &session), |s, session| s.list_keys(&session), |keys| Reply::Bytes(wire::write_key_list(&keys)))
     }
 
     /// The session's stats as a codec blob of `{ credsBytes, types: { [type]: { count, bytes } },
     /// updatedAt }` (`src/core/wire.rs`).
     #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "session: string")]
-    pub fn stats<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let session = value::string_arg(env.raw(), session.raw(), "sessionId")?;
-            Ok(move |settle: Settle| self.exec.submit(
-                move |s| s.stats(&session).map(|stats| Reply::Bytes(wire::write_stats(&stats))),
-                settle,
-            ))
-        })
+    pub fn stats<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || session_arg(env, &session), |s, session| s.stats(&session), |stats| Reply::Bytes(wire::write_stats(&stats)))
     }
 
     /// Copies the whole store to a SQLite file at `path`, replacing it atomically; rejects
     /// with `ERR_UNSUPPORTED` for backends that cannot.
     #[napi(ts_return_type = "Promise<void>", ts_args_type = "path: string")]
-    pub fn backup<'env>(&self, env: &'env Env, path: Unknown<'env>) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            let path = value::string_arg(env.raw(), path.raw(), "backup path")?;
-            if path.contains('\0') {
-                return Err(StoreError::invalid("backup path must not contain NUL characters"));
-            }
-            let path = std::path::PathBuf::from(path);
-            Ok(move |settle: Settle| self.exec.submit(move |s| s.backup(&path), |r| settle(r.map(|_| Reply::Unit))))
-        })
+    pub fn backup<'env>(&self, env: &'env Env, path: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || {
+                let path = value::string_arg(env.raw(), path.raw(), "backup path")?;
+                if path.contains('\0') {
+                    return Err(StoreError::invalid("backup path must not contain NUL characters"));
+                }
+                Ok(std::path::PathBuf::from(path))
+            },
+            |s, path| s.backup(&path),
+            unit,
+        )
     }
 
     /// Finishes every operation issued before it, then closes; later calls reject with
     /// `ERR_STORE_CLOSED`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
-        promise(env, &self.settler, || {
-            Ok(move |settle: Settle| self.exec.close(move || settle(Ok(Reply::Unit))))
-        })
+    pub fn close<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>, &'static str> {
+        promise(env, &self.settler, || Ok(move |settle: Settle| self.exec.close(move || settle(Ok(Reply::Unit)))))
     }
 
     /// What the store is, whatever URL opened it: equal for two stores on one SQLite file (by
@@ -313,4 +308,18 @@ impl NativeStore {
     pub fn closed(&self) -> bool {
         self.exec.is_closed()
     }
+}
+
+impl NativeStore {
+    /// An opened store as the conversion to its JS object, made on the JavaScript thread.
+    fn wrap(exec: Executor, settler: Arc<Settler>) -> reply::ToJs {
+        Box::new(move |env| unsafe {
+            NativeStore::to_napi_value(env, NativeStore { exec: Arc::new(exec), settler }).map_err(|e| StoreError::Io(e.to_string()))
+        })
+    }
+}
+
+/// The reply of an operation that returns nothing.
+fn unit(_: ()) -> Reply {
+    Reply::Unit
 }

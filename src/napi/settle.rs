@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 
 use napi::sys;
 
+use super::reply::Reply;
 use super::value::{create_string, napi_ok};
-use super::{reply_to_js, Reply};
 use crate::core::error::StoreError;
 
 /// Hands an operation's result to its promise; callable from any thread, once.
@@ -152,7 +152,7 @@ unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _: sys::napi_value,
     if env.is_null() {
         return; // the environment is being torn down
     }
-    match result.and_then(|reply| reply_to_js(env, reply)) {
+    match result.and_then(|reply| reply.into_js(env)) {
         Ok(value) => sys::napi_resolve_deferred(env, deferred.0, value),
         Err(err) => sys::napi_reject_deferred(env, deferred.0, error_value(env, &err)),
     };

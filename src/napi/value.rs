@@ -69,9 +69,7 @@ fn read_string(env: Env, value: JsValue) -> ArgResult<String> {
     check(env, unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) })?;
     let mut buf = vec![0u8; len + 1];
     let mut written = 0usize;
-    check(env, unsafe {
-        sys::napi_get_value_string_utf8(env, value, buf.as_mut_ptr().cast(), len + 1, &mut written)
-    })?;
+    check(env, unsafe { sys::napi_get_value_string_utf8(env, value, buf.as_mut_ptr().cast(), len + 1, &mut written) })?;
     buf.truncate(written);
     // N-API writes valid UTF-8, with U+FFFD in place of lone surrogates.
     let text = String::from_utf8(buf).map_err(|_| ArgError::new("a string is not valid UTF-8"))?;
@@ -87,9 +85,7 @@ fn has_lone_surrogate(env: Env, value: JsValue) -> ArgResult<bool> {
     check(env, unsafe { sys::napi_get_value_string_utf16(env, value, ptr::null_mut(), 0, &mut len) })?;
     let mut units = vec![0u16; len + 1];
     let mut written = 0usize;
-    check(env, unsafe {
-        sys::napi_get_value_string_utf16(env, value, units.as_mut_ptr(), len + 1, &mut written)
-    })?;
+    check(env, unsafe { sys::napi_get_value_string_utf16(env, value, units.as_mut_ptr(), len + 1, &mut written) })?;
     units.truncate(written);
     Ok(char::decode_utf16(units).any(|c| c.is_err()))
 }
@@ -217,7 +213,9 @@ pub(crate) fn number_arg(env: Env, value: JsValue) -> Option<f64> {
 /// A boolean argument.
 pub(crate) fn bool_arg(env: Env, value: JsValue, what: &str) -> Result<bool, StoreError> {
     let mut out = false;
-    if type_of(env, value) == sys::ValueType::napi_boolean && unsafe { sys::napi_get_value_bool(env, value, &mut out) } == sys::Status::napi_ok {
+    if type_of(env, value) == sys::ValueType::napi_boolean
+        && unsafe { sys::napi_get_value_bool(env, value, &mut out) } == sys::Status::napi_ok
+    {
         return Ok(out);
     }
     Err(StoreError::invalid(format!("{what} must be a boolean")))
@@ -237,8 +235,7 @@ pub(crate) fn string_arg(env: Env, value: JsValue, what: &str) -> Result<String,
 /// An array of strings, such as the ids of `keys.get`.
 pub(crate) fn string_array_arg(env: Env, value: JsValue, what: &str) -> Result<Vec<String>, StoreError> {
     let invalid = || StoreError::invalid(format!("{what} must be an array of strings"));
-    let is_array = type_of(env, value) == sys::ValueType::napi_object
-        && is(env, value, sys::napi_is_array).map_err(|_| invalid())?;
+    let is_array = type_of(env, value) == sys::ValueType::napi_object && is(env, value, sys::napi_is_array).map_err(|_| invalid())?;
     if !is_array {
         return Err(invalid());
     }

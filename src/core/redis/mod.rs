@@ -17,7 +17,7 @@
 //! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one Lua script,
 //! which Redis runs atomically. A script checks the types of the keys it will write
 //! before writing anything, so it never stops halfway. The inspection calls (`list_keys`,
-//! `stats`, `sessions`) are the exception: they walk the data in pages, see [`LIST_PAGE_LUA`].
+//! `stats`, `sessions`) are the exception: they walk the data in pages, see `scripts/list_page.lua`.
 //!
 //! Deadlines: `commandTimeoutMs` bounds one round trip. The first round trip of an operation
 //! is counted from when the operation was issued (waiting in line behind others counts);
@@ -25,7 +25,7 @@
 //! as many round trips as it needs, however long they take together.
 //!
 //! The [`Store`] trait is synchronous, because each store runs on a thread of its own (see
-//! [`Executor`](super::executor::Executor)); this backend owns a single-threaded Tokio
+//! [`Executor`](crate::core::executor::Executor)); this backend owns a single-threaded Tokio
 //! runtime on that thread and one multiplexed connection, which reconnects by itself.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,79 +37,12 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, Script, Value};
 
-use super::error::{Result, StoreError};
-use super::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
+mod options;
 
-/// Where a Redis store lives.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RedisTarget {
-    /// A standalone server: a `redis://`, `rediss://` or `redis+unix://` URL.
-    Server(String),
-    /// The seed nodes of a cluster, each a `redis://` or `rediss://` URL.
-    Cluster(Vec<String>),
-}
+pub use options::{RedisOptions, RedisTarget, MAX_TIMEOUT, MAX_TTL};
 
-impl RedisTarget {
-    /// The target as it may be shown in messages: passwords redacted.
-    pub fn shown(&self) -> String {
-        match self {
-            RedisTarget::Server(url) => super::url::redact(url),
-            RedisTarget::Cluster(nodes) => nodes.iter().map(|n| super::url::redact(n)).collect::<Vec<_>>().join(","),
-        }
-    }
-}
-
-/// Tuning of a Redis store; see `docs/redis.md`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RedisOptions {
-    /// Every key starts with `<key_prefix>:`.
-    pub key_prefix: String,
-    /// How long opening (or reopening) a connection may take.
-    pub connect_timeout: Duration,
-    /// How long one operation may take before it fails with `ERR_STORE_UNAVAILABLE`.
-    pub command_timeout: Duration,
-    /// When set, a session's creds and keys expire together this long after their last access.
-    pub ttl: Option<Duration>,
-}
-
-/// Longest accepted connect or command timeout: an hour.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
-/// Longest accepted TTL: ten years (Redis takes any 64-bit millisecond count, but nothing
-/// longer makes sense for auth state).
-pub const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
-
-impl Default for RedisOptions {
-    fn default() -> Self {
-        RedisOptions {
-            key_prefix: "baileys".into(),
-            connect_timeout: Duration::from_secs(5),
-            command_timeout: Duration::from_secs(5),
-            ttl: None,
-        }
-    }
-}
-
-impl RedisOptions {
-    pub fn validate(&self) -> Result<()> {
-        let prefix_ok = !self.key_prefix.is_empty()
-            && !self.key_prefix.contains(['{', '}', '*', '?', '[', ']', '\\'])
-            && !self.key_prefix.chars().any(char::is_whitespace);
-        if !prefix_ok {
-            return Err(StoreError::invalid(
-                "keyPrefix must be a non-empty string without spaces, braces or glob characters",
-            ));
-        }
-        for (name, value) in [("connectTimeoutMs", self.connect_timeout), ("commandTimeoutMs", self.command_timeout)] {
-            if value < Duration::from_millis(1) || value > MAX_TIMEOUT {
-                return Err(StoreError::invalid(format!("{name} must be between 1 and {} ms", MAX_TIMEOUT.as_millis())));
-            }
-        }
-        if self.ttl.is_some_and(|ttl| ttl < Duration::from_secs(1) || ttl > MAX_TTL) {
-            return Err(StoreError::invalid(format!("ttlSeconds must be between 1 and {}", MAX_TTL.as_secs())));
-        }
-        Ok(())
-    }
-}
+use crate::core::error::{Result, StoreError};
+use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 
 /// One connection, to a server or to a cluster.
 enum Connection {
@@ -146,150 +79,37 @@ impl ConnectionLike for Connection {
 /// that it fails before writing anything rather than halfway: Redis does not roll back a
 /// script that fails. The time comes from the client (a script's `TIME` cannot be mocked or
 /// compared with the writer's other clocks).
-const COMMON_LUA: &str = r"
-local function expect(key, wanted)
-  local kind = redis.call('TYPE', key).ok
-  if kind ~= wanted and kind ~= 'none' then
-    error({err = 'WRONGTYPE ' .. key .. ' holds a ' .. kind .. ', not a ' .. wanted})
-  end
-end
-expect(KEYS[2], 'set')
-local function now_ms()
-  local now = redis.call('TIME')
-  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-end
--- When `key` expires, in ms since the epoch; nil if it does not (or does not exist).
--- PEXPIRETIME (Redis 7) reads the deadline exactly; older servers only have PTTL, relative to
--- the script's frozen clock, which can be a millisecond off.
-local function expires_at(key)
-  local at = redis.pcall('PEXPIRETIME', key)
-  if type(at) ~= 'number' then
-    local left = redis.call('PTTL', key)
-    at = left > 0 and now_ms() + left or left
-  end
-  return at > 0 and at or nil
-end
--- When the session expires now (the latest deadline of its keys), or nil if it does not.
-local function current_deadline()
-  local latest
-  for _, key in ipairs({KEYS[1], KEYS[2], KEYS[3]}) do
-    local at = expires_at(key)
-    if at and (latest == nil or at > latest) then latest = at end
-  end
-  return latest
-end
--- A store without a TTL keeps the expiry the session has, so that a session is never half
--- expired, whoever writes it. Read before anything is written: SET drops a key's expiry.
-local kept_deadline = tonumber(ARGV[1]) <= 0 and current_deadline() or nil
--- Gives all of the session's keys one deadline: now + ttl, or the kept one. One absolute
--- deadline for all: relative PEXPIREs a millisecond apart would expire them one by one.
-local function touch(ttl)
-  local at = kept_deadline
-  if ttl > 0 then at = now_ms() + ttl end
-  if not at then return end
-  for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-    redis.call('PEXPIREAT', ARGV[2] .. t, at)
-  end
-  redis.call('PEXPIREAT', KEYS[1], at)
-  redis.call('PEXPIREAT', KEYS[2], at)
-  redis.call('PEXPIREAT', KEYS[3], at)
-end
--- Records a write; a session left with neither creds nor keys keeps no time either.
--- Before touch(): SET drops a key's expiry.
-local function stamp()
-  if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
-    redis.call('SET', KEYS[3], ARGV[3])
-  else
-    redis.call('DEL', KEYS[3])
-  end
-end
-";
+const COMMON_LUA: &str = include_str!("scripts/common.lua");
 
 /// Applies a key batch: ARGV[4..] are (op 'S' or 'D', type, id, value) quadruples.
-const APPLY_LUA: &str = r"
-local ttl = tonumber(ARGV[1])
-local base = ARGV[2]
-for i = 4, #ARGV, 4 do expect(base .. ARGV[i + 1], 'hash') end
-for i = 4, #ARGV, 4 do
-  local hash = base .. ARGV[i + 1]
-  if ARGV[i] == 'S' then
-    redis.call('HSET', hash, ARGV[i + 2], ARGV[i + 3])
-    redis.call('SADD', KEYS[2], ARGV[i + 1])
-  elseif redis.call('HDEL', hash, ARGV[i + 2]) == 1 and redis.call('EXISTS', hash) == 0 then
-    redis.call('SREM', KEYS[2], ARGV[i + 1])
-  end
-end
-stamp()
-touch(ttl)
-return 1
-";
+const APPLY_LUA: &str = include_str!("scripts/apply.lua");
 
 /// Sets the creds (ARGV[4]). A script even without a TTL: a plain `SET` would drop the
 /// creds' expiry in a session that a store with a TTL wrote (see `touch`).
-const SET_CREDS_LUA: &str = r"
-expect(KEYS[1], 'string')
-redis.call('SET', KEYS[1], ARGV[4])
-stamp()
-touch(tonumber(ARGV[1]))
-return 1
-";
+const SET_CREDS_LUA: &str = include_str!("scripts/set_creds.lua");
 
 /// Reads the creds, refreshing the session's expiry.
-const GET_CREDS_LUA: &str = r"
-local value = redis.call('GET', KEYS[1])
-touch(tonumber(ARGV[1]))
-return value
-";
+const GET_CREDS_LUA: &str = include_str!("scripts/get_creds.lua");
 
 /// Reads ids of one type (ARGV[4] the type, ARGV[5..] the ids), refreshing the expiry.
 /// HMGET goes in chunks: Lua's unpack() takes at most a few thousand values.
-const GET_KEYS_LUA: &str = r"
-local values = {}
-for first = 5, #ARGV, 1000 do
-  local part = redis.call('HMGET', ARGV[2] .. ARGV[4], unpack(ARGV, first, math.min(first + 999, #ARGV)))
-  for _, value in ipairs(part) do values[#values + 1] = value end
-end
-touch(tonumber(ARGV[1]))
-return values
-";
+const GET_KEYS_LUA: &str = include_str!("scripts/get_keys.lua");
 
 /// Deletes every key of the session; ARGV[4] is '1' to delete the creds (the whole session) too.
-const CLEAR_LUA: &str = r"
-for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  redis.call('DEL', ARGV[2] .. t)
-end
-redis.call('DEL', KEYS[2])
-if ARGV[4] == '1' then
-  redis.call('DEL', KEYS[1], KEYS[3])
-else
-  stamp()
-  touch(tonumber(ARGV[1]))
-end
-return 1
-";
+const CLEAR_LUA: &str = include_str!("scripts/clear.lua");
 
 /// The session's summary, from one snapshot: whether it has creds, their length, its types
 /// and its last write. Inspection does not refresh the expiry.
-const STATS_LUA: &str = r"
-return {redis.call('EXISTS', KEYS[1]), redis.call('STRLEN', KEYS[1]), redis.call('SMEMBERS', KEYS[2]), redis.call('GET', KEYS[3])}
-";
+const STATS_LUA: &str = include_str!("scripts/stats.lua");
 
 /// One page of a type's hash (KEYS[1]) as (id, value length) pairs: ARGV[1] the `HSCAN`
 /// cursor, ARGV[2] the page size. Values stay on the server; a page at a time keeps each
 /// call short however large the hash (a single script over 100k ids would block Redis for
 /// about 100 ms). `HSCAN` may repeat an id when the hash is resized meanwhile, so callers
 /// deduplicate; ids written or deleted during the listing may or may not appear.
-const LIST_PAGE_LUA: &str = r"
-local reply = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local page, out = reply[2], {}
-for i = 1, #page, 2 do
-  out[#out + 1] = page[i]
-  out[#out + 1] = #page[i + 1]
-end
-return {reply[1], out}
-";
+const LIST_PAGE_LUA: &str = include_str!("scripts/list_page.lua");
 
-/// Ids per page of [`LIST_PAGE_LUA`].
+/// Ids per page of `scripts/list_page.lua`.
 const LIST_PAGE_SIZE: u32 = 1000;
 
 struct Scripts {
@@ -388,7 +208,8 @@ impl RedisStore {
                 .await
                 .unwrap_or_else(|_| Err(StoreError::Unavailable("connecting to Redis timed out".into())))
         })?;
-        let mut store = RedisStore { runtime, connection, options, scripts: Scripts::new(), identity: String::new(), issued_deadline: None };
+        let mut store =
+            RedisStore { runtime, connection, options, scripts: Scripts::new(), identity: String::new(), issued_deadline: None };
         store.check()?;
         store.identity = store.server_identity(target);
         Ok(store)
@@ -564,7 +385,8 @@ impl RedisStore {
         for range in slots {
             let Value::Array(parts) = range else { continue };
             if let Some(Value::Array(master)) = parts.get(2) {
-                let host: String = master.first().map(redis::from_redis_value_ref).transpose().map_err(unexpected_reply)?.unwrap_or_default();
+                let host: String =
+                    master.first().map(redis::from_redis_value_ref).transpose().map_err(unexpected_reply)?.unwrap_or_default();
                 let port: u16 = master.get(1).map(redis::from_redis_value_ref).transpose().map_err(unexpected_reply)?.unwrap_or_default();
                 masters.insert((host, port));
             }
@@ -630,7 +452,7 @@ impl Store for RedisStore {
         Ok(self.scan_sessions()?.into_iter().collect())
     }
 
-    /// A type's hash is read in pages (see [`LIST_PAGE_LUA`]), each page within
+    /// A type's hash is read in pages (see `scripts/list_page.lua`), each page within
     /// `commandTimeoutMs`: exact for a session that is not written meanwhile.
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
         let kinds: Vec<Vec<u8>> = self.query(redis::cmd("SMEMBERS").arg(self.keys(session).types))?;
@@ -644,8 +466,7 @@ impl Store for RedisStore {
     /// Creds and time come from one script; each type's count and bytes from a paged listing
     /// as in [`list_keys`](Store::list_keys), so that both describe the same ids.
     fn stats(&mut self, session: &str) -> Result<SessionStats> {
-        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<Vec<u8>>, Option<i64>) =
-            self.script(|s| &s.stats, session, vec![])?;
+        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<Vec<u8>>, Option<i64>) = self.script(|s| &s.stats, session, vec![])?;
         let kinds: Vec<KindStats> = self
             .scan_types(session, kinds)?
             .into_iter()
@@ -699,7 +520,6 @@ fn unescape_session(escaped: &str) -> String {
     out
 }
 
-
 /// rustls needs one process-wide crypto provider for `rediss://`; installing it twice is harmless.
 fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -744,7 +564,8 @@ fn map_error(err: redis::RedisError) -> StoreError {
         // The reply is not RESP at all: another service listens on that port (an HTTP server
         // answers "HTTP/1.1 400 …", which would otherwise surface as three lines about bytes).
         return StoreError::Io(
-            "the server answered, but not as a Redis server (its reply is not the Redis protocol): check the store URL's host and port".into(),
+            "the server answered, but not as a Redis server (its reply is not the Redis protocol): check the store URL's host and port"
+                .into(),
         );
     }
     let transient = err.is_io_error()
@@ -754,7 +575,9 @@ fn map_error(err: redis::RedisError) -> StoreError {
         || matches!(
             err.kind(),
             ErrorKind::ClusterConnectionNotFound
-                | ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown)
+                | ErrorKind::Server(
+                    ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain | ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown
+                )
         );
     if transient {
         StoreError::Unavailable(err.to_string())

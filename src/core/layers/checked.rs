@@ -1,0 +1,164 @@
+//! The byte check: Rust checks only the bytes it stores and reads. JavaScript checks what
+//! callers pass (`lib/args.js`) and encodes it (`lib/codec.js`); this layer makes sure that
+//! whatever reaches a backend, from JavaScript or from a Rust tool, is a well-formed codec blob,
+//! and that whatever a backend hands back is one too, so a damaged or foreign value never
+//! reaches a decoder as if it were data.
+//!
+//! - Writes: every key value must pass [`codec::validate`] and the creds must also be an object
+//!   ([`codec::is_object`]); otherwise the call fails with `ERR_INVALID_ARG` and the backend is
+//!   not called at all, so nothing is written (a batch is refused whole).
+//! - Reads: a creds or key value that is not a valid blob is `ERR_STORE_CORRUPT`, the code the
+//!   JavaScript decoder gives a damaged value too.
+//!
+//! Everything else passes through untouched.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::core::codec;
+use crate::core::error::{Result, StoreError};
+use crate::core::store::{KeyInfo, KeyWrite, SessionStats, Store};
+
+/// A store whose values are checked on their way in and out; see the module doc.
+pub struct Checked<S> {
+    inner: S,
+}
+
+impl<S: Store> Checked<S> {
+    pub fn new(inner: S) -> Self {
+        Checked { inner }
+    }
+}
+
+/// What [`codec::validate`] found, without its "the store is corrupt" framing (the caller says
+/// whose value it is and what that means).
+fn why(err: StoreError) -> String {
+    match err {
+        StoreError::Corrupt(why) => why,
+        other => other.to_string(),
+    }
+}
+
+impl<S: Store> Store for Checked<S> {
+    fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
+        let creds = self.inner.get_creds(session)?;
+        if let Some(bytes) = &creds {
+            codec::validate(bytes).map_err(|e| StoreError::corrupt(format!("the creds of session {session:?}: {}", why(e))))?;
+        }
+        Ok(creds)
+    }
+
+    fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
+        codec::validate(creds).map_err(|e| StoreError::invalid(format!("creds are not a codec blob: {}", why(e))))?;
+        if !codec::is_object(creds) {
+            return Err(StoreError::invalid("creds must serialize to an object"));
+        }
+        self.inner.set_creds(session, creds)
+    }
+
+    fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        let values = self.inner.get_keys(session, kind, ids)?;
+        for (id, value) in ids.iter().zip(&values) {
+            if let Some(bytes) = value {
+                codec::validate(bytes)
+                    .map_err(|e| StoreError::corrupt(format!("the value of {kind:?} {id:?} in session {session:?}: {}", why(e))))?;
+            }
+        }
+        Ok(values)
+    }
+
+    fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
+        for write in writes {
+            if let Some(value) = &write.value {
+                codec::validate(value).map_err(|e| {
+                    StoreError::invalid(format!("malformed key batch: value of {:?} {:?}: {}", write.kind, write.id, why(e)))
+                })?;
+            }
+        }
+        self.inner.apply(session, writes)
+    }
+
+    fn clear_keys(&mut self, session: &str) -> Result<()> {
+        self.inner.clear_keys(session)
+    }
+
+    fn delete_session(&mut self, session: &str) -> Result<()> {
+        self.inner.delete_session(session)
+    }
+
+    fn sessions(&mut self) -> Result<Vec<String>> {
+        self.inner.sessions()
+    }
+
+    fn operation_issued(&mut self, at: Instant) {
+        self.inner.operation_issued(at)
+    }
+
+    fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
+        self.inner.list_keys(session)
+    }
+
+    fn stats(&mut self, session: &str) -> Result<SessionStats> {
+        self.inner.stats(session)
+    }
+
+    fn backup(&mut self, dest: &Path) -> Result<()> {
+        self.inner.backup(dest)
+    }
+
+    fn check(&mut self) -> Result<Vec<String>> {
+        self.inner.check()
+    }
+
+    fn identity(&self) -> String {
+        self.inner.identity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::codec::{encode, Value};
+    use crate::core::memory::MemoryStore;
+
+    fn put(value: Vec<u8>) -> KeyWrite {
+        KeyWrite { kind: "session".into(), id: "1".into(), value: Some(value) }
+    }
+
+    #[test]
+    fn writes_that_are_not_codec_blobs_are_refused_before_the_backend_sees_them() {
+        let mut store = Checked::new(MemoryStore::new());
+        let good = encode(&Value::Bytes(vec![1, 2]));
+        let err = store.apply("s", &[put(good.clone()), put(b"not a blob".to_vec())]).unwrap_err();
+        assert_eq!(err.code(), "ERR_INVALID_ARG");
+        assert!(err.to_string().contains("malformed key batch"), "{err}");
+        assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "nothing of the batch was written");
+        assert_eq!(store.set_creds("s", &good).unwrap_err().to_string(), "creds must serialize to an object");
+        assert!(store.set_creds("s", b"\x01").unwrap_err().to_string().starts_with("creds are not a codec blob"));
+        store.apply("s", &[put(good.clone())]).unwrap();
+        store.set_creds("s", &encode(&Value::Object(vec![]))).unwrap();
+    }
+
+    #[test]
+    fn a_batch_from_javascript_with_a_damaged_value_is_refused_whole() {
+        let writes = vec![KeyWrite { kind: "t".into(), id: "i".into(), value: Some(encode(&Value::String("v".into()))) }];
+        let mut batch = crate::core::wire::write_batch(&writes);
+        let last = batch.len() - 3;
+        batch[last] = 99; // an unknown value tag
+        let writes = crate::core::wire::read_batch(&batch).expect("the framing is sound");
+        let mut store = Checked::new(MemoryStore::new());
+        assert_eq!(store.apply("s", &writes).unwrap_err().code(), "ERR_INVALID_ARG");
+        assert_eq!(store.sessions().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn reads_that_are_not_codec_blobs_are_corrupt() {
+        let mut backend = MemoryStore::new();
+        backend.set_creds("s", b"garbage").unwrap();
+        backend.apply("s", &[put(b"garbage".to_vec())]).unwrap();
+        let mut store = Checked::new(backend);
+        assert_eq!(store.get_creds("s").unwrap_err().code(), "ERR_STORE_CORRUPT");
+        assert_eq!(store.get_keys("s", "session", &["1".into()]).unwrap_err().code(), "ERR_STORE_CORRUPT");
+        assert_eq!(store.get_keys("s", "session", &["2".into()]).unwrap(), vec![None], "absent values are not checked");
+    }
+}

@@ -1,0 +1,32 @@
+//! Layers: each wraps any [`Store`](super::store::Store) (a backend or another layer), adds one
+//! concern to every call, and is a `Store` itself. The URL factory ([`open`](super::open))
+//! stacks them over the backend a URL names; nothing else knows they exist.
+//!
+//! The order, from the outside (what the [`Executor`](super::executor::Executor) calls) in:
+//!
+//! ```text
+//! metrics      (later)  outermost: it times and counts what the caller asked for, including
+//!                       the time spent in every layer below, and sees every error, whoever
+//!                       raised it.
+//! ownership    (later, issue 12)  lease fencing: refuses a write from a process that no longer
+//!                       owns the session, before a cache could absorb it or anything is
+//!                       encrypted; its lease row/key is written by the backend in the same
+//!                       transaction or script as the batch (see `store.rs`).
+//! cache        (later)  above the cipher, so that it holds plaintext and a hit costs no
+//!                       decryption; below ownership, so that a fenced-off process cannot be
+//!                       served (or fill) a stale cache; invalidated by the lease generation.
+//! checked      (now)    the byte check: every value written is a codec blob (creds an object),
+//!                       every value read is one or `ERR_STORE_CORRUPT`. Above the cipher, since
+//!                       it checks plaintext blobs; below the cache, so that a cached value was
+//!                       checked once, when it came from the backend.
+//! cipher       (later)  encryption at rest, right above the backend: the backend (and a
+//!                       backup, a Redis replica) only ever holds ciphertext, and every layer
+//!                       above sees plaintext.
+//! backend               memory, sqlite, redis (later postgres, mysql): stores bytes, knows
+//!                       nothing of codecs, caches or keys.
+//! ```
+//!
+//! A layer is generic over the store it wraps (`Checked<S: Store>`), so the factory builds the
+//! stack with static dispatch and the executor makes one dynamic call per operation.
+
+pub mod checked;

@@ -1,0 +1,5 @@
+-- get_creds.lua: reads the creds and refreshes the session's expiry. After common.lua: KEYS and
+-- ARGV[1..3] as there. Returns the creds or nil.
+local value = redis.call('GET', KEYS[1])
+touch(tonumber(ARGV[1]))
+return value

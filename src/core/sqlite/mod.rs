@@ -1,0 +1,306 @@
+//! The embedded default: one SQLite database file holds any number of sessions.
+//!
+//! - Durability: WAL journal with `synchronous=FULL`, so a write is on disk before the
+//!   call that made it is acknowledged; a key batch is one `IMMEDIATE` transaction.
+//! - Privacy: a new database file is created with mode 0600 (SQLite gives its `-wal` and
+//!   `-shm` files the same mode), because it holds private keys.
+//! - Versioning: `PRAGMA user_version` is the schema version and `application_id` marks the
+//!   file as ours. Migrations (`migrations/NNN_*.sql`) run all in one transaction; a
+//!   database from a newer version is refused before anything is written to it.
+//! - Last write: `sessions.updated_at` (ms since the epoch) is set exactly by `set_creds`;
+//!   key writes refresh it only when it is more than a second old, so that a burst of key
+//!   batches rewrites the session row (one more page per commit) at most once a second.
+//!
+//! Files: `open.rs` (opening, pragmas, file checks), `migrate.rs` (the schema and its
+//! upgrades, `migrations/*.sql`), `backup.rs`; this file is the [`Store`] implementation.
+
+mod backup;
+mod migrate;
+mod open;
+#[cfg(test)]
+mod test_support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+pub use migrate::{APPLICATION_ID, SCHEMA_VERSION};
+use open::{files_in_place, Check, Companions, Opened};
+
+use crate::core::error::Result;
+use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
+
+/// Refreshes a session's `updated_at` after a key write, unless it is less than a second old.
+const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2 - 1000";
+
+pub struct SqliteStore {
+    conn: rusqlite::Connection,
+    /// The `-wal` and `-shm` as they were at open, see [`files_in_place`].
+    companions: Companions,
+    /// The database file's device and inode (a private id in memory), see [`Store::identity`].
+    identity: String,
+}
+
+impl From<Opened> for SqliteStore {
+    fn from(Opened { conn, companions, identity }: Opened) -> Self {
+        SqliteStore { conn, companions, identity }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`. Its directory must exist.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, true)
+    }
+
+    /// Opens the database file at `path`; without `create`, a missing file is
+    /// [`StoreError::NotFound`](crate::core::error::StoreError::NotFound) and nothing is created
+    /// (read-only tools use this).
+    pub fn open_with(path: &Path, create: bool) -> Result<Self> {
+        open::open_file(path, create).map(Self::from)
+    }
+
+    /// A private database in memory, gone when the store closes.
+    pub fn open_in_memory() -> Result<Self> {
+        open::open_memory().map(Self::from)
+    }
+
+    /// Runs `work` in one `IMMEDIATE` transaction and commits it, acknowledging the write only
+    /// if the database's files are still in place ([`files_in_place`]): checked before the
+    /// commit (a moved database is not written at all) and after it (should they move in the
+    /// microseconds between, the write may have reached the old files, and is an error). An
+    /// error anywhere rolls the transaction back.
+    fn write<T>(&mut self, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let result = work(&tx)?;
+        files_in_place(&tx, &self.companions, Check::DatabaseFile)?;
+        tx.commit()?;
+        files_in_place(&self.conn, &self.companions, Check::AllFiles)?;
+        Ok(result)
+    }
+
+    /// The session row's id, creating the row if needed, inside the caller's transaction.
+    /// An existing row is not written to here; [`TOUCH_SESSION`] refreshes its time at most
+    /// once a second, so most key batches touch only the pages of their keys, which keeps
+    /// each commit (and its fsync) small.
+    fn session_id(tx: &rusqlite::Transaction<'_>, session: &str) -> Result<i64> {
+        let mut find = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
+        if let Some(id) = find.query_row([session], |r| r.get(0)).optional()? {
+            return Ok(id);
+        }
+        let mut create = tx.prepare_cached("INSERT INTO sessions (name, updated_at) VALUES (?1, ?2) RETURNING id")?;
+        Ok(create.query_row(params![session, now_millis()], |r| r.get(0))?)
+    }
+}
+
+impl Store for SqliteStore {
+    fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
+        let mut stmt = self.conn.prepare_cached("SELECT creds FROM sessions WHERE name = ?1")?;
+        let creds: Option<Option<Vec<u8>>> = stmt.query_row([session], |r| r.get(0)).optional()?;
+        Ok(creds.flatten())
+    }
+
+    fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO sessions (name, creds, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE SET creds = excluded.creds, updated_at = excluded.updated_at",
+            )?;
+            stmt.execute(params![session, creds, now_millis()])?;
+            Ok(())
+        })
+    }
+
+    fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
+        if let [id] = ids {
+            // One statement is its own snapshot: no transaction needed.
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT k.value FROM keys k JOIN sessions s ON s.id = k.session_id
+                 WHERE s.name = ?1 AND k.type = ?2 AND k.id = ?3",
+            )?;
+            return Ok(vec![stmt.query_row(params![session, kind, id], |r| r.get(0)).optional()?]);
+        }
+        // One read transaction, so that all ids come from the same snapshot.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let values = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT k.value FROM keys k JOIN sessions s ON s.id = k.session_id
+                 WHERE s.name = ?1 AND k.type = ?2 AND k.id = ?3",
+            )?;
+            ids.iter()
+                .map(|id| stmt.query_row(params![session, kind, id], |r| r.get(0)).optional())
+                .collect::<rusqlite::Result<Vec<Option<Vec<u8>>>>>()?
+        };
+        tx.commit()?;
+        Ok(values)
+    }
+
+    fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
+        // One transaction: an error anywhere writes nothing.
+        self.write(|tx| {
+            let session_id = if writes.iter().any(|w| w.value.is_some()) {
+                Self::session_id(tx, session)?
+            } else {
+                // Deletes only: nothing to do for a session that does not exist.
+                let mut stmt = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
+                match stmt.query_row([session], |r| r.get::<_, i64>(0)).optional()? {
+                    Some(id) => id,
+                    None => return Ok(()),
+                }
+            };
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO keys (session_id, type, id, value) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (session_id, type, id) DO UPDATE SET value = excluded.value",
+            )?;
+            let mut delete = tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1 AND type = ?2 AND id = ?3")?;
+            for write in writes {
+                match &write.value {
+                    Some(value) => upsert.execute(params![session_id, write.kind, write.id, value])?,
+                    None => delete.execute(params![session_id, write.kind, write.id])?,
+                };
+            }
+            tx.prepare_cached(TOUCH_SESSION)?.execute(params![session_id, now_millis()])?;
+            Ok(())
+        })
+    }
+
+    fn clear_keys(&mut self, session: &str) -> Result<()> {
+        // One transaction, so that the keys and the session's time are one commit.
+        self.write(|tx| {
+            let id: Option<i64> =
+                tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?.query_row([session], |r| r.get(0)).optional()?;
+            if let Some(id) = id {
+                tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1")?.execute([id])?;
+                tx.prepare_cached(TOUCH_SESSION)?.execute(params![id, now_millis()])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete_session(&mut self, session: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM sessions WHERE name = ?1")?.execute([session])?;
+            Ok(())
+        })
+    }
+
+    fn sessions(&mut self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name FROM sessions s
+             WHERE creds IS NOT NULL OR EXISTS (SELECT 1 FROM keys k WHERE k.session_id = s.id)
+             ORDER BY name",
+        )?;
+        let names = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(names)
+    }
+
+    fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
+        // TEXT compares with memcmp (BINARY collation): the byte order of the contract.
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT k.type, k.id, length(k.value) FROM keys k JOIN sessions s ON s.id = k.session_id
+             WHERE s.name = ?1 ORDER BY k.type, k.id",
+        )?;
+        let keys = stmt
+            .query_map([session], |r| Ok(KeyInfo { kind: r.get(0)?, id: r.get(1)?, bytes: r.get(2)? }))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
+    }
+
+    fn stats(&mut self, session: &str) -> Result<SessionStats> {
+        // One read transaction: the session row and its keys from the same snapshot.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let stats = {
+            let row: Option<(i64, Option<u64>, i64)> = tx
+                .prepare_cached("SELECT id, length(creds), updated_at FROM sessions WHERE name = ?1")?
+                .query_row([session], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            match row {
+                None => SessionStats::default(),
+                Some((id, creds_bytes, updated_at)) => {
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT type, count(*), sum(length(value)) FROM keys WHERE session_id = ?1 GROUP BY type ORDER BY type",
+                    )?;
+                    let kinds: Vec<KindStats> = stmt
+                        .query_map([id], |r| Ok(KindStats { kind: r.get(0)?, count: r.get(1)?, bytes: r.get(2)? }))?
+                        .collect::<rusqlite::Result<_>>()?;
+                    // A row left without creds or keys is no session (see `sessions`).
+                    let exists = creds_bytes.is_some() || !kinds.is_empty();
+                    SessionStats { creds_bytes, kinds, updated_at_ms: exists.then_some(updated_at) }
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(stats)
+    }
+
+    /// See `backup.rs`.
+    fn backup(&mut self, dest: &Path) -> Result<()> {
+        backup::backup(&self.conn, dest)
+    }
+
+    fn check(&mut self) -> Result<Vec<String>> {
+        let mut problems: Vec<String> = {
+            let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        problems.retain(|line| line != "ok");
+        let mut stmt = self.conn.prepare("PRAGMA foreign_key_check")?;
+        let orphans: i64 = stmt.query_map([], |_| Ok(()))?.count() as i64;
+        if orphans > 0 {
+            problems.push(format!("{orphans} keys belong to no session"));
+        }
+        Ok(problems)
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone()
+    }
+}
+
+impl Drop for SqliteStore {
+    /// Folds the WAL back into the database file and empties it, so that a closed store is one
+    /// self-contained file, also when SQLite itself would keep the WAL: it does not delete it
+    /// when the database file was replaced meanwhile, and the next process would read that WAL
+    /// in front of the new file. Never waits: a checkpoint that truncates the WAL must wait
+    /// for every reader, holding the write lock meanwhile, which would stall the writes of
+    /// other processes for up to the busy timeout; with readers about, the WAL is theirs.
+    fn drop(&mut self) {
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        if let Err(e) = self.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
+            tracing::debug!(error = %e, "wal checkpoint on close skipped");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sqlite::test_support::{put, temp_path};
+
+    #[test]
+    fn reopening_keeps_data_and_schema() {
+        let path = temp_path("reopen");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.apply("s", &[KeyWrite { kind: "pre-key".into(), id: "1".into(), value: Some(vec![1, 9]) }]).unwrap();
+        drop(store);
+        let mut store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.get_keys("s", "pre-key", &["1".into()]).unwrap(), vec![Some(vec![1, 9])]);
+    }
+
+    #[test]
+    fn key_writes_refresh_the_session_time_at_most_once_a_second() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        store.set_creds("s", b"c").unwrap();
+        let time = |store: &mut SqliteStore| store.stats("s").unwrap().updated_at_ms.unwrap();
+        store.conn.execute("UPDATE sessions SET updated_at = updated_at - 500", []).unwrap();
+        let recent = time(&mut store);
+        store.apply("s", &[put("t", "1", b"v")]).unwrap();
+        assert_eq!(time(&mut store), recent, "less than a second old: left alone");
+        store.conn.execute("UPDATE sessions SET updated_at = updated_at - 1000", []).unwrap();
+        let old = time(&mut store);
+        store.apply("s", &[put("t", "1", b"w")]).unwrap();
+        assert!(time(&mut store) >= old + 1000);
+    }
+}
