@@ -12,6 +12,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { circles, edgesUp, rustGraph } from './architecture/rust-modules.mjs'
+
 const root = resolve(process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..'))
 
 /** Lowest first. A module may require modules of its own rank or below, never above. */
@@ -124,9 +126,48 @@ for (let rank = RANKS.length - 1; rank >= 0; rank--) {
   }
 }
 
+console.log(`\n${graph.size} JavaScript modules`)
+
+// The Rust crate: the `use` graph between the files of src/ (scripts/architecture/rust-modules.mjs).
+// Lowest first; a file may use files of its own rank or below. Backends are dumb byte stores:
+// none uses another backend or anything above; layers wrap any backend, so none names one.
+const RUST_RANKS = [
+  ['src/core/error.rs', 'src/core/varint.rs', 'src/core/redact.rs'],
+  ['src/core/codec.rs', 'src/core/store.rs'],
+  ['src/core/wire.rs'],
+  ['src/core/memory.rs', 'src/core/sqlite/', 'src/core/redis/'],
+  ['src/core/url.rs', 'src/core/layers/'],
+  ['src/core/open.rs'],
+  ['src/core/executor.rs'],
+  ['src/napi/'],
+  ['src/core/mod.rs', 'src/lib.rs'],
+]
+const rustRankOf = (file) => {
+  const rank = RUST_RANKS.findIndex((entries) => entries.some((e) => (e.endsWith('/') ? file.startsWith(e) : file === e)))
+  return rank < 0 ? undefined : rank
+}
+const backendOf = (file) => /^src\/core\/(memory\.rs|sqlite\/|redis\/)/.exec(file)?.[1]
+const rust = rustGraph(root)
+problems.push(...edgesUp(rust, rustRankOf))
+for (const [file, uses] of rust) {
+  for (const used of uses) {
+    if (backendOf(file) && backendOf(used) && backendOf(file) !== backendOf(used)) problems.push(`${file} (a backend) uses ${used}, another backend`)
+    if (file.startsWith('src/core/layers/') && backendOf(used)) problems.push(`${file} (a layer) uses ${used}, a backend: layers wrap any backend`)
+    if (file.startsWith('src/core/') && used.startsWith('src/napi/')) problems.push(`${file} (the core) uses ${used}: the core knows nothing of N-API`)
+  }
+}
+for (const circle of circles(rust)) problems.push(`use circle: ${circle.join(' -> ')}`)
+for (let rank = RUST_RANKS.length - 1; rank >= 0; rank--) {
+  console.log(`rust rank ${rank}`)
+  for (const [file, uses] of rust) {
+    if (rustRankOf(file) === rank) console.log(`  ${file}${uses.size > 0 ? ` -> ${[...uses].join(', ')}` : ''}`)
+  }
+}
+console.log(`\n${rust.size} Rust files (tests excluded: test code may use anything)`)
+
 if (problems.length > 0) {
   console.error(`\n${problems.length} architecture problem(s):`)
   for (const problem of problems) console.error(`  ${problem}`)
   process.exit(1)
 }
-console.log(`\n${graph.size} modules, no circles, no module requiring one above it`)
+console.log('\nno circles, no module using one above it, in JavaScript or Rust')

@@ -16,7 +16,8 @@
 //!                       decryption; below ownership, so that a fenced-off process cannot be
 //!                       served (or fill) a stale cache; invalidated by the lease generation.
 //! checked      (now)    the byte check: every value written is a codec blob (creds an object),
-//!                       every value read is one or `ERR_STORE_CORRUPT`. Above the cipher, since
+//!                       every value read begins as one (creds: is one) or is
+//!                       `ERR_STORE_CORRUPT`. Above the cipher, since
 //!                       it checks plaintext blobs; below the cache, so that a cached value was
 //!                       checked once, when it came from the backend.
 //! cipher       (later)  encryption at rest, right above the backend: the backend (and a
