@@ -156,7 +156,7 @@ for (const [file, uses] of rust) {
     if (file.startsWith('src/core/') && used.startsWith('src/napi/')) problems.push(`${file} (the core) uses ${used}: the core knows nothing of N-API`)
   }
 }
-for (const circle of circles(rust)) problems.push(`use circle: ${circle.join(' -> ')}`)
+for (const circle of circles(rust)) problems.push(`files that use each other in a circle: ${circle.join(', ')}`)
 for (let rank = RUST_RANKS.length - 1; rank >= 0; rank--) {
   console.log(`rust rank ${rank}`)
   for (const [file, uses] of rust) {

@@ -126,9 +126,9 @@ export function rustGraph(root) {
 }
 
 /**
- * The circles of a graph (Map(node -> Set(node))): each as the list of its nodes, first
- * repeated at the end. Tarjan's strongly connected components; a component of more than one
- * node, or a node with an edge to itself, holds a circle.
+ * The circles of a graph (Map(node -> Set(node))): each as the nodes of one strongly connected
+ * component (Tarjan) of more than one node, or a node with an edge to itself. Every node of a
+ * component reaches every other, so each is on a circle with the rest.
  */
 export function circles(graph) {
   let index = 0
@@ -154,7 +154,7 @@ export function circles(graph) {
         state.get(n).onStack = false
         component.push(n)
       } while (n !== node)
-      if (component.length > 1 || graph.get(node)?.has(node)) found.push([...component.reverse(), component[0]])
+      if (component.length > 1 || graph.get(node)?.has(node)) found.push(component.reverse())
     }
   }
   for (const node of graph.keys()) if (!state.has(node)) visit(node)
