@@ -90,12 +90,14 @@ async function migrate(options = {}) {
       const skipped = []
       const failures = []
       for (const name of names) {
-        // Keys without creds are an unfinished import or a broken session: not one to copy.
-        if (session === undefined && (await nativeOf(source).getCreds(name)) === null) {
-          skipped.push({ session: name, reason: 'it has keys but no creds' })
-          continue
-        }
         try {
+          // Keys without creds are an unfinished import or a broken session: not one to copy.
+          // Inside the try: creds that cannot be read (ERR_STORE_CORRUPT from the byte check of
+          // reads) are this session's failure, not the end of the migration.
+          if (session === undefined && (await nativeOf(source).getCreds(name)) === null) {
+            skipped.push({ session: name, reason: 'it has keys but no creds' })
+            continue
+          }
           const from = await storeSource(nativeOf(source), name)
           sessions.push(await copySession(from, nativeOf(target), name, opts))
         } catch (err) {
