@@ -853,3 +853,50 @@ test('a URL containing NUL rejects with ERR_INVALID_ARG instead of killing the p
     t.is(run.stdout?.trim(), JSON.stringify(INVALID), label)
   }
 })
+
+// Options and store arguments of the transfer functions and useRustAuthState that are Proxies
+// whose traps throw (or revoked Proxies) once escaped the gate as a bare TypeError: the options
+// were destructured, and `instanceof AuthStore` asked getPrototypeOf, before any check ran.
+test('Proxies whose traps throw, given as options, stores or types, are refused with ERR_INVALID_ARG', async (t) => {
+  const { importFolder, exportFolder, migrate } = await import('../index.mjs')
+  const revoked = () => {
+    const r = Proxy.revocable({}, {})
+    r.revoke()
+    return r.proxy
+  }
+  const thrower = () => new Proxy([], { get() { throw new Error('trap get') }, ownKeys() { throw new Error('trap ownKeys') }, getPrototypeOf() { throw new Error('trap getPrototypeOf') } })
+  const dir = await mkdtemp(join(tmpdir(), 'bra-hostile-'))
+  const fake = { initAuthCreds: () => ({}) }
+  for (const hostile of [revoked, thrower]) {
+    const calls = {
+      'useRustAuthState options.store': () => useRustAuthState('s', { store: hostile(), baileys: fake }),
+      'importFolder options': () => importFolder(dir, hostile()),
+      'importFolder options.types': () => importFolder(dir, { session: 's', store: 'memory:', types: hostile() }),
+      'importFolder options.store': () => importFolder(dir, { session: 's', store: hostile() }),
+      'exportFolder options': () => exportFolder(join(dir, 'out'), hostile()),
+      'migrate options': () => migrate(hostile()),
+      'migrate options.from': () => migrate({ from: hostile(), to: 'memory:' }),
+      'migrate options.to': () => migrate({ from: 'memory:', to: hostile() }),
+    }
+    for (const [what, call] of Object.entries(calls)) {
+      const err = await t.throwsAsync(call(), undefined, what)
+      t.is(err?.code, INVALID, `${what}: ${err}`)
+    }
+  }
+  await rm(dir, { recursive: true, force: true })
+})
+
+// Refused calls that opened (and so created) a SQLite file first: migrate opened `from` before
+// looking at `to`, useRustAuthState opened its store before looking at options.baileys.
+test('a refused migrate or useRustAuthState creates no database file', async (t) => {
+  const { migrate } = await import('../index.mjs')
+  const { readdirSync } = await import('node:fs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-nothing-'))
+  const file = join(dir, 'new.db')
+  for (const to of [42, 'bogus://x', '']) {
+    await t.throwsAsync(migrate({ from: `sqlite:${file}`, to }), { code: INVALID })
+  }
+  await t.throwsAsync(useRustAuthState('s', { store: `sqlite:${file}`, baileys: {} }), { code: INVALID })
+  t.deepEqual(readdirSync(dir), [])
+  await rm(dir, { recursive: true, force: true })
+})

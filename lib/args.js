@@ -81,9 +81,21 @@ function storeUrl(value, what = 'store URL') {
   return parseStoreUrl(value)
 }
 
+/**
+ * Whether `value` is an AuthStore. `instanceof` asks a Proxy's getPrototypeOf trap, which may
+ * throw (or the Proxy be revoked): such a value is refused as unreadable, with ERR_INVALID_ARG.
+ */
+function isAuthStore(value, AuthStore, what) {
+  try {
+    return value instanceof AuthStore
+  } catch (err) {
+    throw invalid(`${what} cannot be read: reading it threw ${err}`, err)
+  }
+}
+
 /** A store option: an instance of `AuthStore` as it is, or a store URL. */
 function storeOrUrl(value, what, AuthStore) {
-  if (value instanceof AuthStore) return value
+  if (isAuthStore(value, AuthStore, what)) return value
   if (typeof value !== 'string' || value === '') throw invalid(`${what} must be a store URL or an AuthStore`)
   parseStoreUrl(value)
   return value
@@ -101,9 +113,13 @@ function folder(value) {
 }
 
 function keyTypes(value) {
-  if (!Array.isArray(value) || !value.every((t) => typeof t === 'string' && t !== '')) {
-    throw invalid('options.types must be an array of key type names')
+  let ok
+  try {
+    ok = Array.isArray(value) && value.every((t) => typeof t === 'string' && t !== '')
+  } catch (err) {
+    throw invalid(`options.types cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
   }
+  if (!ok) throw invalid('options.types must be an array of key type names')
   return value
 }
 
@@ -145,16 +161,27 @@ function differentStores(from, to) {
  */
 function transferOptions(value, names, defaultBatchSize) {
   if (value === null || typeof value !== 'object') throw invalid('options must be an object')
-  const { batchSize = defaultBatchSize, onProgress, overwrite = false } = value
+  // Each option read once, here: a Proxy's trap or a getter that throws is ERR_INVALID_ARG, and
+  // a getter cannot answer one thing to this check and another to the caller. `given` holds
+  // every allowed option as it was read.
+  const given = {}
+  let keys
+  try {
+    for (const name of names) given[name] = value[name]
+    keys = Object.keys(value)
+  } catch (cause) {
+    throw invalid('options cannot be read', cause)
+  }
+  const { batchSize = defaultBatchSize, onProgress, overwrite = false } = given
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100000) {
     throw invalid('options.batchSize must be an integer from 1 to 100000')
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
   if (typeof overwrite !== 'boolean') throw invalid('options.overwrite must be a boolean')
-  for (const key of Object.keys(value)) {
+  for (const key of keys) {
     if (!names.includes(key)) throw invalid(`unknown option ${JSON.stringify(key)}`)
   }
-  return { batchSize, onProgress, overwrite }
+  return { batchSize, onProgress, overwrite, given }
 }
 
 module.exports = {
@@ -165,6 +192,7 @@ module.exports = {
   keysData,
   options,
   storeUrl,
+  isAuthStore,
   storeOrUrl,
   backupPath,
   folder,
