@@ -900,3 +900,15 @@ test('a refused migrate or useRustAuthState creates no database file', async (t)
   t.deepEqual(readdirSync(dir), [])
   await rm(dir, { recursive: true, force: true })
 })
+
+test('a migrate from a SQLite file to the same file spelled another way creates nothing', async (t) => {
+  const { migrate } = await import('../index.mjs')
+  const { readdirSync } = await import('node:fs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-same-'))
+  const file = join(dir, 'new.db')
+  for (const [from, to] of [[`sqlite:${file}`, file], [file, `sqlite://${file}`], [`sqlite:${file}`, join(dir, '.', 'new.db')]]) {
+    await t.throwsAsync(migrate({ from, to }), { code: INVALID, message: /same store/ })
+  }
+  t.deepEqual(readdirSync(dir), [])
+  await rm(dir, { recursive: true, force: true })
+})

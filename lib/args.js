@@ -9,6 +9,7 @@
 // (lib/codec.js, lib/wire.js): it is found while the value is encoded, and each property is
 // read once.
 
+const path = require('node:path')
 const { ErrorCodes, storeError } = require('./errors.js')
 const { parseStoreUrl } = require('./native.js')
 
@@ -153,6 +154,14 @@ function sharedStoreUrl(value) {
 /** migrate's from and to: one URL given twice is one store (stores it opens are compared later, by identity). */
 function differentStores(from, to) {
   if (typeof from === 'string' && from === to) throw invalid('options.from and options.to are the same store')
+  // Two spellings of one SQLite file (`sqlite:x.db` and `./x.db`): refused before either is
+  // opened, since opening `from` would create the file.
+  if (typeof from === 'string' && typeof to === 'string') {
+    const [a, b] = [parseStoreUrl(from), parseStoreUrl(to)]
+    if (a.kind === 'sqlite-file' && b.kind === 'sqlite-file' && path.resolve(a.path) === path.resolve(b.path)) {
+      throw invalid('options.from and options.to are the same store')
+    }
+  }
 }
 
 /**
