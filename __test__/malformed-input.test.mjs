@@ -912,3 +912,19 @@ test('a migrate from a SQLite file to the same file spelled another way creates 
   t.deepEqual(readdirSync(dir), [])
   await rm(dir, { recursive: true, force: true })
 })
+
+// The binding's parseStoreUrl receives UTF-8, where a lone surrogate becomes U+FFFD: the shared
+// store of the file `a\uFFFD.db` was handed to useRustAuthState('s', { store: 'a\uD800.db' }).
+test('a store URL with a lone surrogate is refused, never taken for the file whose name has U+FFFD', async (t) => {
+  const { migrate } = await import('../index.mjs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-lone-'))
+  const fake = { initAuthCreds: () => ({ me: { id: 'x' } }) }
+  const open = await useRustAuthState('s', { store: join(dir, 'a\uFFFD.db'), baileys: fake })
+  const lone = join(dir, 'a\uD800.db')
+  await t.throwsAsync(useRustAuthState('s', { store: lone, baileys: fake }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  await t.throwsAsync(openStore(lone), { code: INVALID })
+  await t.throwsAsync(migrate({ from: lone, to: 'memory:' }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  await t.throwsAsync(migrate({ from: 'memory:', to: `sqlite:${lone}` }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  await open.close()
+  await rm(dir, { recursive: true, force: true })
+})

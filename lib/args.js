@@ -76,10 +76,20 @@ function options(value, what = 'options') {
   return value
 }
 
+/**
+ * A URL string parsed by the binding. The binding receives it as UTF-8, where a lone surrogate
+ * becomes U+FFFD: `a\uD800.db` would parse as the path of the file `a\uFFFD.db` (and find that
+ * file's shared store), so such a string is refused here, as NativeStore.open refuses it.
+ */
+function parsed(value, what) {
+  if (!value.isWellFormed()) throw invalid(`${what} cannot be read: ${LONE_SURROGATE}`)
+  return parseStoreUrl(value)
+}
+
 /** A store URL, parsed (src/core/url.rs, through the binding): `{ kind, path, shown }`. */
 function storeUrl(value, what = 'store URL') {
   if (typeof value !== 'string' || value === '') throw invalid(`${what} must be a non-empty string`)
-  return parseStoreUrl(value)
+  return parsed(value, what)
 }
 
 /**
@@ -98,7 +108,7 @@ function isAuthStore(value, AuthStore, what) {
 function storeOrUrl(value, what, AuthStore) {
   if (isAuthStore(value, AuthStore, what)) return value
   if (typeof value !== 'string' || value === '') throw invalid(`${what} must be a store URL or an AuthStore`)
-  parseStoreUrl(value)
+  parsed(value, what)
   return value
 }
 
@@ -148,7 +158,7 @@ function baileysModule(value) {
 /** useRustAuthState's options.store when it is not an AuthStore: a URL. */
 function sharedStoreUrl(value) {
   if (typeof value !== 'string' || value === '') throw invalid('options.store must be a URL string or an AuthStore')
-  return parseStoreUrl(value)
+  return parsed(value, 'options.store')
 }
 
 /** migrate's from and to: one URL given twice is one store (stores it opens are compared later, by identity). */
@@ -157,7 +167,7 @@ function differentStores(from, to) {
   // Two spellings of one SQLite file (`sqlite:x.db` and `./x.db`): refused before either is
   // opened, since opening `from` would create the file.
   if (typeof from === 'string' && typeof to === 'string') {
-    const [a, b] = [parseStoreUrl(from), parseStoreUrl(to)]
+    const [a, b] = [parsed(from, 'options.from'), parsed(to, 'options.to')]
     if (a.kind === 'sqlite-file' && b.kind === 'sqlite-file' && path.resolve(a.path) === path.resolve(b.path)) {
       throw invalid('options.from and options.to are the same store')
     }
