@@ -928,3 +928,17 @@ test('a store URL with a lone surrogate is refused, never taken for the file who
   await open.close()
   await rm(dir, { recursive: true, force: true })
 })
+
+// options.types was checked with every(), which skips holes (so `[, 'x']` passed) and visits
+// every index of a sparse array: one of length 2^32-1 blocked the event loop for minutes.
+test('importFolder refuses options.types with holes, a huge sparse array included, at once', async (t) => {
+  const { importFolder } = await import('../index.mjs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-types-'))
+  const huge = []
+  huge.length = 2 ** 32 - 1
+  // eslint-disable-next-line no-sparse-arrays
+  for (const types of [huge, [, 'pre-key'], ['pre-key', , 'session']]) {
+    await t.throwsAsync(importFolder(dir, { session: 's', store: 'memory:', types }), { code: INVALID, message: /options\.types/ })
+  }
+  await rm(dir, { recursive: true, force: true })
+})

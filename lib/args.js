@@ -123,15 +123,26 @@ function folder(value) {
   return value
 }
 
+/**
+ * importFolder's options.types, copied as checked (like `ids`): a hole or another value ends it
+ * at once. (`every` skips holes: it passed `[, 'x']`, and walked all 2^32-1 indexes of a huge
+ * sparse array, blocking the event loop for minutes.)
+ */
 function keyTypes(value) {
-  let ok
+  const notNames = () => invalid('options.types must be an array of key type names')
   try {
-    ok = Array.isArray(value) && value.every((t) => typeof t === 'string' && t !== '')
+    if (!Array.isArray(value)) throw notNames()
+    const copy = new Array(value.length)
+    for (let i = 0; i < copy.length; i++) {
+      const type = value[i]
+      if (typeof type !== 'string' || type === '') throw notNames()
+      copy[i] = type
+    }
+    return copy
   } catch (err) {
+    if (err?.code === ErrorCodes.INVALID_ARG) throw err
     throw invalid(`options.types cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
   }
-  if (!ok) throw invalid('options.types must be an array of key type names')
-  return value
 }
 
 /** useRustAuthState's options, read once: `{ store, baileys }`. */

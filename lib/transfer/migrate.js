@@ -33,8 +33,7 @@ async function importFolder(folder, options = {}) {
   const { session, store = defaultStoreUrl(), types = [], storeOptions } = opts.given
   args.sessionId(session)
   args.folder(folder)
-  args.keyTypes(types)
-  const source = await folderSource(folder, { types })
+  const source = await folderSource(folder, { types: args.keyTypes(types) })
   return withStore(store, 'options.store', (target) => copySession(source, nativeOf(target), session, opts), storeOptions)
 }
 
