@@ -48,10 +48,15 @@ function classifyEntries(keys, items, count = keys.length) {
   if (Array.isArray(data)) {
     // Index by index, not every(): every() skips holes (so [1, , 3] became the bytes 1, 0, 3) and
     // visits each index of a huge sparse array; here the first hole is not a byte and ends it.
+    // Each item read once, into the bytes: a getter cannot pass the check with a byte and then
+    // give Buffer.from another number.
+    const items = []
     for (let i = 0; i < data.length; i++) {
-      if (!isByte(data[i])) return { broken: "a serialized Buffer's data holds something other than bytes (integers 0 to 255)", field }
+      const item = data[i]
+      if (!isByte(item)) return { broken: "a serialized Buffer's data holds something other than bytes (integers 0 to 255)", field }
+      items.push(item)
     }
-    return { bytes: Buffer.from(data) }
+    return { bytes: Buffer.from(items) }
   }
   for (let i = 0; i < count; i++) {
     // The cheap test first: most objects hold something other than numbers.
