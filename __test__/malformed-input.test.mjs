@@ -942,3 +942,18 @@ test('importFolder refuses options.types with holes, a huge sparse array include
   }
   await rm(dir, { recursive: true, force: true })
 })
+
+// Node hands the file system UTF-8 with U+FFFD for a lone surrogate: exportFolder('out\uD800')
+// wrote the folder 'out\uFFFD', one the caller did not name (backup refuses such a path).
+test('importFolder and exportFolder refuse a folder name with a lone surrogate, creating nothing', async (t) => {
+  const { importFolder, exportFolder } = await import('../index.mjs')
+  const { readdirSync } = await import('node:fs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-folder-'))
+  const store = await openStore('memory:')
+  await store.setCreds('s', { me: { id: 'x' } })
+  await t.throwsAsync(exportFolder(join(dir, 'out\uD800'), { session: 's', store }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  await t.throwsAsync(importFolder(join(dir, 'in\uDC00'), { session: 's', store }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  t.deepEqual(readdirSync(dir), [])
+  await store.close()
+  await rm(dir, { recursive: true, force: true })
+})

@@ -120,6 +120,9 @@ function backupPath(value) {
 
 function folder(value) {
   if (typeof value !== 'string' || value === '') throw invalid('folder must be a non-empty string')
+  // The file system gets UTF-8, with U+FFFD for a lone surrogate: another folder than the one named
+  // (backup's path is refused so by the binding).
+  if (!value.isWellFormed()) throw invalid(`folder cannot be read: ${LONE_SURROGATE}`)
   return value
 }
 
