@@ -34,7 +34,9 @@ function loadBaileys(baileys) {
 async function useRustAuthState(sessionId, options = {}) {
   args.sessionId(sessionId)
   const { store: storeOption, baileys: baileysOption } = args.authStateOptions(options)
-  const shared = storeOption instanceof AuthStore ? null : await acquireShared(storeOption ?? defaultStoreUrl())
+  // A Baileys module given is checked before the store is opened (opening may create its file).
+  if (baileysOption !== undefined) args.baileysModule(baileysOption)
+  const shared = args.isAuthStore(storeOption, AuthStore, 'options.store') ? null : await acquireShared(storeOption ?? defaultStoreUrl())
   const store = shared?.store ?? storeOption
   let creds, appStateSyncKey
   try {

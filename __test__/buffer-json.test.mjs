@@ -47,3 +47,30 @@ test('keys.set and a folder import store a well-formed serialized Buffer as the 
   t.deepEqual(await direct.listKeys('s'), await imported.listKeys('s'))
   await Promise.all([direct.close(), imported.close()])
 })
+
+// The byte check of a serialized Buffer's data array used every(), which skips holes: [1, , 3]
+// was stored as the bytes 1, 0, 3, and a sparse array of length 2^32-1 blocked the event loop.
+test("a serialized Buffer whose data array has holes is refused, a huge sparse one at once", async (t) => {
+  const store = await openStore('memory:')
+  const huge = []
+  huge.length = 2 ** 32 - 1
+  // eslint-disable-next-line no-sparse-arrays
+  for (const data of [[1, , 3], [, 1], huge]) {
+    await t.throwsAsync(store.setKeys('s', { t: { a: { type: 'Buffer', data } } }), { code: 'ERR_INVALID_ARG' })
+    await t.throwsAsync(store.setCreds('s', { a: { type: 'Buffer', data } }), { code: 'ERR_INVALID_ARG' })
+  }
+  t.deepEqual(await store.sessions(), [], 'nothing was written')
+  await store.close()
+})
+
+// Buffer.from(data) read the items again after the check: a getter answering 1 to the check and
+// 300 to Buffer.from stored the byte 44, a value the rule refuses.
+test("a serialized Buffer's data is read once: a getter cannot pass the check with a byte and store another number", async (t) => {
+  const store = await openStore('memory:')
+  let reads = 0
+  const data = Object.defineProperty([0, 0], 0, { get: () => (reads++ === 0 ? 1 : 300), enumerable: true })
+  await store.setKeys('s', { t: { a: { type: 'Buffer', data } } })
+  const { a } = await store.getKeys('s', 't', ['a'])
+  t.deepEqual([...a], [1, 0])
+  await store.close()
+})

@@ -853,3 +853,107 @@ test('a URL containing NUL rejects with ERR_INVALID_ARG instead of killing the p
     t.is(run.stdout?.trim(), JSON.stringify(INVALID), label)
   }
 })
+
+// Options and store arguments of the transfer functions and useRustAuthState that are Proxies
+// whose traps throw (or revoked Proxies) once escaped the gate as a bare TypeError: the options
+// were destructured, and `instanceof AuthStore` asked getPrototypeOf, before any check ran.
+test('Proxies whose traps throw, given as options, stores or types, are refused with ERR_INVALID_ARG', async (t) => {
+  const { importFolder, exportFolder, migrate } = await import('../index.mjs')
+  const revoked = () => {
+    const r = Proxy.revocable({}, {})
+    r.revoke()
+    return r.proxy
+  }
+  const thrower = () => new Proxy([], { get() { throw new Error('trap get') }, ownKeys() { throw new Error('trap ownKeys') }, getPrototypeOf() { throw new Error('trap getPrototypeOf') } })
+  const dir = await mkdtemp(join(tmpdir(), 'bra-hostile-'))
+  const fake = { initAuthCreds: () => ({}) }
+  for (const hostile of [revoked, thrower]) {
+    const calls = {
+      'useRustAuthState options.store': () => useRustAuthState('s', { store: hostile(), baileys: fake }),
+      'importFolder options': () => importFolder(dir, hostile()),
+      'importFolder options.types': () => importFolder(dir, { session: 's', store: 'memory:', types: hostile() }),
+      'importFolder options.store': () => importFolder(dir, { session: 's', store: hostile() }),
+      'exportFolder options': () => exportFolder(join(dir, 'out'), hostile()),
+      'migrate options': () => migrate(hostile()),
+      'migrate options.from': () => migrate({ from: hostile(), to: 'memory:' }),
+      'migrate options.to': () => migrate({ from: 'memory:', to: hostile() }),
+    }
+    for (const [what, call] of Object.entries(calls)) {
+      const err = await t.throwsAsync(call(), undefined, what)
+      t.is(err?.code, INVALID, `${what}: ${err}`)
+    }
+  }
+  await rm(dir, { recursive: true, force: true })
+})
+
+// Refused calls that opened (and so created) a SQLite file first: migrate opened `from` before
+// looking at `to`, useRustAuthState opened its store before looking at options.baileys.
+test('a refused migrate or useRustAuthState creates no database file', async (t) => {
+  const { migrate } = await import('../index.mjs')
+  const { readdirSync } = await import('node:fs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-nothing-'))
+  const file = join(dir, 'new.db')
+  for (const to of [42, 'bogus://x', '']) {
+    await t.throwsAsync(migrate({ from: `sqlite:${file}`, to }), { code: INVALID })
+  }
+  await t.throwsAsync(useRustAuthState('s', { store: `sqlite:${file}`, baileys: {} }), { code: INVALID })
+  t.deepEqual(readdirSync(dir), [])
+  await rm(dir, { recursive: true, force: true })
+})
+
+test('a migrate from a SQLite file to the same file spelled another way creates nothing', async (t) => {
+  const { migrate } = await import('../index.mjs')
+  const { readdirSync } = await import('node:fs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-same-'))
+  const file = join(dir, 'new.db')
+  for (const [from, to] of [[`sqlite:${file}`, file], [file, `sqlite://${file}`], [`sqlite:${file}`, join(dir, '.', 'new.db')]]) {
+    await t.throwsAsync(migrate({ from, to }), { code: INVALID, message: /same store/ })
+  }
+  t.deepEqual(readdirSync(dir), [])
+  await rm(dir, { recursive: true, force: true })
+})
+
+// The binding's parseStoreUrl receives UTF-8, where a lone surrogate becomes U+FFFD: the shared
+// store of the file `a\uFFFD.db` was handed to useRustAuthState('s', { store: 'a\uD800.db' }).
+test('a store URL with a lone surrogate is refused, never taken for the file whose name has U+FFFD', async (t) => {
+  const { migrate } = await import('../index.mjs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-lone-'))
+  const fake = { initAuthCreds: () => ({ me: { id: 'x' } }) }
+  const open = await useRustAuthState('s', { store: join(dir, 'a\uFFFD.db'), baileys: fake })
+  const lone = join(dir, 'a\uD800.db')
+  await t.throwsAsync(useRustAuthState('s', { store: lone, baileys: fake }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  await t.throwsAsync(openStore(lone), { code: INVALID })
+  await t.throwsAsync(migrate({ from: lone, to: 'memory:' }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  await t.throwsAsync(migrate({ from: 'memory:', to: `sqlite:${lone}` }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  await open.close()
+  await rm(dir, { recursive: true, force: true })
+})
+
+// options.types was checked with every(), which skips holes (so `[, 'x']` passed) and visits
+// every index of a sparse array: one of length 2^32-1 blocked the event loop for minutes.
+test('importFolder refuses options.types with holes, a huge sparse array included, at once', async (t) => {
+  const { importFolder } = await import('../index.mjs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-types-'))
+  const huge = []
+  huge.length = 2 ** 32 - 1
+  // eslint-disable-next-line no-sparse-arrays
+  for (const types of [huge, [, 'pre-key'], ['pre-key', , 'session']]) {
+    await t.throwsAsync(importFolder(dir, { session: 's', store: 'memory:', types }), { code: INVALID, message: /options\.types/ })
+  }
+  await rm(dir, { recursive: true, force: true })
+})
+
+// Node hands the file system UTF-8 with U+FFFD for a lone surrogate: exportFolder('out\uD800')
+// wrote the folder 'out\uFFFD', one the caller did not name (backup refuses such a path).
+test('importFolder and exportFolder refuse a folder name with a lone surrogate, creating nothing', async (t) => {
+  const { importFolder, exportFolder } = await import('../index.mjs')
+  const { readdirSync } = await import('node:fs')
+  const dir = await mkdtemp(join(tmpdir(), 'bra-folder-'))
+  const store = await openStore('memory:')
+  await store.setCreds('s', { me: { id: 'x' } })
+  await t.throwsAsync(exportFolder(join(dir, 'out\uD800'), { session: 's', store }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  await t.throwsAsync(importFolder(join(dir, 'in\uDC00'), { session: 's', store }), { code: INVALID, message: /lone UTF-16 surrogate/ })
+  t.deepEqual(readdirSync(dir), [])
+  await store.close()
+  await rm(dir, { recursive: true, force: true })
+})

@@ -36,6 +36,17 @@ test('the vector files are not empty', (t) => {
   for (const list of ['batches', 'results', 'keyLists', 'stats', 'invalid']) t.true(wireVectors[list].length >= 2, list)
 })
 
+// A vector no test reads would pass silently: a misspelt reader or encodedBy side, or an
+// encodedBy list naming neither twin.
+test('every vector is read by a test on at least one side', (t) => {
+  for (const vector of wireVectors.invalid) t.true(['batch', 'results'].includes(vector.reader), `${vector.name}: reader ${vector.reader}`)
+  for (const vector of codecVectors.valid) {
+    if (!('encodedBy' in vector)) continue
+    t.true(Array.isArray(vector.encodedBy) && vector.encodedBy.length > 0, `${vector.name}: encodedBy`)
+    for (const side of vector.encodedBy) t.true(['js', 'rust'].includes(side), `${vector.name}: encodedBy ${side}`)
+  }
+})
+
 for (const vector of codecVectors.valid) {
   if (encodes(vector)) {
     test(`codec: ${vector.name} encodes to its bytes`, (t) => {

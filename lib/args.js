@@ -9,6 +9,7 @@
 // (lib/codec.js, lib/wire.js): it is found while the value is encoded, and each property is
 // read once.
 
+const path = require('node:path')
 const { ErrorCodes, storeError } = require('./errors.js')
 const { parseStoreUrl } = require('./native.js')
 
@@ -75,17 +76,39 @@ function options(value, what = 'options') {
   return value
 }
 
+/**
+ * A URL string parsed by the binding. The binding receives it as UTF-8, where a lone surrogate
+ * becomes U+FFFD: `a\uD800.db` would parse as the path of the file `a\uFFFD.db` (and find that
+ * file's shared store), so such a string is refused here, as NativeStore.open refuses it.
+ */
+function parsed(value, what) {
+  if (!value.isWellFormed()) throw invalid(`${what} cannot be read: ${LONE_SURROGATE}`)
+  return parseStoreUrl(value)
+}
+
 /** A store URL, parsed (src/core/url.rs, through the binding): `{ kind, path, shown }`. */
 function storeUrl(value, what = 'store URL') {
   if (typeof value !== 'string' || value === '') throw invalid(`${what} must be a non-empty string`)
-  return parseStoreUrl(value)
+  return parsed(value, what)
+}
+
+/**
+ * Whether `value` is an AuthStore. `instanceof` asks a Proxy's getPrototypeOf trap, which may
+ * throw (or the Proxy be revoked): such a value is refused as unreadable, with ERR_INVALID_ARG.
+ */
+function isAuthStore(value, AuthStore, what) {
+  try {
+    return value instanceof AuthStore
+  } catch (err) {
+    throw invalid(`${what} cannot be read: reading it threw ${err}`, err)
+  }
 }
 
 /** A store option: an instance of `AuthStore` as it is, or a store URL. */
 function storeOrUrl(value, what, AuthStore) {
-  if (value instanceof AuthStore) return value
+  if (isAuthStore(value, AuthStore, what)) return value
   if (typeof value !== 'string' || value === '') throw invalid(`${what} must be a store URL or an AuthStore`)
-  parseStoreUrl(value)
+  parsed(value, what)
   return value
 }
 
@@ -97,14 +120,32 @@ function backupPath(value) {
 
 function folder(value) {
   if (typeof value !== 'string' || value === '') throw invalid('folder must be a non-empty string')
+  // The file system gets UTF-8, with U+FFFD for a lone surrogate: another folder than the one named
+  // (backup's path is refused so by the binding).
+  if (!value.isWellFormed()) throw invalid(`folder cannot be read: ${LONE_SURROGATE}`)
   return value
 }
 
+/**
+ * importFolder's options.types, copied as checked (like `ids`): a hole or another value ends it
+ * at once. (`every` skips holes: it passed `[, 'x']`, and walked all 2^32-1 indexes of a huge
+ * sparse array, blocking the event loop for minutes.)
+ */
 function keyTypes(value) {
-  if (!Array.isArray(value) || !value.every((t) => typeof t === 'string' && t !== '')) {
-    throw invalid('options.types must be an array of key type names')
+  const notNames = () => invalid('options.types must be an array of key type names')
+  try {
+    if (!Array.isArray(value)) throw notNames()
+    const copy = new Array(value.length)
+    for (let i = 0; i < copy.length; i++) {
+      const type = value[i]
+      if (typeof type !== 'string' || type === '') throw notNames()
+      copy[i] = type
+    }
+    return copy
+  } catch (err) {
+    if (err?.code === ErrorCodes.INVALID_ARG) throw err
+    throw invalid(`options.types cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
   }
-  return value
 }
 
 /** useRustAuthState's options, read once: `{ store, baileys }`. */
@@ -131,12 +172,20 @@ function baileysModule(value) {
 /** useRustAuthState's options.store when it is not an AuthStore: a URL. */
 function sharedStoreUrl(value) {
   if (typeof value !== 'string' || value === '') throw invalid('options.store must be a URL string or an AuthStore')
-  return parseStoreUrl(value)
+  return parsed(value, 'options.store')
 }
 
 /** migrate's from and to: one URL given twice is one store (stores it opens are compared later, by identity). */
 function differentStores(from, to) {
   if (typeof from === 'string' && from === to) throw invalid('options.from and options.to are the same store')
+  // Two spellings of one SQLite file (`sqlite:x.db` and `./x.db`): refused before either is
+  // opened, since opening `from` would create the file.
+  if (typeof from === 'string' && typeof to === 'string') {
+    const [a, b] = [parsed(from, 'options.from'), parsed(to, 'options.to')]
+    if (a.kind === 'sqlite-file' && b.kind === 'sqlite-file' && path.resolve(a.path) === path.resolve(b.path)) {
+      throw invalid('options.from and options.to are the same store')
+    }
+  }
 }
 
 /**
@@ -145,16 +194,27 @@ function differentStores(from, to) {
  */
 function transferOptions(value, names, defaultBatchSize) {
   if (value === null || typeof value !== 'object') throw invalid('options must be an object')
-  const { batchSize = defaultBatchSize, onProgress, overwrite = false } = value
+  // Each option read once, here: a Proxy's trap or a getter that throws is ERR_INVALID_ARG, and
+  // a getter cannot answer one thing to this check and another to the caller. `given` holds
+  // every allowed option as it was read.
+  const given = {}
+  let keys
+  try {
+    for (const name of names) given[name] = value[name]
+    keys = Object.keys(value)
+  } catch (cause) {
+    throw invalid('options cannot be read', cause)
+  }
+  const { batchSize = defaultBatchSize, onProgress, overwrite = false } = given
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100000) {
     throw invalid('options.batchSize must be an integer from 1 to 100000')
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
   if (typeof overwrite !== 'boolean') throw invalid('options.overwrite must be a boolean')
-  for (const key of Object.keys(value)) {
+  for (const key of keys) {
     if (!names.includes(key)) throw invalid(`unknown option ${JSON.stringify(key)}`)
   }
-  return { batchSize, onProgress, overwrite }
+  return { batchSize, onProgress, overwrite, given }
 }
 
 module.exports = {
@@ -165,6 +225,7 @@ module.exports = {
   keysData,
   options,
   storeUrl,
+  isAuthStore,
   storeOrUrl,
   backupPath,
   folder,

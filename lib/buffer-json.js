@@ -46,8 +46,17 @@ function classifyEntries(keys, items, count = keys.length) {
     return { bytes: Buffer.from(data, 'base64') }
   }
   if (Array.isArray(data)) {
-    if (!data.every(isByte)) return { broken: "a serialized Buffer's data holds something other than bytes (integers 0 to 255)", field }
-    return { bytes: Buffer.from(data) }
+    // Index by index, not every(): every() skips holes (so [1, , 3] became the bytes 1, 0, 3) and
+    // visits each index of a huge sparse array; here the first hole is not a byte and ends it.
+    // Each item read once, into the bytes: a getter cannot pass the check with a byte and then
+    // give Buffer.from another number.
+    const items = []
+    for (let i = 0; i < data.length; i++) {
+      const item = data[i]
+      if (!isByte(item)) return { broken: "a serialized Buffer's data holds something other than bytes (integers 0 to 255)", field }
+      items.push(item)
+    }
+    return { bytes: Buffer.from(items) }
   }
   for (let i = 0; i < count; i++) {
     // The cheap test first: most objects hold something other than numbers.

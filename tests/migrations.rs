@@ -323,3 +323,17 @@ fn an_upgrade_of_several_steps_is_one_transaction_a_failing_last_step_undoes_the
         .collect();
     assert_eq!(tables, ["sessions_v2"], "001's tables were rolled back with the rest");
 }
+
+/// A negative `user_version` (only a hand edit makes one) is no schema this code knows: the
+/// upgrade once skipped every step (`from as usize` is huge) and then labelled the file with
+/// this version, so a version 1 file passed as upgraded without its upgrade.
+#[test]
+fn a_negative_schema_version_is_refused_untouched() {
+    let path = generated(1, "negative-version");
+    Connection::open(&path).unwrap().pragma_update(None, "user_version", -1).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = SqliteStore::open(&path).err().expect("refused");
+    assert_eq!(err.code(), "ERR_STORE_CORRUPT", "{err}");
+    assert_eq!(user_version(&path), -1);
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the file is left as it was");
+}

@@ -7,7 +7,7 @@
 //! the encoder is held to the bytes by encoding the decoded value (which keeps the order the
 //! bytes give). The JavaScript test checks the order itself.
 
-use baileys_rust_auth::core::codec::{decode, encode, Value};
+use baileys_rust_auth::core::codec::{decode, encode, validate, Value};
 use baileys_rust_auth::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats};
 use baileys_rust_auth::core::wire::{read_batch, write_batch, write_key_list, write_results, write_stats};
 use serde_json::Value as Json;
@@ -94,6 +94,8 @@ fn codec_values_encode_to_and_decode_from_their_bytes() {
         let name = text(vector, "name");
         let data = bytes(text(vector, "hex"));
         let decoded = decode(&data).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The store's byte check of writes (its fast path) accepts what the decoder reads.
+        validate(&data).unwrap_or_else(|e| panic!("{name}: validate: {e}"));
         let expected = value_of(vector.get("decoded").unwrap_or(&vector["value"]));
         assert_same(&sorted(&decoded), &sorted(&expected), name);
         if encoded_by_rust(vector) {
@@ -113,6 +115,9 @@ fn damaged_codec_bytes_are_refused_with_their_code() {
         let name = text(vector, "name");
         let err = decode(&bytes(text(vector, "hex"))).err().unwrap_or_else(|| panic!("{name}: accepted"));
         assert_eq!(err.code(), text(vector, "code"), "{name}: {err}");
+        // The store's byte check of writes refuses what the decoder refuses.
+        let err = validate(&bytes(text(vector, "hex"))).err().unwrap_or_else(|| panic!("{name}: accepted by validate"));
+        assert_eq!(err.code(), text(vector, "code"), "{name}: validate: {err}");
     }
 }
 

@@ -12,7 +12,7 @@ const { exportSession } = require('./export.js')
 
 /** Runs `work` on the store an option names: an AuthStore as is, a URL opened and closed here. */
 async function withStore(store, what, work, storeOptions) {
-  if (args.storeOrUrl(store, what, AuthStore) instanceof AuthStore) return work(store)
+  if (args.isAuthStore(args.storeOrUrl(store, what, AuthStore), AuthStore, what)) return work(store)
   const opened = await openStore(store, storeOptions)
   try {
     return await work(opened)
@@ -29,12 +29,11 @@ async function withStore(store, what, work, storeOptions) {
  * `problems` naming every file that could not be imported and why.
  */
 async function importFolder(folder, options = {}) {
-  const { session, store = defaultStoreUrl(), types = [], storeOptions } = options ?? {}
   const opts = args.transferOptions(options ?? {}, ['session', 'store', 'types', 'storeOptions', 'batchSize', 'onProgress', 'overwrite'], DEFAULT_BATCH_SIZE)
+  const { session, store = defaultStoreUrl(), types = [], storeOptions } = opts.given
   args.sessionId(session)
   args.folder(folder)
-  args.keyTypes(types)
-  const source = await folderSource(folder, { types })
+  const source = await folderSource(folder, { types: args.keyTypes(types) })
   return withStore(store, 'options.store', (target) => copySession(source, nativeOf(target), session, opts), storeOptions)
 }
 
@@ -43,8 +42,8 @@ async function importFolder(folder, options = {}) {
  * exist or be empty; it appears complete and verified, or not at all.
  */
 async function exportFolder(folder, options = {}) {
-  const { session, store = defaultStoreUrl(), storeOptions } = options ?? {}
   const opts = args.transferOptions(options ?? {}, ['session', 'store', 'storeOptions', 'batchSize', 'onProgress'], DEFAULT_BATCH_SIZE)
+  const { session, store = defaultStoreUrl(), storeOptions } = opts.given
   args.sessionId(session)
   args.folder(folder)
   return withStore(store, 'options.store', (source) => exportSession(nativeOf(source), session, folder, opts), storeOptions)
@@ -68,9 +67,12 @@ function mayBeOneStore(a, b) {
  * (`[{ session, code, message, mismatches }]`, every one) and `err.result` (what was copied).
  */
 async function migrate(options = {}) {
-  const { from, to, session, fromOptions, toOptions } = options ?? {}
   const opts = args.transferOptions(options ?? {}, ['from', 'to', 'session', 'fromOptions', 'toOptions', 'batchSize', 'onProgress', 'overwrite'], DEFAULT_BATCH_SIZE)
+  const { from, to, session, fromOptions, toOptions } = opts.given
   if (session !== undefined) args.sessionId(session)
+  // Both stores checked before either is opened: opening `from` may create its file.
+  args.storeOrUrl(from, 'options.from', AuthStore)
+  args.storeOrUrl(to, 'options.to', AuthStore)
   args.differentStores(from, to)
   return withStore(from, 'options.from', (source) =>
     withStore(to, 'options.to', async (target) => {
@@ -90,12 +92,14 @@ async function migrate(options = {}) {
       const skipped = []
       const failures = []
       for (const name of names) {
-        // Keys without creds are an unfinished import or a broken session: not one to copy.
-        if (session === undefined && (await nativeOf(source).getCreds(name)) === null) {
-          skipped.push({ session: name, reason: 'it has keys but no creds' })
-          continue
-        }
         try {
+          // Keys without creds are an unfinished import or a broken session: not one to copy.
+          // Inside the try: creds that cannot be read (ERR_STORE_CORRUPT from the byte check of
+          // reads) are this session's failure, not the end of the migration.
+          if (session === undefined && (await nativeOf(source).getCreds(name)) === null) {
+            skipped.push({ session: name, reason: 'it has keys but no creds' })
+            continue
+          }
           const from = await storeSource(nativeOf(source), name)
           sessions.push(await copySession(from, nativeOf(target), name, opts))
         } catch (err) {

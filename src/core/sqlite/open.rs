@@ -279,6 +279,10 @@ fn check_ownership(version: i64, app_id: i32, tables: i64) -> Result<()> {
     if version > SCHEMA_VERSION {
         return Err(StoreError::Version { found: version, supported: SCHEMA_VERSION });
     }
+    // No version of this code writes one; the upgrade would read it as "past every step".
+    if version < 0 {
+        return Err(StoreError::corrupt(format!("the file's schema version {version} is not one this package ever wrote")));
+    }
     Ok(())
 }
 
