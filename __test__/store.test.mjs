@@ -1,5 +1,5 @@
 // The store's contract, as a Baileys application sees it through the public API.
-import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 
@@ -10,6 +10,7 @@ import { ErrorCodes, isAuthStoreError, migrate, openStore, useRustAuthState } fr
 import { BACKENDS } from './helpers/backends.mjs'
 import { stopAll } from './helpers/redis-server.mjs'
 import { tempDb, tempDir } from './helpers/temp.mjs'
+import { writeSchemaV1Fixture } from './helpers/schema-v1.mjs'
 
 const baileys = await import('baileys')
 const require = createRequire(import.meta.url)
@@ -665,7 +666,7 @@ test('a new session never inherits the keys of a session deleted without foreign
   // Written by version 1 of the schema; the sqlite3 shell then deleted the newest session
   // ("deleted") with foreign keys off, leaving its keys behind.
   const { path, url } = tempDb()
-  copyFileSync(new URL('../tests/fixtures/schema-v1.db', import.meta.url), path)
+  if (!writeSchemaV1Fixture(t, path)) return t.pass()
   const store = await openStore(url)
   t.deepEqual(await store.sessions(), ['alice', 'bob'])
   await store.setCreds('carol', { registrationId: 3 })

@@ -3,8 +3,8 @@
 //! back and leaves the file byte-identical; a file of a newer version is refused untouched; and
 //! a store opened without `create` never upgrades.
 //!
-//! Earlier versions come two ways: the checked-in `tests/fixtures/schema-v1.db` (written by the
-//! version 1 code itself, commit 746e178), and files generated here with the migration files of
+//! Earlier versions come two ways: the database the version 1 code itself wrote (commit 746e178),
+//! rebuilt from its SQL dump `tests/fixtures/schema-v1.sql`, and files generated here with the migration files of
 //! that version only (`src/core/sqlite/migrations/`), so that each new migration is tested from
 //! every version before it. When a migration is added, add its predecessor to [`EARLIER`].
 
@@ -14,6 +14,8 @@ use baileys_rust_auth::core::error::StoreError;
 use baileys_rust_auth::core::sqlite::{SqliteStore, APPLICATION_ID, SCHEMA_VERSION};
 use baileys_rust_auth::core::store::{KeyWrite, Store};
 use rusqlite::{Connection, OpenFlags};
+
+mod common;
 
 /// The migration files, in order: those of version `n` are the first `n`.
 const MIGRATIONS: &[&str] = &[
@@ -83,7 +85,7 @@ fn generated(version: i64, name: &str) -> PathBuf {
     path
 }
 
-/// Every earlier version's files: generated, and the checked-in fixture where there is one.
+/// Every earlier version's files: generated, and the one its own code wrote where there is one.
 fn earlier_files(name: &str) -> Vec<(String, PathBuf)> {
     let mut files = Vec::new();
     for &version in EARLIER {
@@ -196,12 +198,12 @@ fn newer_schema_is_refused_untouched() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
-/// A copy of a checked-in database file written by version 1 of the schema (commit
-/// 746e178): sessions alice and bob with creds and keys, and a session deleted afterwards by
-/// the sqlite3 shell without foreign keys, so that its two keys were left behind.
+/// The database version 1 of the schema wrote (commit 746e178; `tests/fixtures/schema-v1.sql`):
+/// sessions alice and bob with creds and keys, and a session deleted afterwards by the sqlite3
+/// shell without foreign keys, so that its two keys were left behind.
 fn schema_v1_fixture(name: &str) -> PathBuf {
     let path = temp_path(name);
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema-v1.db"), &path).unwrap();
+    common::write_schema_v1_fixture(&path);
     path
 }
 

@@ -8,12 +8,14 @@ use baileys_rust_auth::core::sqlite::{SqliteStore, SCHEMA_VERSION};
 use baileys_rust_auth::core::store::Store;
 use rusqlite::Connection;
 
+mod common;
+
 fn fixture_copy(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("bra-migr-conc-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("auth.db");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/schema-v1.db"), &path).unwrap();
+    common::write_schema_v1_fixture(&path);
     path
 }
 
