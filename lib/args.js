@@ -28,25 +28,31 @@ const sessionId = (value) => name(value, 'sessionId')
 const keyType = (value) => name(value, 'key type')
 
 /**
- * A copy of keys.get's ids, checked as it is made: every item a string UTF-8 can hold. A hole
- * or another value ends it at once, so a sparse array of 2^32-1 holes costs nothing.
+ * A copy of an array argument, each item passed through `check` (which returns it or throws) as
+ * it is copied: a hole or a bad item ends it at once, so a sparse array of 2^32-1 holes costs
+ * nothing (`every` skips holes and walks all of them). A hostile getter or Proxy is refused as
+ * unreadable.
  */
-function ids(value) {
-  const notStrings = () => invalid('ids must be an array of strings')
+function checkedCopy(value, what, notItems, check) {
   try {
-    if (!Array.isArray(value)) throw notStrings()
+    if (!Array.isArray(value)) throw notItems()
     const copy = new Array(value.length)
-    for (let i = 0; i < copy.length; i++) {
-      const id = value[i]
-      if (typeof id !== 'string') throw notStrings()
-      if (!id.isWellFormed()) throw invalid(`ids cannot be read: ${LONE_SURROGATE}`)
-      copy[i] = id
-    }
+    for (let i = 0; i < copy.length; i++) copy[i] = check(value[i])
     return copy
   } catch (err) {
     if (err?.code === ErrorCodes.INVALID_ARG) throw err
-    throw invalid(`ids cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
+    throw invalid(`${what} cannot be read: reading it threw ${err}`, err)
   }
+}
+
+/** A copy of keys.get's ids, every item a string UTF-8 can hold. */
+function ids(value) {
+  const notStrings = () => invalid('ids must be an array of strings')
+  return checkedCopy(value, 'ids', notStrings, (id) => {
+    if (typeof id !== 'string') throw notStrings()
+    if (!id.isWellFormed()) throw invalid(`ids cannot be read: ${LONE_SURROGATE}`)
+    return id
+  })
 }
 
 /** Whether `value` is an object and not an array; a revoked Proxy is refused as unreadable. */
@@ -126,26 +132,13 @@ function folder(value) {
   return value
 }
 
-/**
- * importFolder's options.types, copied as checked (like `ids`): a hole or another value ends it
- * at once. (`every` skips holes: it passed `[, 'x']`, and walked all 2^32-1 indexes of a huge
- * sparse array, blocking the event loop for minutes.)
- */
+/** importFolder's options.types, copied as checked, like `ids`. */
 function keyTypes(value) {
   const notNames = () => invalid('options.types must be an array of key type names')
-  try {
-    if (!Array.isArray(value)) throw notNames()
-    const copy = new Array(value.length)
-    for (let i = 0; i < copy.length; i++) {
-      const type = value[i]
-      if (typeof type !== 'string' || type === '') throw notNames()
-      copy[i] = type
-    }
-    return copy
-  } catch (err) {
-    if (err?.code === ErrorCodes.INVALID_ARG) throw err
-    throw invalid(`options.types cannot be read: reading it threw ${err}`, err) // a hostile getter or Proxy
-  }
+  return checkedCopy(value, 'options.types', notNames, (type) => {
+    if (typeof type !== 'string' || type === '') throw notNames()
+    return type
+  })
 }
 
 /** useRustAuthState's options, read once: `{ store, baileys }`. */
