@@ -125,8 +125,8 @@ fn missing_keys_and_creds_read_as_none() {
 fn a_batch_writes_and_deletes_across_types() {
     let (stores, _redis) = backends();
     for (name, mut store) in stores {
-        store.apply("s", &[put("pre-key", "1", b"a"), put("session", "x:1", b"b")]).unwrap();
-        store.apply("s", &[del("pre-key", "1"), put("session", "x:1", b"c"), put("new-type", "z", b"d")]).unwrap();
+        store.apply("s", &[put("pre-key", "1", b"a"), put("session", "x:1", b"b")], None).unwrap();
+        store.apply("s", &[del("pre-key", "1"), put("session", "x:1", b"c"), put("new-type", "z", b"d")], None).unwrap();
         assert_eq!(store.get_keys("s", "pre-key", &ids(&["1"])).unwrap(), vec![None], "{name}");
         assert_eq!(store.get_keys("s", "session", &ids(&["x:1"])).unwrap(), vec![Some(v(b"c"))], "{name}");
         assert_eq!(store.get_keys("s", "new-type", &ids(&["z"])).unwrap(), vec![Some(v(b"d"))], "{name}");
@@ -137,16 +137,16 @@ fn a_batch_writes_and_deletes_across_types() {
 fn sessions_are_isolated_and_deleted_whole() {
     let (stores, _redis) = backends();
     for (name, mut store) in stores {
-        store.set_creds("a", &creds(b"creds-a")).unwrap();
-        store.apply("a", &[put("t", "k", b"a")]).unwrap();
-        store.apply("b", &[put("t", "k", b"b")]).unwrap();
-        store.apply("c", &[del("t", "k")]).unwrap();
+        store.set_creds("a", &creds(b"creds-a"), None).unwrap();
+        store.apply("a", &[put("t", "k", b"a")], None).unwrap();
+        store.apply("b", &[put("t", "k", b"b")], None).unwrap();
+        store.apply("c", &[del("t", "k")], None).unwrap();
         assert_eq!(store.sessions().unwrap(), ids(&["a", "b"]), "{name}: deletes alone create no session");
-        store.clear_keys("b").unwrap();
+        store.clear_keys("b", None).unwrap();
         assert_eq!(store.sessions().unwrap(), ids(&["a"]), "{name}: a session without creds or keys is not listed");
-        store.apply("b", &[put("t", "k", b"b")]).unwrap();
+        store.apply("b", &[put("t", "k", b"b")], None).unwrap();
         assert_eq!(store.get_keys("a", "t", &ids(&["k"])).unwrap(), vec![Some(v(b"a"))], "{name}");
-        store.delete_session("a").unwrap();
+        store.delete_session("a", None).unwrap();
         assert_eq!(store.get_creds("a").unwrap(), None, "{name}");
         assert_eq!(store.get_keys("a", "t", &ids(&["k"])).unwrap(), vec![None], "{name}");
         assert_eq!(store.sessions().unwrap(), ids(&["b"]), "{name}");
@@ -183,20 +183,20 @@ fn random_operations_match_the_reference() {
                             }
                         })
                         .collect();
-                    store.apply(session, &writes).unwrap();
-                    reference.apply(session, &writes).unwrap();
+                    store.apply(session, &writes, None).unwrap();
+                    reference.apply(session, &writes, None).unwrap();
                 }
                 5 => {
-                    store.set_creds(session, &creds(&step.to_le_bytes())).unwrap();
-                    reference.set_creds(session, &creds(&step.to_le_bytes())).unwrap();
+                    store.set_creds(session, &creds(&step.to_le_bytes()), None).unwrap();
+                    reference.set_creds(session, &creds(&step.to_le_bytes()), None).unwrap();
                 }
                 6 if next(20) == 0 => {
-                    store.delete_session(session).unwrap();
-                    reference.delete_session(session).unwrap();
+                    store.delete_session(session, None).unwrap();
+                    reference.delete_session(session, None).unwrap();
                 }
                 7 if next(20) == 0 => {
-                    store.clear_keys(session).unwrap();
-                    reference.clear_keys(session).unwrap();
+                    store.clear_keys(session, None).unwrap();
+                    reference.clear_keys(session, None).unwrap();
                 }
                 8 => assert_same_inventory(store.as_mut(), &mut reference, session, &format!("{name} step {step}")),
                 _ => {
@@ -259,7 +259,7 @@ fn unknown_sessions_have_no_keys_and_empty_stats() {
     for (name, mut store) in stores {
         assert_eq!(store.list_keys("nobody").unwrap(), vec![], "{name}");
         assert_eq!(store.stats("nobody").unwrap(), SessionStats::default(), "{name}");
-        store.apply("nobody", &[del("t", "k")]).unwrap();
+        store.apply("nobody", &[del("t", "k")], None).unwrap();
         assert_eq!(store.stats("nobody").unwrap(), SessionStats::default(), "{name}: deletes alone create no session");
     }
 }
@@ -275,16 +275,16 @@ fn list_keys_and_stats_follow_writes_in_byte_order() {
             assert_same_inventory(store.as_mut(), &mut reference, "s", name);
             assert_same_inventory(store.as_mut(), &mut reference, "other", name);
         };
-        both(&|s| s.apply("s", &[put("session", "é", b"1234"), put("session", "Z", b"1"), put("session", "a", b"12")]).unwrap());
-        both(&|s| s.apply("s", &[put("pre-key", "10", b"123"), put("pre-key", "9", b"12345"), put("Pre-key", "1", b"x")]).unwrap());
-        both(&|s| s.apply("other", &[put("session", "a", b"123456789")]).unwrap());
-        both(&|s| s.set_creds("s", &creds(b"creds!")).unwrap());
-        both(&|s| s.apply("s", &[del("session", "Z"), put("pre-key", "10", b""), del("Pre-key", "1")]).unwrap());
-        both(&|s| s.clear_keys("other").unwrap());
-        both(&|s| s.apply("other", &[put("x", "y", b"z")]).unwrap());
-        both(&|s| s.clear_keys("s").unwrap());
-        both(&|s| s.apply("s", &[put("session", "b", b"bb")]).unwrap());
-        both(&|s| s.delete_session("s").unwrap());
+        both(&|s| s.apply("s", &[put("session", "é", b"1234"), put("session", "Z", b"1"), put("session", "a", b"12")], None).unwrap());
+        both(&|s| s.apply("s", &[put("pre-key", "10", b"123"), put("pre-key", "9", b"12345"), put("Pre-key", "1", b"x")], None).unwrap());
+        both(&|s| s.apply("other", &[put("session", "a", b"123456789")], None).unwrap());
+        both(&|s| s.set_creds("s", &creds(b"creds!"), None).unwrap());
+        both(&|s| s.apply("s", &[del("session", "Z"), put("pre-key", "10", b""), del("Pre-key", "1")], None).unwrap());
+        both(&|s| s.clear_keys("other", None).unwrap());
+        both(&|s| s.apply("other", &[put("x", "y", b"z")], None).unwrap());
+        both(&|s| s.clear_keys("s", None).unwrap());
+        both(&|s| s.apply("s", &[put("session", "b", b"bb")], None).unwrap());
+        both(&|s| s.delete_session("s", None).unwrap());
 
         // Checked once more by hand, so that a reference bug cannot hide.
         store
@@ -297,6 +297,7 @@ fn list_keys_and_stats_follow_writes_in_byte_order() {
                     put("pre-key", "10", b"123"),
                     put("pre-key", "9", b"12345"),
                 ],
+                None,
             )
             .unwrap();
         assert_eq!(
@@ -344,23 +345,23 @@ fn updated_at_moves_forward_with_every_kind_of_write() {
         *last = times;
     };
     let mut last = Vec::new();
-    step("set_creds", &|s| s.set_creds("s", &creds(b"c")).unwrap(), &mut last);
+    step("set_creds", &|s| s.set_creds("s", &creds(b"c"), None).unwrap(), &mut last);
     pause();
-    step("a set", &|s| s.apply("s", &[put("t", "1", b"v"), put("t", "2", b"v")]).unwrap(), &mut last);
+    step("a set", &|s| s.apply("s", &[put("t", "1", b"v"), put("t", "2", b"v")], None).unwrap(), &mut last);
     pause();
-    step("a delete", &|s| s.apply("s", &[del("t", "1")]).unwrap(), &mut last);
+    step("a delete", &|s| s.apply("s", &[del("t", "1")], None).unwrap(), &mut last);
     pause();
-    step("clear_keys", &|s| s.clear_keys("s").unwrap(), &mut last);
+    step("clear_keys", &|s| s.clear_keys("s", None).unwrap(), &mut last);
     // Creds writes are recorded exactly, even within the second (a few ms on, so the
     // millisecond differs).
     std::thread::sleep(std::time::Duration::from_millis(5));
-    step("set_creds soon after", &|s| s.set_creds("s", &creds(b"c2")).unwrap(), &mut last);
+    step("set_creds soon after", &|s| s.set_creds("s", &creds(b"c2"), None).unwrap(), &mut last);
     for (name, store) in stores.iter_mut() {
-        store.delete_session("s").unwrap();
+        store.delete_session("s", None).unwrap();
         assert_eq!(store.stats("s").unwrap(), SessionStats::default(), "{name}: after delete_session");
-        store.apply("k", &[put("t", "1", b"v")]).unwrap();
+        store.apply("k", &[put("t", "1", b"v")], None).unwrap();
         assert!(store.stats("k").unwrap().updated_at_ms.is_some(), "{name}: a keys-only session");
-        store.clear_keys("k").unwrap();
+        store.clear_keys("k", None).unwrap();
         assert_eq!(store.stats("k").unwrap(), SessionStats::default(), "{name}: a session left with nothing");
     }
 }
@@ -372,9 +373,9 @@ fn large_key_types_are_listed_whole() {
     for (name, mut store) in stores {
         for chunk in (0..N).collect::<Vec<_>>().chunks(10_000) {
             let writes: Vec<KeyWrite> = chunk.iter().map(|i| put("session", &format!("{i}@s.whatsapp.net"), &vec![7; i % 50])).collect();
-            store.apply("big", &writes).unwrap();
+            store.apply("big", &writes, None).unwrap();
         }
-        store.apply("big", &[put("pre-key", "1", b"abc")]).unwrap();
+        store.apply("big", &[put("pre-key", "1", b"abc")], None).unwrap();
         let keys = store.list_keys("big").unwrap();
         assert_eq!(keys.len(), N + 1, "{name}");
         assert_eq!(keys[0], key("pre-key", "1", 3), "{name}");
@@ -398,9 +399,9 @@ fn backup_copies_sqlite_stores_and_is_unsupported_elsewhere() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for (name, mut store) in stores {
-        store.set_creds("a", &creds(b"creds")).unwrap();
-        store.apply("a", &[put("session", "1", b"one"), put("pre-key", "2", b"two")]).unwrap();
-        store.apply("b", &[put("session", "3", b"three")]).unwrap();
+        store.set_creds("a", &creds(b"creds"), None).unwrap();
+        store.apply("a", &[put("session", "1", b"one"), put("pre-key", "2", b"two")], None).unwrap();
+        store.apply("b", &[put("session", "3", b"three")], None).unwrap();
         let dest = dir.join(format!("{name}.db"));
         let result = store.backup(&dest);
         if !name.contains("sqlite") {
@@ -435,27 +436,27 @@ fn redis_keeps_no_time_without_data_and_expires_it_with_the_session() {
         keys
     };
 
-    store.apply("s", &[put("session", "1", b"v")]).unwrap();
+    store.apply("s", &[put("session", "1", b"v")], None).unwrap();
     assert_eq!(all_keys(&mut raw), ["t:{s}:keys:session", "t:{s}:types", "t:{s}:updated"]);
-    store.apply("s", &[del("session", "1")]).unwrap();
+    store.apply("s", &[del("session", "1")], None).unwrap();
     assert_eq!(all_keys(&mut raw), Vec::<String>::new(), "deleting the last key leaves nothing");
-    store.apply("s", &[put("session", "1", b"v")]).unwrap();
-    store.clear_keys("s").unwrap();
+    store.apply("s", &[put("session", "1", b"v")], None).unwrap();
+    store.clear_keys("s", None).unwrap();
     assert_eq!(all_keys(&mut raw), Vec::<String>::new(), "clearing a keys-only session leaves nothing");
-    store.set_creds("s", &creds(b"c")).unwrap();
-    store.clear_keys("s").unwrap();
+    store.set_creds("s", &creds(b"c"), None).unwrap();
+    store.clear_keys("s", None).unwrap();
     assert_eq!(all_keys(&mut raw), ["t:{s}:creds", "t:{s}:updated"]);
     assert_eq!(store.sessions().unwrap(), ["s"]);
 
     let ttl: i64 = redis::cmd("PTTL").arg("t:{s}:updated").query(&mut raw).unwrap();
     assert!(ttl > 0, "the time expires with the session, not after it: {ttl}");
-    store.delete_session("s").unwrap();
+    store.delete_session("s", None).unwrap();
     assert_eq!(all_keys(&mut raw), Vec::<String>::new());
 
     // Without a TTL, creds are written with one MSET, which records the time too.
     let mut plain = RedisStore::open(&target, RedisOptions { key_prefix: "t".into(), ..RedisOptions::default() }).unwrap();
     let before = now_ms();
-    plain.set_creds("p", &creds(b"c")).unwrap();
+    plain.set_creds("p", &creds(b"c"), None).unwrap();
     let at = plain.stats("p").unwrap().updated_at_ms.unwrap();
     assert!((before..=now_ms()).contains(&at));
     assert_eq!(all_keys(&mut raw), ["t:{p}:creds", "t:{p}:updated"]);
@@ -497,13 +498,13 @@ fn every_store_opened_from_a_url_refuses_a_value_that_is_not_a_codec_blob_and_wr
     for (name, mut store) in stores.into_iter().filter(|(name, _)| name.starts_with("url")) {
         checked += 1;
         let raw = KeyWrite { kind: "session".into(), id: "2".into(), value: Some(b"not a blob".to_vec()) };
-        let err = store.apply("s", &[put("session", "1", b"fine"), raw]).unwrap_err();
+        let err = store.apply("s", &[put("session", "1", b"fine"), raw], None).unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_ARG", "{name}: {err}");
         assert!(err.to_string().contains("malformed key batch"), "{name}: {err}");
-        let err = store.set_creds("s", b"\x01\x08").unwrap_err();
+        let err = store.set_creds("s", b"\x01\x08", None).unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_ARG", "{name}: a truncated object: {err}");
         assert!(err.to_string().starts_with("creds are not a codec blob"), "{name}: {err}");
-        let err = store.set_creds("s", &v(b"a Buffer, not an object")).unwrap_err();
+        let err = store.set_creds("s", &v(b"a Buffer, not an object"), None).unwrap_err();
         assert_eq!((err.code(), err.to_string().as_str()), ("ERR_INVALID_ARG", "creds must serialize to an object"), "{name}");
         assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "{name}: nothing was written");
         assert_eq!(store.get_keys("s", "session", &ids(&["1", "2"])).unwrap(), vec![None, None], "{name}");
@@ -522,14 +523,14 @@ fn a_stored_value_that_is_not_a_codec_blob_reads_as_corrupt_through_the_factory(
     let mut layered: NamedStores = vec![("url sqlite-file", from_url(&format!("sqlite:{}", file.display()), OpenOptions::default()))];
     // Written past the layer, as a damaged file or another program would leave it.
     let mut bare_stores: Vec<Box<dyn Store>> = Vec::new();
-    bare.set_creds("s", b"garbage").unwrap();
-    bare.apply("s", &[KeyWrite { kind: "session".into(), id: "1".into(), value: Some(b"garbage".to_vec()) }]).unwrap();
+    bare.set_creds("s", b"garbage", None).unwrap();
+    bare.apply("s", &[KeyWrite { kind: "session".into(), id: "1".into(), value: Some(b"garbage".to_vec()) }], None).unwrap();
     bare_stores.push(Box::new(bare));
     let server = RedisServer::start(&dir);
     if let Some(server) = &server {
         let mut redis = RedisStore::open(&RedisTarget::Server(server.url.clone()), RedisOptions::default()).unwrap();
-        redis.set_creds("s", b"garbage").unwrap();
-        redis.apply("s", &[KeyWrite { kind: "session".into(), id: "1".into(), value: Some(b"garbage".to_vec()) }]).unwrap();
+        redis.set_creds("s", b"garbage", None).unwrap();
+        redis.apply("s", &[KeyWrite { kind: "session".into(), id: "1".into(), value: Some(b"garbage".to_vec()) }], None).unwrap();
         bare_stores.push(Box::new(redis));
         layered.push(("url redis+unix", from_url(&server.url, OpenOptions::default())));
     }
@@ -538,5 +539,146 @@ fn a_stored_value_that_is_not_a_codec_blob_reads_as_corrupt_through_the_factory(
         assert_eq!(store.get_keys("s", "session", &ids(&["1"])).unwrap_err().code(), "ERR_STORE_CORRUPT", "{name}");
         assert_eq!(store.get_keys("s", "session", &ids(&["absent"])).unwrap(), vec![None], "{name}");
         assert_eq!(store.list_keys("s").unwrap(), vec![KeyInfo { kind: "session".into(), id: "1".into(), bytes: 7 }], "{name}");
+    }
+}
+
+// Session ownership (`docs/ownership.md`): leases, epochs and fenced writes, the same on every
+// backend. "Another process" is a request with another process token.
+
+use baileys_rust_auth::core::lease::{new_holder, Claim, Fence, LeaseRequest};
+
+fn request_from(process: &str, claim: Claim) -> LeaseRequest {
+    LeaseRequest { holder: new_holder(), process: process.into(), host: format!("host-of-{process}"), pid: 4242, lease_ms: 30_000, claim }
+}
+
+fn this_process(claim: Claim) -> LeaseRequest {
+    LeaseRequest::new(30_000, claim, "this-host")
+}
+
+#[test]
+fn a_live_lease_is_refused_to_others_with_its_owner_and_taken_over_on_request() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let first = store.acquire_lease("s", &request_from("elsewhere", Claim::Refuse)).unwrap();
+        assert_eq!((first.epoch, first.live, first.owner.host.as_str(), first.owner.pid), (1, true, "host-of-elsewhere", 4242), "{name}");
+        assert!(first.owner.expires_at_ms >= first.owner.acquired_at_ms + 30_000, "{name}");
+        for claim in [Claim::Refuse, Claim::SameProcess] {
+            let err = store.acquire_lease("s", &this_process(claim)).unwrap_err();
+            assert_eq!(err.code(), "ERR_SESSION_LOCKED", "{name}: {err}");
+            let baileys_rust_auth::core::error::StoreError::SessionLocked { owner, .. } = &err else { unreachable!() };
+            assert_eq!(owner, &first.owner, "{name}: the error names the owner");
+        }
+        let second = store.acquire_lease("s", &this_process(Claim::Takeover)).unwrap();
+        assert_eq!(second.epoch, 2, "{name}: every acquisition is one epoch up");
+        assert_eq!(store.lease("s").unwrap().unwrap().epoch, 2, "{name}");
+        // The first owner is fenced: none of its writes land.
+        let old = first.fence();
+        store.apply("s", &[put("t", "k", b"new")], Some(&second.fence())).unwrap();
+        assert_eq!(store.apply("s", &[put("t", "k", b"old")], Some(&old)).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        assert_eq!(store.set_creds("s", &creds(b"old"), Some(&old)).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        assert_eq!(store.clear_keys("s", Some(&old)).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        assert_eq!(store.delete_session("s", Some(&old)).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        assert_eq!(store.renew_lease("s", &old, 30_000).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        assert_eq!(store.get_keys("s", "t", &ids(&["k"])).unwrap(), vec![Some(v(b"new"))], "{name}: the owner's value only");
+        assert_eq!(store.get_creds("s").unwrap(), None, "{name}");
+        store.release_lease("s", &old).unwrap(); // a fenced release changes nothing
+        assert!(store.lease("s").unwrap().unwrap().live, "{name}");
+    }
+}
+
+#[test]
+fn a_holder_in_this_process_is_taken_over_by_a_same_process_claim() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let first = store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap();
+        assert_eq!(store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap_err().code(), "ERR_SESSION_LOCKED", "{name}");
+        let second = store.acquire_lease("s", &this_process(Claim::SameProcess)).unwrap();
+        assert_eq!(second.epoch, first.epoch + 1, "{name}");
+        assert_eq!(store.set_creds("s", &creds(b"x"), Some(&first.fence())).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        store.set_creds("s", &creds(b"y"), Some(&second.fence())).unwrap();
+        assert_eq!(store.get_creds("s").unwrap(), Some(creds(b"y")), "{name}");
+        store.release_lease("s", &second.fence()).unwrap();
+    }
+}
+
+#[test]
+fn writes_without_a_fence_are_refused_while_another_owner_holds_the_session() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        store.apply("s", &[put("t", "k", b"before")], None).unwrap();
+        let held = store.acquire_lease("s", &request_from("elsewhere", Claim::Refuse)).unwrap();
+        assert_eq!(store.apply("s", &[put("t", "k", b"x")], None).unwrap_err().code(), "ERR_SESSION_LOCKED", "{name}");
+        assert_eq!(store.set_creds("s", &creds(b"x"), None).unwrap_err().code(), "ERR_SESSION_LOCKED", "{name}");
+        assert_eq!(store.clear_keys("s", None).unwrap_err().code(), "ERR_SESSION_LOCKED", "{name}");
+        assert_eq!(store.delete_session("s", None).unwrap_err().code(), "ERR_SESSION_LOCKED", "{name}");
+        assert_eq!(store.get_keys("s", "t", &ids(&["k"])).unwrap(), vec![Some(v(b"before"))], "{name}: reads never look at leases");
+        // Other sessions are not affected.
+        store.apply("other", &[put("t", "k", b"free")], None).unwrap();
+        store.release_lease("s", &held.fence()).unwrap();
+        store.apply("s", &[put("t", "k", b"after")], None).unwrap();
+        assert_eq!(store.get_keys("s", "t", &ids(&["k"])).unwrap(), vec![Some(v(b"after"))], "{name}");
+    }
+}
+
+#[test]
+fn a_released_lease_is_taken_at_once_and_epochs_never_go_back_even_across_a_delete() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let first = store.acquire_lease("s", &request_from("elsewhere", Claim::Refuse)).unwrap();
+        store.set_creds("s", &creds(b"c"), Some(&first.fence())).unwrap();
+        store.delete_session("s", Some(&first.fence())).unwrap();
+        assert!(store.sessions().unwrap().is_empty(), "{name}: a lease alone is no session");
+        store.release_lease("s", &first.fence()).unwrap();
+        let info = store.lease("s").unwrap().unwrap();
+        assert!(!info.live, "{name}: released");
+        assert_eq!(store.set_creds("s", &creds(b"late"), Some(&first.fence())).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        let second = store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap();
+        assert_eq!(second.epoch, 2, "{name}");
+        let leases = store.leases().unwrap();
+        assert_eq!(leases.len(), 1, "{name}");
+        assert_eq!((leases[0].0.as_str(), leases[0].1.epoch, leases[0].1.live), ("s", 2, true), "{name}");
+        assert_eq!(store.lease("never").unwrap(), None, "{name}");
+        store.release_lease("s", &second.fence()).unwrap();
+    }
+}
+
+#[test]
+fn renewal_extends_the_lease_and_a_fence_that_names_no_lease_is_refused() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let granted = store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap();
+        let renewed = store.renew_lease("s", &granted.fence(), 60_000).unwrap();
+        assert_eq!(renewed.epoch, granted.epoch, "{name}: renewal keeps the epoch");
+        assert!(renewed.owner.expires_at_ms >= granted.owner.expires_at_ms + 29_000, "{name}");
+        let stranger = Fence { holder: "nobody".into(), epoch: 1 };
+        assert_eq!(store.apply("n", &[put("t", "k", b"x")], Some(&stranger)).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        assert_eq!(store.renew_lease("n", &stranger, 30_000).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        assert_eq!(store.get_keys("n", "t", &ids(&["k"])).unwrap(), vec![None], "{name}");
+        assert_eq!(
+            store.acquire_lease("s", &LeaseRequest { lease_ms: 10, ..this_process(Claim::Takeover) }).unwrap_err().code(),
+            "ERR_INVALID_ARG",
+            "{name}"
+        );
+        store.release_lease("s", &granted.fence()).unwrap();
+    }
+}
+
+#[test]
+fn an_expired_lease_is_free_and_its_holder_still_writes_until_someone_takes_it() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let short = store.acquire_lease("s", &LeaseRequest { lease_ms: 1_000, ..request_from("stopped", Claim::Refuse) }).unwrap();
+        // Wait (by polling, not a fixed sleep) until the lease has lapsed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while store.lease("s").unwrap().unwrap().live {
+            assert!(std::time::Instant::now() < deadline, "{name}: the lease never lapsed");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        store.apply("s", &[put("t", "k", b"late but unopposed")], Some(&short.fence())).unwrap();
+        let next = store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap();
+        assert_eq!(next.epoch, 2, "{name}");
+        assert_eq!(store.apply("s", &[put("t", "k", b"stale")], Some(&short.fence())).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        assert_eq!(store.get_keys("s", "t", &ids(&["k"])).unwrap(), vec![Some(v(b"late but unopposed"))], "{name}");
+        store.release_lease("s", &next.fence()).unwrap();
     }
 }

@@ -21,10 +21,11 @@ mod common;
 const MIGRATIONS: &[&str] = &[
     include_str!("../src/core/sqlite/migrations/001_initial.sql"),
     include_str!("../src/core/sqlite/migrations/002_session_ids_never_reused.sql"),
+    include_str!("../src/core/sqlite/migrations/003_leases.sql"),
 ];
 
 /// Every schema version before this one that a file can be upgraded from.
-const EARLIER: &[i64] = &[1];
+const EARLIER: &[i64] = &[1, 2];
 
 #[test]
 fn the_harness_knows_every_migration() {
@@ -118,8 +119,8 @@ fn every_earlier_version_is_upgraded_keeping_every_session_creds_and_key_byte_fo
         }
         assert!(store.check().unwrap().is_empty(), "{what}");
         // And the upgraded store goes on working.
-        store.apply("alice", &[KeyWrite { kind: "pre-key".into(), id: "new".into(), value: Some(vec![1, 0]) }]).unwrap();
-        store.apply("alice", &[KeyWrite { kind: "pre-key".into(), id: "new".into(), value: None }]).unwrap();
+        store.apply("alice", &[KeyWrite { kind: "pre-key".into(), id: "new".into(), value: Some(vec![1, 0]) }], None).unwrap();
+        store.apply("alice", &[KeyWrite { kind: "pre-key".into(), id: "new".into(), value: None }], None).unwrap();
         drop(store);
         let after = raw_rows(&path);
         assert_eq!(after.1, before.1, "{what}: every key, byte for byte");
@@ -155,7 +156,7 @@ fn a_failing_upgrade_rolls_back_and_leaves_the_file_byte_identical() {
         // An object with the name a later migration creates: that step fails midway, after the
         // steps (and statements) before it have run inside the same transaction.
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE sessions_v2 (squatter)").unwrap();
+        conn.execute_batch("CREATE TABLE leases (squatter)").unwrap();
         drop(conn);
         let rows = raw_rows(&path);
         let before = file_bytes(&path);
@@ -166,7 +167,7 @@ fn a_failing_upgrade_rolls_back_and_leaves_the_file_byte_identical() {
         assert_eq!(user_version(&path), version, "{what}: the version is unchanged");
         assert_eq!(raw_rows(&path), rows, "{what}");
         // Once the squatter is gone, the same file upgrades.
-        Connection::open(&path).unwrap().execute_batch("DROP TABLE sessions_v2").unwrap();
+        Connection::open(&path).unwrap().execute_batch("DROP TABLE leases").unwrap();
         drop(SqliteStore::open(&path).unwrap());
         assert_eq!(user_version(&path), SCHEMA_VERSION, "{what}");
     }
@@ -260,18 +261,18 @@ fn a_new_session_never_inherits_the_keys_of_a_session_deleted_without_foreign_ke
     // The deleted session had the highest row id: version 1 gave it to the next session.
     let path = schema_v1_fixture("no-reuse-v1");
     let mut store = SqliteStore::open(&path).unwrap();
-    store.set_creds("carol", b"\x01\x00").unwrap();
+    store.set_creds("carol", b"\x01\x00", None).unwrap();
     assert_eq!(store.list_keys("carol").unwrap(), vec![], "carol has no keys of her own");
     assert_eq!(store.get_keys("carol", "session", &["victim.0".into()]).unwrap(), vec![None]);
 
     // And after the upgrade, deleting the newest session without foreign keys frees no id.
-    store.apply("carol", &[put("session", "mine", b"\x01\x00")]).unwrap();
+    store.apply("carol", &[put("session", "mine", b"\x01\x00")], None).unwrap();
     // As the sqlite3 shell does it, from another connection: foreign keys off.
     let shell = Connection::open(&path).unwrap();
     shell.pragma_update(None, "foreign_keys", "OFF").unwrap();
     shell.execute("DELETE FROM sessions WHERE name = 'carol'", []).unwrap();
     drop(shell);
-    store.set_creds("dave", b"\x01\x00").unwrap();
+    store.set_creds("dave", b"\x01\x00", None).unwrap();
     assert_eq!(store.list_keys("dave").unwrap(), vec![]);
     assert_eq!(store.check().unwrap(), ["1 keys belong to no session"], "carol's key is an orphan, not dave's");
 }
@@ -302,13 +303,13 @@ fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
 #[test]
 fn an_upgrade_of_several_steps_is_one_transaction_a_failing_last_step_undoes_the_first() {
     // Version 0 of our own (marked, no tables yet) with an object squatting on the name the
-    // last step creates: step 001 runs, then 002 fails. Were each step its own transaction,
+    // last step creates: steps 001 and 002 run, then 003 fails. Were each step its own transaction,
     // the file would be left at version 1 with 001's tables.
     let path = temp_path("several-steps");
     let conn = Connection::open(&path).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "application_id", APPLICATION_ID).unwrap();
-    conn.execute_batch("CREATE TABLE sessions_v2 (squatter)").unwrap();
+    conn.execute_batch("CREATE TABLE leases (squatter)").unwrap();
     drop(conn);
     let before = file_bytes(&path);
     let err = SqliteStore::open(&path).err().expect("the upgrade fails");
@@ -323,7 +324,7 @@ fn an_upgrade_of_several_steps_is_one_transaction_a_failing_last_step_undoes_the
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(tables, ["sessions_v2"], "001's tables were rolled back with the rest");
+    assert_eq!(tables, ["leases"], "001's and 002's tables were rolled back with the rest");
 }
 
 /// A negative `user_version` (only a hand edit makes one) is no schema this code knows: the

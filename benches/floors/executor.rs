@@ -31,7 +31,7 @@ pub(crate) fn executor_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
 
     let memory = open_exec(|| Box::new(MemoryStore::new()));
     let batch = seed.clone();
-    roundtrip(&memory, move |s| s.apply(SESSION, &batch).unwrap());
+    roundtrip(&memory, move |s| s.apply(SESSION, &batch, None).unwrap());
     b.io("executor/get_session_1_9k_memory", "thread hand-off of one call", bytes, || {
         let v = roundtrip(&memory, |s| s.get_keys(SESSION, "session", &[PEER.to_owned()]).unwrap());
         black_box(wire::write_results(&v));
@@ -40,7 +40,7 @@ pub(crate) fn executor_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
     let path = dir.join("exec.db");
     let sqlite = open_exec(move || Box::new(SqliteStore::open(&path).unwrap()));
     let batch = seed.clone();
-    roundtrip(&sqlite, move |s| s.apply(SESSION, &batch).unwrap());
+    roundtrip(&sqlite, move |s| s.apply(SESSION, &batch, None).unwrap());
     b.io("executor/get_session_1_9k_sqlite", "`sessions-micro` get, Rust side", bytes, || {
         let v = roundtrip(&sqlite, |s| s.get_keys(SESSION, "session", &[PEER.to_owned()]).unwrap());
         black_box(wire::write_results(&v));
@@ -49,7 +49,7 @@ pub(crate) fn executor_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
     let mut n = 0usize;
     b.io("executor/put_session_1_9k_sqlite", "`sessions-micro` set, Rust side", bytes, || {
         let writes = wire::read_batch(&batches[n % 2]).unwrap();
-        roundtrip(&sqlite, move |s| s.apply(SESSION, &writes).unwrap());
+        roundtrip(&sqlite, move |s| s.apply(SESSION, &writes, None).unwrap());
         n += 1;
     });
     let (tx, rx) = mpsc::channel();

@@ -32,7 +32,7 @@ pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, in
     let writes = |first: usize| -> Vec<KeyWrite> {
         prekey_ids(first).iter().zip(&inp.prekeys).map(|(id, value)| write("pre-key", id, value)).collect()
     };
-    store.apply(SESSION, &writes(1)).unwrap();
+    store.apply(SESSION, &writes(1), None).unwrap();
     let mut next = 1 + PREKEYS;
     {
         let (store, next) = (&mut *store, &mut next);
@@ -42,7 +42,7 @@ pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, in
             writes(*next - PREKEYS)
         };
         b.io_setup(&format!("{prefix}put_prekeys_812"), "`prekeys` set", pk_bytes, setup, |writes| {
-            store.apply(SESSION, &writes).unwrap();
+            store.apply(SESSION, &writes, None).unwrap();
             writes
         });
     }
@@ -56,10 +56,10 @@ pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, in
     for c in single_cases(inp) {
         let batches = [0, 1].map(|k| vec![write(c.kind, c.id, &c.blobs[k])]);
         let ids = [c.id.to_owned()];
-        store.apply(SESSION, &batches[1]).unwrap();
+        store.apply(SESSION, &batches[1], None).unwrap();
         let mut n = 0usize;
         b.io(&format!("{prefix}put_{}", c.name), c.put_floor, c.bytes(), || {
-            store.apply(SESSION, &batches[n % 2]).unwrap();
+            store.apply(SESSION, &batches[n % 2], None).unwrap();
             n += 1;
         });
         b.io(&format!("{prefix}get_{}", c.name), c.get_floor, c.bytes(), || {
@@ -71,7 +71,7 @@ pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, in
         [0, 1].map(|k| inp.fanout_ids.iter().zip(&inp.fanout[k]).map(|(id, blob)| write("session", id, blob)).collect::<Vec<_>>());
     let mut n = 0usize;
     b.io(&format!("{prefix}put_sessions_256"), "a `fanout` commit", (inp.fanout[0][0].len(), FANOUT), || {
-        store.apply(SESSION, &batches[n % 2]).unwrap();
+        store.apply(SESSION, &batches[n % 2], None).unwrap();
         n += 1;
     });
 }

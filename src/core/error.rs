@@ -31,6 +31,14 @@ pub enum StoreError {
     /// A networked store (Redis) cannot be reached now; the same call may succeed later.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// Another owner holds a live lease on the session (`docs/ownership.md`): it is refused, and
+    /// nothing was written. `owner` says who, and until when.
+    #[error("session {session:?} is owned by {} (pid {}) until {}; pass takeover: true to take it over (that owner is then fenced)", owner.host, owner.pid, super::lease::iso_time(owner.expires_at_ms))]
+    SessionLocked { session: String, owner: super::lease::LeaseOwner },
+    /// The handle's lease is no longer the session's (taken over, released, or lost): nothing
+    /// of the call was written, and the handle must stop.
+    #[error("{0}")]
+    SessionFenced(String),
     /// The operation exists, but this backend cannot do it (e.g. `backup` of a Redis store);
     /// the message says what to do instead.
     #[error("{0}")]
@@ -49,6 +57,8 @@ impl StoreError {
             StoreError::Io(_) => "ERR_STORE_IO",
             StoreError::Unavailable(_) => "ERR_STORE_UNAVAILABLE",
             StoreError::Unsupported(_) => "ERR_UNSUPPORTED",
+            StoreError::SessionLocked { .. } => "ERR_SESSION_LOCKED",
+            StoreError::SessionFenced(_) => "ERR_SESSION_FENCED",
         }
     }
 

@@ -208,6 +208,8 @@ fn panicked() -> StoreError {
     StoreError::Io("internal error: a store operation panicked".into())
 }
 
+use super::lease::{Fence, LeaseInfo, LeaseRequest};
+
 /// What jobs submitted after close run against: every operation fails with `Closed`.
 struct ClosedStore;
 
@@ -215,19 +217,34 @@ impl Store for ClosedStore {
     fn get_creds(&mut self, _: &str) -> Result<Option<Vec<u8>>> {
         Err(StoreError::Closed)
     }
-    fn set_creds(&mut self, _: &str, _: &[u8]) -> Result<()> {
+    fn set_creds(&mut self, _: &str, _: &[u8], _: Option<&Fence>) -> Result<()> {
         Err(StoreError::Closed)
     }
     fn get_keys(&mut self, _: &str, _: &str, _: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         Err(StoreError::Closed)
     }
-    fn apply(&mut self, _: &str, _: &[super::store::KeyWrite]) -> Result<()> {
+    fn apply(&mut self, _: &str, _: &[super::store::KeyWrite], _: Option<&Fence>) -> Result<()> {
         Err(StoreError::Closed)
     }
-    fn clear_keys(&mut self, _: &str) -> Result<()> {
+    fn clear_keys(&mut self, _: &str, _: Option<&Fence>) -> Result<()> {
         Err(StoreError::Closed)
     }
-    fn delete_session(&mut self, _: &str) -> Result<()> {
+    fn delete_session(&mut self, _: &str, _: Option<&Fence>) -> Result<()> {
+        Err(StoreError::Closed)
+    }
+    fn acquire_lease(&mut self, _: &str, _: &LeaseRequest) -> Result<LeaseInfo> {
+        Err(StoreError::Closed)
+    }
+    fn renew_lease(&mut self, _: &str, _: &Fence, _: u64) -> Result<LeaseInfo> {
+        Err(StoreError::Closed)
+    }
+    fn release_lease(&mut self, _: &str, _: &Fence) -> Result<()> {
+        Err(StoreError::Closed)
+    }
+    fn lease(&mut self, _: &str) -> Result<Option<LeaseInfo>> {
+        Err(StoreError::Closed)
+    }
+    fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>> {
         Err(StoreError::Closed)
     }
     fn sessions(&mut self) -> Result<Vec<String>> {
@@ -267,7 +284,10 @@ mod tests {
     fn operations_apply_in_submission_order() {
         let exec = open_memory();
         for i in 0..100u8 {
-            exec.submit(move |s| s.apply("s", &[KeyWrite { kind: "t".into(), id: "k".into(), value: Some(vec![i]) }]), |r| r.unwrap());
+            exec.submit(
+                move |s| s.apply("s", &[KeyWrite { kind: "t".into(), id: "k".into(), value: Some(vec![i]) }], None),
+                |r| r.unwrap(),
+            );
         }
         let (tx, rx) = mpsc::channel();
         exec.submit(|s| s.get_keys("s", "t", &["k".into()]), move |r| tx.send(r).unwrap());

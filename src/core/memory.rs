@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::error::{Result, StoreError};
+use super::lease::{self, Fence, HostClock, LeaseInfo, LeaseRecord, LeaseRequest};
 use super::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 
 #[derive(Debug, Default)]
@@ -24,18 +25,35 @@ impl Session {
 #[derive(Debug)]
 pub struct MemoryStore {
     sessions: BTreeMap<String, Session>,
+    /// Kept apart from the sessions: a lease outlives its session's data (see `delete_session`).
+    leases: BTreeMap<String, LeaseRecord>,
     identity: String,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStore { sessions: BTreeMap::new(), identity: super::store::private_identity("memory") }
+        MemoryStore { sessions: BTreeMap::new(), leases: BTreeMap::new(), identity: super::store::private_identity("memory") }
     }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The fence check of every write (see [`lease::check_write`]).
+    fn check_fence(&self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        let record = self.leases.get(session);
+        let live = record.is_some_and(|r| lease::is_live(r, &HostClock::now(), || false));
+        lease::check_write(session, record.map(|r| (r.holder.as_str(), r.epoch, &r.owner)), live, fence)
+    }
+
+    /// The stored lease `fence` names, or `ERR_SESSION_FENCED`.
+    fn held(&mut self, session: &str, fence: &Fence) -> Result<&mut LeaseRecord> {
+        match self.leases.get_mut(session) {
+            Some(r) if r.holder == fence.holder && r.epoch == fence.epoch => Ok(r),
+            other => Err(lease::fenced(session, fence, other.map(|r| (r.epoch, &r.owner)))),
+        }
     }
 }
 
@@ -44,7 +62,8 @@ impl Store for MemoryStore {
         Ok(self.sessions.get(session).and_then(|s| s.creds.clone()))
     }
 
-    fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
+    fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()> {
+        self.check_fence(session, fence)?;
         let s = self.sessions.entry(session.to_owned()).or_default();
         s.creds = Some(creds.to_vec());
         s.updated_at_ms = now_millis();
@@ -56,7 +75,8 @@ impl Store for MemoryStore {
         Ok(ids.iter().map(|id| keys.and_then(|k| k.get(&(kind.to_owned(), id.clone())).cloned())).collect())
     }
 
-    fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
+    fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
+        self.check_fence(session, fence)?;
         if !self.sessions.contains_key(session) && writes.iter().all(|w| w.value.is_none()) {
             return Ok(());
         }
@@ -73,7 +93,8 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn clear_keys(&mut self, session: &str) -> Result<()> {
+    fn clear_keys(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        self.check_fence(session, fence)?;
         if let Some(s) = self.sessions.get_mut(session) {
             s.keys.clear();
             s.updated_at_ms = now_millis();
@@ -81,9 +102,45 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn delete_session(&mut self, session: &str) -> Result<()> {
+    fn delete_session(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        self.check_fence(session, fence)?;
         self.sessions.remove(session);
         Ok(())
+    }
+
+    fn acquire_lease(&mut self, session: &str, request: &LeaseRequest) -> Result<LeaseInfo> {
+        lease::check_lease_ms(request.lease_ms)?;
+        let now = HostClock::now();
+        let previous = self.leases.get(session);
+        lease::decide(session, previous, request, &now, || false)?;
+        let record = lease::grant(previous, request, &now, false);
+        let info = record.info(true);
+        self.leases.insert(session.to_owned(), record);
+        Ok(info)
+    }
+
+    fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo> {
+        lease::check_lease_ms(lease_ms)?;
+        let record = self.held(session, fence)?;
+        *record = lease::renewed(record, lease_ms, &HostClock::now());
+        Ok(record.info(true))
+    }
+
+    fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        if let Ok(record) = self.held(session, fence) {
+            record.holder.clear();
+        }
+        Ok(())
+    }
+
+    fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
+        let now = HostClock::now();
+        Ok(self.leases.get(session).map(|r| r.info(lease::is_live(r, &now, || false))))
+    }
+
+    fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>> {
+        let now = HostClock::now();
+        Ok(self.leases.iter().map(|(s, r)| (s.clone(), r.info(lease::is_live(r, &now, || false)))).collect())
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {

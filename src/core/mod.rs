@@ -1,7 +1,8 @@
 //! The store core: everything that does not depend on Node. Read the files bottom-up:
 //!
 //! - Bottom, used by all: [`error`] (one enum, stable codes), [`varint`], [`codec`] (the value
-//!   format), [`redact`] (URLs without secrets), [`store`] (the trait every backend and every
+//!   format), [`redact`] (URLs without secrets), [`lease`] (session ownership: fences, the
+//!   lease rule, clocks), [`store`] (the trait every backend and every
 //!   layer implements, and its contract), [`wire`] (batches and results across the binding).
 //! - Backends, which store bytes: [`memory`] (the reference), [`sqlite`] (the default: `mod.rs`,
 //!   `open.rs`, `migrate.rs` + `migrations/*.sql`, `backup.rs`), [`redis`] (fleets: `mod.rs`,
@@ -17,6 +18,7 @@ pub mod codec;
 pub mod error;
 pub mod executor;
 pub mod layers;
+pub mod lease;
 pub mod memory;
 pub mod open;
 pub mod redact;

@@ -9,22 +9,17 @@
 //! backends); a session is any non-empty string and owns its creds and its keys, addressed by
 //! `(type, id)`.
 //!
-//! # Where session ownership (issue 12) plugs in
+//! # Session ownership
 //!
-//! A single owner per session, with fenced writes, needs a per-session lease (holder, generation,
-//! deadline) that is checked and written in the *same* transaction or script as the batch it
-//! guards, so that a write can never land after the lease moved on. It plugs in without a new
-//! trait method: [`Store::apply`] and [`Store::set_creds`] each grow one parameter, `fence:
-//! Option<&Fence>` (the holder and generation the writer believes it has). A backend given a
-//! fence checks it against its lease row (SQLite: a `leases` table, updated inside the batch's
-//! `IMMEDIATE` transaction, added by migration `003_leases.sql`) or lease key (Redis:
-//! `<prefix>:{S}:lease`, checked by `apply.lua`/`set_creds.lua` before their first write, in the
-//! same script) and fails with a new `ERR_STORE_FENCED` without writing; `None` keeps today's
-//! behaviour. An `ownership` layer (`layers/ownership.rs`, outside the cache and the byte check)
-//! acquires and renews the lease (two more methods, `acquire_lease`/`release_lease`, that only it
-//! calls) and passes the fence to every write; every other layer forwards it unchanged.
+//! Every write takes `fence: Option<&Fence>` ([`lease`](super::lease)): with a fence, the backend
+//! applies the write only if the session's stored lease still names that holder and epoch, and
+//! checks it in the same transaction or script as the write (`ERR_SESSION_FENCED` otherwise,
+//! nothing written); without one, only if nobody else holds a live lease
+//! (`ERR_SESSION_LOCKED`). The lease methods take, renew and release leases; reads never look
+//! at leases. Layers forward fences unchanged.
 
 use super::error::Result;
+use super::lease::{Fence, LeaseInfo, LeaseRequest};
 
 /// One change in a key batch: `value: None` deletes the key.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,20 +67,39 @@ pub trait Store: Send {
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>>;
 
     /// Replaces the session's creds, creating the session if needed. Durable on return.
-    fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()>;
+    fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()>;
 
     /// The values of `ids` of one key type, in the order of `ids`; `None` where absent.
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>>;
 
     /// Applies every write of the batch, or none of them if any fails. Durable on return.
     /// A batch of deletes only does not create the session.
-    fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()>;
+    fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()>;
 
     /// Removes every key of the session (not its creds).
-    fn clear_keys(&mut self, session: &str) -> Result<()>;
+    fn clear_keys(&mut self, session: &str, fence: Option<&Fence>) -> Result<()>;
 
-    /// Removes the session: its creds and all its keys.
-    fn delete_session(&mut self, session: &str) -> Result<()>;
+    /// Removes the session: its creds and all its keys. Its lease (and epoch) stay: the epoch
+    /// never goes back, so a handle fenced before the delete stays fenced after it.
+    fn delete_session(&mut self, session: &str, fence: Option<&Fence>) -> Result<()>;
+
+    /// Takes the session's lease for `request.holder`, one epoch above the last, or refuses
+    /// with `ERR_SESSION_LOCKED` (see [`Claim`](super::lease::Claim)). Durable on return.
+    fn acquire_lease(&mut self, session: &str, request: &LeaseRequest) -> Result<LeaseInfo>;
+
+    /// Extends the lease `fence` names by `lease_ms` from now, or fails with
+    /// `ERR_SESSION_FENCED` if it is no longer the session's.
+    fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo>;
+
+    /// Gives the lease back, so that the next owner takes it at once; a lease already taken
+    /// over is left alone (not an error).
+    fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()>;
+
+    /// The session's stored lease, live or not, or `None` if it was never leased.
+    fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>>;
+
+    /// Every stored lease, sorted by session.
+    fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>>;
 
     /// Every session that has creds or at least one key, sorted.
     fn sessions(&mut self) -> Result<Vec<String>>;

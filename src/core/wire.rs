@@ -16,6 +16,7 @@
 
 use super::codec::Encoder;
 use super::error::StoreError;
+use super::lease::LeaseInfo;
 use super::store::{KeyInfo, KeyWrite, SessionStats};
 use super::varint::{self, VarintError};
 
@@ -97,6 +98,44 @@ pub fn write_stats(stats: &SessionStats) -> Vec<u8> {
     }
     e.key("updatedAt");
     optional(&mut e, stats.updated_at_ms.map(|n| n as f64));
+    e.finish()
+}
+
+/// A lease as a codec blob of `{ fence, epoch, host, pid, acquiredAt, expiresAt, live }` (times in
+/// ms since the Unix epoch; `fence` is what the holder passes with its writes, `""` once released).
+pub fn write_lease(lease: &LeaseInfo) -> Vec<u8> {
+    let mut e = Encoder::new();
+    lease_into(&mut e, lease);
+    e.finish()
+}
+
+fn lease_into(e: &mut Encoder, lease: &LeaseInfo) {
+    e.object_header(7);
+    e.key("fence");
+    e.string(&if lease.holder.is_empty() { String::new() } else { lease.fence().token() });
+    e.key("epoch");
+    e.number(lease.epoch as f64);
+    e.key("host");
+    e.string(&lease.owner.host);
+    e.key("pid");
+    e.number(f64::from(lease.owner.pid));
+    e.key("acquiredAt");
+    e.number(lease.owner.acquired_at_ms as f64);
+    e.key("expiresAt");
+    e.number(lease.owner.expires_at_ms as f64);
+    e.key("live");
+    e.bool(lease.live);
+}
+
+/// Every stored lease as a codec blob of `[session, lease][]` (each lease as [`write_lease`]).
+pub fn write_leases(leases: &[(String, LeaseInfo)]) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.array_header(leases.len());
+    for (session, lease) in leases {
+        e.array_header(2);
+        e.string(session);
+        lease_into(&mut e, lease);
+    }
     e.finish()
 }
 

@@ -24,6 +24,7 @@ use settle::{Settle, Settler};
 
 use crate::core::error::{Result as CoreResult, StoreError};
 use crate::core::executor::Executor;
+use crate::core::lease::{check_lease_ms, Claim, Fence, LeaseRequest, MAX_LEASE_MS};
 use crate::core::open::{open_url, OpenOptions};
 use crate::core::redis::RedisOptions;
 use crate::core::store::Store;
@@ -162,6 +163,24 @@ fn session_arg(env: &Env, session: &Unknown<'_>) -> Result<String, StoreError> {
     value::string_arg(env.raw(), session.raw(), "sessionId")
 }
 
+/// The optional fence argument of the writes: the token a lease was granted with
+/// (`"<epoch>:<holder>"`), or undefined for a write by no owner.
+fn fence_arg(env: &Env, fence: &Unknown<'_>) -> Result<Option<Fence>, StoreError> {
+    if value::is_nullish(env.raw(), fence.raw()) {
+        return Ok(None);
+    }
+    Fence::parse(&value::string_arg(env.raw(), fence.raw(), "fence")?).map(Some)
+}
+
+/// The lease duration argument, in ms.
+fn lease_ms_arg(env: &Env, lease_ms: &Unknown<'_>) -> Result<u64, StoreError> {
+    let ms = value::number_arg(env.raw(), lease_ms.raw()).filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= MAX_LEASE_MS as f64);
+    let ms = ms.ok_or_else(|| StoreError::invalid(format!("leaseMs must be a whole number of ms between 1000 and {MAX_LEASE_MS}")))?;
+    let ms = ms as u64;
+    check_lease_ms(ms)?;
+    Ok(ms)
+}
+
 #[napi]
 impl NativeStore {
     /// Opens the store a URL names, on a thread of its own. `options`: `{ create?, keyPrefix?,
@@ -191,17 +210,18 @@ impl NativeStore {
 
     /// Saves the creds, a codec blob of an object (`lib/codec.js` writes it; the byte-check
     /// layer checks it).
-    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, creds: Uint8Array")]
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, creds: Uint8Array, fence?: string")]
     pub fn set_creds<'env>(
         &self,
         env: &'env Env,
         session: Unknown<'env>,
         creds: Unknown<'env>,
+        fence: Unknown<'env>,
     ) -> napi::Result<Object<'env>, &'static str> {
         self.call(
             env,
-            || Ok((session_arg(env, &session)?, value::bytes_arg(env.raw(), creds.raw(), "creds")?)),
-            |s, (session, creds)| s.set_creds(&session, &creds),
+            || Ok((session_arg(env, &session)?, value::bytes_arg(env.raw(), creds.raw(), "creds")?, fence_arg(env, &fence)?)),
+            |s, (session, creds, fence)| s.set_creds(&session, &creds, fence.as_ref()),
             unit,
         )
     }
@@ -228,24 +248,135 @@ impl NativeStore {
     }
 
     /// Applies a key batch (`src/core/wire.rs`, written by `lib/codec.js`) atomically.
-    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, batch: Uint8Array")]
-    pub fn set_keys<'env>(&self, env: &'env Env, session: Unknown<'env>, batch: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, batch: Uint8Array, fence?: string")]
+    pub fn set_keys<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'env>,
+        batch: Unknown<'env>,
+        fence: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
         self.call(
             env,
-            || Ok((session_arg(env, &session)?, wire::read_batch(&value::bytes_arg(env.raw(), batch.raw(), "batch")?)?)),
-            |s, (session, writes)| s.apply(&session, &writes),
+            || {
+                let batch = wire::read_batch(&value::bytes_arg(env.raw(), batch.raw(), "batch")?)?;
+                Ok((session_arg(env, &session)?, batch, fence_arg(env, &fence)?))
+            },
+            |s, (session, writes, fence)| s.apply(&session, &writes, fence.as_ref()),
             unit,
         )
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn clear_keys<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
-        self.call(env, || session_arg(env, &session), |s, session| s.clear_keys(&session), unit)
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, fence?: string")]
+    pub fn clear_keys<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'env>,
+        fence: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || Ok((session_arg(env, &session)?, fence_arg(env, &fence)?)),
+            |s, (session, fence)| s.clear_keys(&session, fence.as_ref()),
+            unit,
+        )
     }
 
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn delete_session<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
-        self.call(env, || session_arg(env, &session), |s, session| s.delete_session(&session), unit)
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, fence?: string")]
+    pub fn delete_session<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'env>,
+        fence: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || Ok((session_arg(env, &session)?, fence_arg(env, &fence)?)),
+            |s, (session, fence)| s.delete_session(&session, fence.as_ref()),
+            unit,
+        )
+    }
+
+    /// Takes the session's lease (`docs/ownership.md`); resolves to it as a codec blob
+    /// (`src/core/wire.rs` `write_lease`), or rejects `ERR_SESSION_LOCKED` with `owner`.
+    /// `claim`: `'refuse'`, `'process'` (take it from a holder in this process) or `'takeover'`.
+    #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "session: string, leaseMs: number, claim: string, host: string")]
+    pub fn acquire_lease<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'env>,
+        lease_ms: Unknown<'env>,
+        claim: Unknown<'env>,
+        host: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || {
+                let session = session_arg(env, &session)?;
+                let claim = Claim::parse(&value::string_arg(env.raw(), claim.raw(), "claim")?)?;
+                let host = value::string_arg(env.raw(), host.raw(), "host")?;
+                Ok((session, LeaseRequest::new(lease_ms_arg(env, &lease_ms)?, claim, host)))
+            },
+            |s, (session, request)| s.acquire_lease(&session, &request),
+            |lease| Reply::Bytes(wire::write_lease(&lease)),
+        )
+    }
+
+    /// Renews the lease `fence` names for `leaseMs` from now; rejects `ERR_SESSION_FENCED` if it
+    /// is no longer the session's.
+    #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "session: string, fence: string, leaseMs: number")]
+    pub fn renew_lease<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'env>,
+        fence: Unknown<'env>,
+        lease_ms: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || {
+                let fence = fence_arg(env, &fence)?.ok_or_else(|| StoreError::invalid("fence is required"))?;
+                Ok((session_arg(env, &session)?, fence, lease_ms_arg(env, &lease_ms)?))
+            },
+            |s, (session, fence, lease_ms)| s.renew_lease(&session, &fence, lease_ms),
+            |lease| Reply::Bytes(wire::write_lease(&lease)),
+        )
+    }
+
+    /// Gives the lease `fence` names back (nothing happens if it was taken over).
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, fence: string")]
+    pub fn release_lease<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'env>,
+        fence: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || {
+                let fence = fence_arg(env, &fence)?.ok_or_else(|| StoreError::invalid("fence is required"))?;
+                Ok((session_arg(env, &session)?, fence))
+            },
+            |s, (session, fence)| s.release_lease(&session, &fence),
+            unit,
+        )
+    }
+
+    /// The session's stored lease as a codec blob (`write_lease`), or null if never leased.
+    #[napi(ts_return_type = "Promise<Buffer | null>", ts_args_type = "session: string")]
+    pub fn lease<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || session_arg(env, &session),
+            |s, session| s.lease(&session),
+            |lease| Reply::Value(lease.as_ref().map(wire::write_lease)),
+        )
+    }
+
+    /// Every stored lease, as a codec blob of `[session, lease][]`.
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn leases<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || Ok(()), |s, ()| s.leases(), |leases| Reply::Bytes(wire::write_leases(&leases)))
     }
 
     #[napi(ts_return_type = "Promise<string[]>")]

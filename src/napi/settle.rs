@@ -161,11 +161,40 @@ unsafe extern "C" fn settle_on_js_thread(env: sys::napi_env, _: sys::napi_value,
     }
 }
 
-/// A JS `Error` whose `code` is the error's stable code.
+/// A JS `Error` whose `code` is the error's stable code; `ERR_SESSION_LOCKED` also carries
+/// `owner`: `{ host, pid, acquiredAt, expiresAt }` (the times as `Date`s).
 pub(crate) fn error_value(env: sys::napi_env, err: &StoreError) -> sys::napi_value {
     let (mut code, mut message, mut error) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
     create_string(env, err.code(), &mut code);
     create_string(env, &err.to_string(), &mut message);
     unsafe { sys::napi_create_error(env, code, message, &mut error) };
+    if let StoreError::SessionLocked { owner, .. } = err {
+        unsafe { set_owner(env, error, owner) };
+    }
     error
+}
+
+/// Sets `error.owner`. Failures leave the error without it (it still has its code and message).
+unsafe fn set_owner(env: sys::napi_env, error: sys::napi_value, owner: &crate::core::lease::LeaseOwner) {
+    let mut object = ptr::null_mut();
+    if sys::napi_create_object(env, &mut object) != sys::Status::napi_ok {
+        return;
+    }
+    let set = |name: &str, value: sys::napi_value| {
+        let mut key = ptr::null_mut();
+        create_string(env, name, &mut key);
+        sys::napi_set_property(env, object, key, value);
+    };
+    let (mut host, mut pid, mut acquired, mut expires) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+    create_string(env, &owner.host, &mut host);
+    sys::napi_create_uint32(env, owner.pid, &mut pid);
+    sys::napi_create_date(env, owner.acquired_at_ms as f64, &mut acquired);
+    sys::napi_create_date(env, owner.expires_at_ms as f64, &mut expires);
+    set("host", host);
+    set("pid", pid);
+    set("acquiredAt", acquired);
+    set("expiresAt", expires);
+    let mut key = ptr::null_mut();
+    create_string(env, "owner", &mut key);
+    sys::napi_set_property(env, error, key, object);
 }

@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use crate::core::codec;
 use crate::core::error::{Result, StoreError};
+use crate::core::lease::{Fence, LeaseInfo, LeaseRequest};
 use crate::core::store::{KeyInfo, KeyWrite, SessionStats, Store};
 
 /// A store whose values are checked on their way in and out; see the module doc.
@@ -55,12 +56,12 @@ impl<S: Store> Store for Checked<S> {
         Ok(creds)
     }
 
-    fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
+    fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()> {
         codec::validate(creds).map_err(|e| StoreError::invalid(format!("creds are not a codec blob: {}", why(e))))?;
         if !codec::is_object(creds) {
             return Err(StoreError::invalid("creds must serialize to an object"));
         }
-        self.inner.set_creds(session, creds)
+        self.inner.set_creds(session, creds, fence)
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -74,7 +75,7 @@ impl<S: Store> Store for Checked<S> {
         Ok(values)
     }
 
-    fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
+    fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
         for write in writes {
             if let Some(value) = &write.value {
                 codec::validate(value).map_err(|e| {
@@ -82,15 +83,35 @@ impl<S: Store> Store for Checked<S> {
                 })?;
             }
         }
-        self.inner.apply(session, writes)
+        self.inner.apply(session, writes, fence)
     }
 
-    fn clear_keys(&mut self, session: &str) -> Result<()> {
-        self.inner.clear_keys(session)
+    fn clear_keys(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        self.inner.clear_keys(session, fence)
     }
 
-    fn delete_session(&mut self, session: &str) -> Result<()> {
-        self.inner.delete_session(session)
+    fn delete_session(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        self.inner.delete_session(session, fence)
+    }
+
+    fn acquire_lease(&mut self, session: &str, request: &LeaseRequest) -> Result<LeaseInfo> {
+        self.inner.acquire_lease(session, request)
+    }
+
+    fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo> {
+        self.inner.renew_lease(session, fence, lease_ms)
+    }
+
+    fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        self.inner.release_lease(session, fence)
+    }
+
+    fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
+        self.inner.lease(session)
+    }
+
+    fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>> {
+        self.inner.leases()
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
@@ -136,14 +157,14 @@ mod tests {
     fn writes_that_are_not_codec_blobs_are_refused_before_the_backend_sees_them() {
         let mut store = Checked::new(MemoryStore::new());
         let good = encode(&Value::Bytes(vec![1, 2]));
-        let err = store.apply("s", &[put(good.clone()), put(b"not a blob".to_vec())]).unwrap_err();
+        let err = store.apply("s", &[put(good.clone()), put(b"not a blob".to_vec())], None).unwrap_err();
         assert_eq!(err.code(), "ERR_INVALID_ARG");
         assert!(err.to_string().contains("malformed key batch"), "{err}");
         assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "nothing of the batch was written");
-        assert_eq!(store.set_creds("s", &good).unwrap_err().to_string(), "creds must serialize to an object");
-        assert!(store.set_creds("s", b"\x01").unwrap_err().to_string().starts_with("creds are not a codec blob"));
-        store.apply("s", &[put(good.clone())]).unwrap();
-        store.set_creds("s", &encode(&Value::Object(vec![]))).unwrap();
+        assert_eq!(store.set_creds("s", &good, None).unwrap_err().to_string(), "creds must serialize to an object");
+        assert!(store.set_creds("s", b"\x01", None).unwrap_err().to_string().starts_with("creds are not a codec blob"));
+        store.apply("s", &[put(good.clone())], None).unwrap();
+        store.set_creds("s", &encode(&Value::Object(vec![])), None).unwrap();
     }
 
     #[test]
@@ -154,15 +175,15 @@ mod tests {
         batch[last] = 99; // an unknown value tag
         let writes = crate::core::wire::read_batch(&batch).expect("the framing is sound");
         let mut store = Checked::new(MemoryStore::new());
-        assert_eq!(store.apply("s", &writes).unwrap_err().code(), "ERR_INVALID_ARG");
+        assert_eq!(store.apply("s", &writes, None).unwrap_err().code(), "ERR_INVALID_ARG");
         assert_eq!(store.sessions().unwrap(), Vec::<String>::new());
     }
 
     #[test]
     fn reads_that_are_not_codec_blobs_are_corrupt() {
         let mut backend = MemoryStore::new();
-        backend.set_creds("s", b"garbage").unwrap();
-        backend.apply("s", &[put(b"garbage".to_vec())]).unwrap();
+        backend.set_creds("s", b"garbage", None).unwrap();
+        backend.apply("s", &[put(b"garbage".to_vec())], None).unwrap();
         let mut store = Checked::new(backend);
         assert_eq!(store.get_creds("s").unwrap_err().code(), "ERR_STORE_CORRUPT");
         assert_eq!(store.get_keys("s", "session", &["1".into()]).unwrap_err().code(), "ERR_STORE_CORRUPT");
@@ -175,8 +196,10 @@ mod tests {
         let mut backend = MemoryStore::new();
         let truncated = sound[..sound.len() - 2].to_vec();
         sound[1] = 200; // an unknown tag
-        backend.apply("s", &[put(truncated.clone()), KeyWrite { kind: "session".into(), id: "2".into(), value: Some(sound) }]).unwrap();
-        backend.set_creds("s", &encode(&Value::Array(vec![]))).unwrap();
+        backend
+            .apply("s", &[put(truncated.clone()), KeyWrite { kind: "session".into(), id: "2".into(), value: Some(sound) }], None)
+            .unwrap();
+        backend.set_creds("s", &encode(&Value::Array(vec![])), None).unwrap();
         let mut store = Checked::new(backend);
         let err = store.get_keys("s", "session", &["2".into()]).unwrap_err();
         assert_eq!((err.code(), err.to_string().contains("unknown value tag 200")), ("ERR_STORE_CORRUPT", true), "{err}");

@@ -42,6 +42,7 @@ mod options;
 pub use options::{RedisOptions, RedisTarget, MAX_TIMEOUT, MAX_TTL};
 
 use crate::core::error::{Result, StoreError};
+use crate::core::lease::{Fence, LeaseInfo, LeaseRequest};
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 
 /// One connection, to a server or to a cluster.
@@ -408,7 +409,7 @@ impl Store for RedisStore {
         self.query(redis::cmd("GET").arg(key))
     }
 
-    fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
+    fn set_creds(&mut self, session: &str, creds: &[u8], _fence: Option<&Fence>) -> Result<()> {
         self.script::<i64>(|s| &s.set_creds, session, vec![creds.to_vec()]).map(drop)
     }
 
@@ -425,7 +426,7 @@ impl Store for RedisStore {
         self.query(redis::cmd("HMGET").arg(hash).arg(ids))
     }
 
-    fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
+    fn apply(&mut self, session: &str, writes: &[KeyWrite], _fence: Option<&Fence>) -> Result<()> {
         if writes.is_empty() {
             return Ok(());
         }
@@ -440,12 +441,32 @@ impl Store for RedisStore {
         self.script::<i64>(|s| &s.apply, session, extra).map(drop)
     }
 
-    fn clear_keys(&mut self, session: &str) -> Result<()> {
+    fn clear_keys(&mut self, session: &str, _fence: Option<&Fence>) -> Result<()> {
         self.script::<i64>(|s| &s.clear, session, vec![b"0".to_vec()]).map(drop)
     }
 
-    fn delete_session(&mut self, session: &str) -> Result<()> {
+    fn delete_session(&mut self, session: &str, _fence: Option<&Fence>) -> Result<()> {
         self.script::<i64>(|s| &s.clear, session, vec![b"1".to_vec()]).map(drop)
+    }
+
+    fn acquire_lease(&mut self, _session: &str, _request: &LeaseRequest) -> Result<LeaseInfo> {
+        Err(StoreError::Unsupported("TODO(issue 12, in progress): Redis leases".into()))
+    }
+
+    fn renew_lease(&mut self, _session: &str, _fence: &Fence, _lease_ms: u64) -> Result<LeaseInfo> {
+        Err(StoreError::Unsupported("TODO(issue 12, in progress): Redis leases".into()))
+    }
+
+    fn release_lease(&mut self, _session: &str, _fence: &Fence) -> Result<()> {
+        Err(StoreError::Unsupported("TODO(issue 12, in progress): Redis leases".into()))
+    }
+
+    fn lease(&mut self, _session: &str) -> Result<Option<LeaseInfo>> {
+        Ok(None)
+    }
+
+    fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>> {
+        Ok(Vec::new())
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {

@@ -219,11 +219,11 @@ mod tests {
         let path = temp_path("backup");
         let dir = path.parent().unwrap().to_path_buf();
         let mut store = SqliteStore::open(&path).unwrap();
-        store.set_creds("a", b"creds-a").unwrap();
+        store.set_creds("a", b"creds-a", None).unwrap();
         for batch in 0..20 {
             let writes: Vec<KeyWrite> =
                 (0..500).map(|i| put(["session", "pre-key"][i % 2], &format!("{batch}-{i}"), &[i as u8; 200])).collect();
-            store.apply(if batch % 2 == 0 { "a" } else { "b" }, &writes).unwrap();
+            store.apply(if batch % 2 == 0 { "a" } else { "b" }, &writes, None).unwrap();
         }
         let dest = dir.join("copy.db");
         // An existing file is replaced whole, whatever it held and whatever its mode.
@@ -232,7 +232,7 @@ mod tests {
         std::fs::set_permissions(&dest, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
         let before = dump(&mut store);
         store.backup(&dest).unwrap();
-        store.apply("a", &[put("session", "after", b"x")]).unwrap();
+        store.apply("a", &[put("session", "after", b"x")], None).unwrap();
 
         #[cfg(unix)]
         {
@@ -260,7 +260,7 @@ mod tests {
         let mut store = SqliteStore::open(&path).unwrap();
         // Enough pages that the copy takes many steps.
         let filler: Vec<KeyWrite> = (0..12_000).map(|i| put("filler", &i.to_string(), &[1; 1000])).collect();
-        store.apply("s", &filler).unwrap();
+        store.apply("s", &filler, None).unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
             let (path, stop) = (path.clone(), std::sync::Arc::clone(&stop));
@@ -275,6 +275,7 @@ mod tests {
                         .apply(
                             "s",
                             &[put("pair", "a", &v), put("pair", "b", &v), put("filler", &(n % 12_000).to_string(), &[n as u8; 1000])],
+                            None,
                         )
                         .unwrap();
                 }
@@ -297,7 +298,7 @@ mod tests {
         let path = temp_path("backup-bad");
         let dir = path.parent().unwrap().to_path_buf();
         let mut store = SqliteStore::open(&path).unwrap();
-        store.set_creds("s", b"c").unwrap();
+        store.set_creds("s", b"c", None).unwrap();
         let before = files_in(&dir);
         let code = |store: &mut SqliteStore, dest: &Path| store.backup(dest).unwrap_err().code();
         assert_eq!(code(&mut store, Path::new("/nonexistent-dir-for-test/copy.db")), "ERR_STORE_IO");
@@ -314,10 +315,10 @@ mod tests {
         let path = temp_path("backup-live-files");
         let dir = path.parent().unwrap().to_path_buf();
         let mut store = SqliteStore::open(&path).unwrap();
-        store.set_creds("s", b"c").unwrap();
+        store.set_creds("s", b"c", None).unwrap();
         let other_path = dir.join("other.db");
         let mut other = SqliteStore::open(&other_path).unwrap();
-        other.set_creds("o", b"x").unwrap();
+        other.set_creds("o", b"x", None).unwrap();
         #[cfg(unix)]
         std::os::unix::fs::symlink(&path, dir.join("link.db")).unwrap();
         std::fs::hard_link(&path, dir.join("hard.db")).unwrap();
@@ -340,7 +341,7 @@ mod tests {
         let path = temp_path("abandoned");
         let dir = path.parent().unwrap().to_path_buf();
         let mut store = SqliteStore::open(&path).unwrap();
-        store.set_creds("s", b"c").unwrap();
+        store.set_creds("s", b"c", None).unwrap();
         // A process that has exited: its pid runs no more.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();

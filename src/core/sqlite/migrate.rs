@@ -11,7 +11,11 @@ use crate::core::error::{Result, StoreError};
 pub const APPLICATION_ID: i32 = 0x4252_4131;
 
 /// Step `n` (0-based) takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_session_ids_never_reused.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_session_ids_never_reused.sql"),
+    include_str!("migrations/003_leases.sql"),
+];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

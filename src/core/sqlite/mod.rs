@@ -15,6 +15,7 @@
 //! upgrades, `migrations/*.sql`), `backup.rs`; this file is the [`Store`] implementation.
 
 mod backup;
+mod lease;
 mod migrate;
 mod open;
 #[cfg(test)]
@@ -29,7 +30,9 @@ pub use migrate::{APPLICATION_ID, SCHEMA_VERSION};
 use open::{files_in_place, Check, Companions, Opened};
 
 use crate::core::error::Result;
+use crate::core::lease::{self as leases, Fence, HostClock, LeaseInfo, LeaseRequest};
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
+use lease::LockFiles;
 
 /// Refreshes a session's `updated_at` after a key write, unless it is less than a second old.
 const TOUCH_SESSION: &str = "UPDATE sessions SET updated_at = ?2 WHERE id = ?1 AND updated_at < ?2 - 1000";
@@ -40,11 +43,14 @@ pub struct SqliteStore {
     companions: Companions,
     /// The database file's device and inode (a private id in memory), see [`Store::identity`].
     identity: String,
+    /// The sessions' lock files (`lease.rs`).
+    locks: LockFiles,
 }
 
 impl From<Opened> for SqliteStore {
     fn from(Opened { conn, companions, identity }: Opened) -> Self {
-        SqliteStore { conn, companions, identity }
+        let locks = LockFiles::new(conn.path(), &identity);
+        SqliteStore { conn, companions, identity, locks }
     }
 }
 
@@ -66,18 +72,14 @@ impl SqliteStore {
         open::open_memory().map(Self::from)
     }
 
-    /// Runs `work` in one `IMMEDIATE` transaction and commits it, acknowledging the write only
-    /// if the database's files are still in place ([`files_in_place`]): checked before the
-    /// commit (a moved database is not written at all) and after it (should they move in the
-    /// microseconds between, the write may have reached the old files, and is an error). An
-    /// error anywhere rolls the transaction back.
-    fn write<T>(&mut self, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let result = work(&tx)?;
-        files_in_place(&tx, &self.companions, Check::DatabaseFile)?;
-        tx.commit()?;
-        files_in_place(&self.conn, &self.companions, Check::AllFiles)?;
-        Ok(result)
+    /// Runs `work` in one `IMMEDIATE` transaction after the session's fence check
+    /// ([`LockFiles::check_write`]), and commits it; see [`write_tx`].
+    fn write<T>(&mut self, session: &str, fence: Option<&Fence>, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let locks = &self.locks;
+        write_tx(&mut self.conn, &self.companions, |tx| {
+            locks.check_write(tx, session, fence)?;
+            work(tx)
+        })
     }
 
     /// The session row's id, creating the row if needed, inside the caller's transaction.
@@ -94,6 +96,24 @@ impl SqliteStore {
     }
 }
 
+/// Runs `work` in one `IMMEDIATE` transaction and commits it, acknowledging the write only if
+/// the database's files are still in place ([`files_in_place`]): checked before the commit (a
+/// moved database is not written at all) and after it (should they move in the microseconds
+/// between, the write may have reached the old files, and is an error). An error anywhere rolls
+/// the transaction back.
+fn write_tx<T>(
+    conn: &mut rusqlite::Connection,
+    companions: &Companions,
+    work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let result = work(&tx)?;
+    files_in_place(&tx, companions, Check::DatabaseFile)?;
+    tx.commit()?;
+    files_in_place(conn, companions, Check::AllFiles)?;
+    Ok(result)
+}
+
 impl Store for SqliteStore {
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
         let mut stmt = self.conn.prepare_cached("SELECT creds FROM sessions WHERE name = ?1")?;
@@ -101,8 +121,8 @@ impl Store for SqliteStore {
         Ok(creds.flatten())
     }
 
-    fn set_creds(&mut self, session: &str, creds: &[u8]) -> Result<()> {
-        self.write(|tx| {
+    fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()> {
+        self.write(session, fence, |tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO sessions (name, creds, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (name) DO UPDATE SET creds = excluded.creds, updated_at = excluded.updated_at",
@@ -136,9 +156,9 @@ impl Store for SqliteStore {
         Ok(values)
     }
 
-    fn apply(&mut self, session: &str, writes: &[KeyWrite]) -> Result<()> {
+    fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
         // One transaction: an error anywhere writes nothing.
-        self.write(|tx| {
+        self.write(session, fence, |tx| {
             let session_id = if writes.iter().any(|w| w.value.is_some()) {
                 Self::session_id(tx, session)?
             } else {
@@ -165,9 +185,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn clear_keys(&mut self, session: &str) -> Result<()> {
+    fn clear_keys(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
         // One transaction, so that the keys and the session's time are one commit.
-        self.write(|tx| {
+        self.write(session, fence, |tx| {
             let id: Option<i64> =
                 tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?.query_row([session], |r| r.get(0)).optional()?;
             if let Some(id) = id {
@@ -178,11 +198,99 @@ impl Store for SqliteStore {
         })
     }
 
-    fn delete_session(&mut self, session: &str) -> Result<()> {
-        self.write(|tx| {
+    fn delete_session(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        self.write(session, fence, |tx| {
             tx.prepare_cached("DELETE FROM sessions WHERE name = ?1")?.execute([session])?;
             Ok(())
         })
+    }
+
+    fn acquire_lease(&mut self, session: &str, request: &LeaseRequest) -> Result<LeaseInfo> {
+        leases::check_lease_ms(request.lease_ms)?;
+        let locks = &self.locks;
+        let mut took_lock = false;
+        let granted = write_tx(&mut self.conn, &self.companions, |tx| {
+            let now = HostClock::now();
+            let previous = lease::read(tx, session)?;
+            leases::decide(session, previous.as_ref(), request, &now, || locks.is_free(session))?;
+            let (holds, took) = locks.take(session);
+            took_lock = took;
+            let record = leases::grant(previous.as_ref(), request, &now, holds);
+            lease::write(tx, session, &record)?;
+            Ok(record.info(true))
+        });
+        if granted.is_err() && took_lock {
+            self.locks.give_back(session);
+        }
+        granted
+    }
+
+    fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo> {
+        leases::check_lease_ms(lease_ms)?;
+        // A renewal need not survive a power cut: after a reboot every lease of the last boot
+        // has lapsed anyway. So it skips the fsync (the next durable commit carries it), which
+        // keeps a thousand owned sessions from costing a hundred fsyncs a second.
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let locks = &self.locks;
+        let renewed = write_tx(&mut self.conn, &self.companions, |tx| {
+            let record = match lease::read(tx, session)? {
+                Some(record) if record.holder == fence.holder && record.epoch == fence.epoch => record,
+                other => {
+                    locks.fenced(other.as_ref(), session);
+                    return Err(leases::fenced(session, fence, other.as_ref().map(|r| (r.epoch, &r.owner))));
+                }
+            };
+            let mut next = leases::renewed(&record, lease_ms, &HostClock::now());
+            // A lease taken while a stopped process still held the lock file picks it up now.
+            next.kernel_lock = record.kernel_lock || locks.take(session).0;
+            lease::write(tx, session, &next)?;
+            Ok(next.info(true))
+        });
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        renewed
+    }
+
+    fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        let locks = &self.locks;
+        let released = write_tx(&mut self.conn, &self.companions, |tx| {
+            let record = lease::read(tx, session)?;
+            match record {
+                Some(mut record) if record.holder == fence.holder && record.epoch == fence.epoch => {
+                    record.holder.clear();
+                    record.kernel_lock = false;
+                    lease::write(tx, session, &record)?;
+                    Ok(true)
+                }
+                other => {
+                    locks.fenced(other.as_ref(), session);
+                    Ok(false)
+                }
+            }
+        })?;
+        if released {
+            self.locks.give_back(session);
+        }
+        Ok(())
+    }
+
+    fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let record = lease::read(&tx, session)?;
+        tx.commit()?;
+        let now = HostClock::now();
+        Ok(record.map(|r| r.info(self.locks.is_live(session, &r, &now))))
+    }
+
+    fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>> {
+        let now = HostClock::now();
+        let records = lease::read_all(&self.conn)?;
+        Ok(records
+            .into_iter()
+            .map(|(session, r)| {
+                let live = self.locks.is_live(&session, &r, &now);
+                (session, r.info(live))
+            })
+            .collect())
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
@@ -283,7 +391,7 @@ mod tests {
     fn reopening_keeps_data_and_schema() {
         let path = temp_path("reopen");
         let mut store = SqliteStore::open(&path).unwrap();
-        store.apply("s", &[KeyWrite { kind: "pre-key".into(), id: "1".into(), value: Some(vec![1, 9]) }]).unwrap();
+        store.apply("s", &[KeyWrite { kind: "pre-key".into(), id: "1".into(), value: Some(vec![1, 9]) }], None).unwrap();
         drop(store);
         let mut store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.get_keys("s", "pre-key", &["1".into()]).unwrap(), vec![Some(vec![1, 9])]);
@@ -292,15 +400,15 @@ mod tests {
     #[test]
     fn key_writes_refresh_the_session_time_at_most_once_a_second() {
         let mut store = SqliteStore::open_in_memory().unwrap();
-        store.set_creds("s", b"c").unwrap();
+        store.set_creds("s", b"c", None).unwrap();
         let time = |store: &mut SqliteStore| store.stats("s").unwrap().updated_at_ms.unwrap();
         store.conn.execute("UPDATE sessions SET updated_at = updated_at - 500", []).unwrap();
         let recent = time(&mut store);
-        store.apply("s", &[put("t", "1", b"v")]).unwrap();
+        store.apply("s", &[put("t", "1", b"v")], None).unwrap();
         assert_eq!(time(&mut store), recent, "less than a second old: left alone");
         store.conn.execute("UPDATE sessions SET updated_at = updated_at - 1000", []).unwrap();
         let old = time(&mut store);
-        store.apply("s", &[put("t", "1", b"w")]).unwrap();
+        store.apply("s", &[put("t", "1", b"w")], None).unwrap();
         assert!(time(&mut store) >= old + 1000);
     }
 }

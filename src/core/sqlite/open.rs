@@ -360,7 +360,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let path = temp_path("mode");
         let mut store = SqliteStore::open(&path).unwrap();
-        store.set_creds("s", b"\x01\x00").unwrap();
+        store.set_creds("s", b"\x01\x00", None).unwrap();
         for suffix in ["", "-wal", "-shm"] {
             let file = format!("{}{suffix}", path.display());
             let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
@@ -408,21 +408,21 @@ mod tests {
     fn a_write_after_the_database_file_was_deleted_or_replaced_is_an_io_error() {
         let path = temp_path("moved");
         let mut store = SqliteStore::open(&path).unwrap();
-        store.set_creds("s", b"c").unwrap();
+        store.set_creds("s", b"c", None).unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(store.set_creds("s", b"d").unwrap_err().code(), "ERR_STORE_IO");
-        assert_eq!(store.apply("s", &[put("t", "1", b"v")]).unwrap_err().code(), "ERR_STORE_IO");
-        assert_eq!(store.clear_keys("s").unwrap_err().code(), "ERR_STORE_IO");
-        assert_eq!(store.delete_session("s").unwrap_err().code(), "ERR_STORE_IO");
+        assert_eq!(store.set_creds("s", b"d", None).unwrap_err().code(), "ERR_STORE_IO");
+        assert_eq!(store.apply("s", &[put("t", "1", b"v")], None).unwrap_err().code(), "ERR_STORE_IO");
+        assert_eq!(store.clear_keys("s", None).unwrap_err().code(), "ERR_STORE_IO");
+        assert_eq!(store.delete_session("s", None).unwrap_err().code(), "ERR_STORE_IO");
         drop(store);
 
         let path = temp_path("replaced");
         let other = path.with_file_name("other.db");
         drop(SqliteStore::open(&other).unwrap());
         let mut store = SqliteStore::open(&path).unwrap();
-        store.apply("s", &[put("t", "1", b"v")]).unwrap();
+        store.apply("s", &[put("t", "1", b"v")], None).unwrap();
         std::fs::rename(&other, &path).unwrap();
-        let err = store.apply("s", &[put("t", "2", b"v")]).unwrap_err();
+        let err = store.apply("s", &[put("t", "2", b"v")], None).unwrap_err();
         assert_eq!(err.code(), "ERR_STORE_IO");
         assert!(err.to_string().contains("deleted or replaced"), "{err}");
         drop(store);
@@ -434,14 +434,14 @@ mod tests {
         for gone in [["-wal", "-shm"], ["-wal", ""], ["-shm", ""]] {
             let path = temp_path(&format!("companions{}", gone.concat()));
             let mut store = SqliteStore::open(&path).unwrap();
-            store.apply("s", &[put("t", "1", b"v")]).unwrap();
+            store.apply("s", &[put("t", "1", b"v")], None).unwrap();
             for suffix in gone.iter().filter(|s| !s.is_empty()) {
                 std::fs::remove_file(with_suffix(&path, suffix)).unwrap();
             }
-            let err = store.apply("s", &[put("t", "2", b"v")]).unwrap_err();
+            let err = store.apply("s", &[put("t", "2", b"v")], None).unwrap_err();
             assert_eq!(err.code(), "ERR_STORE_IO", "{gone:?}");
             assert!(err.to_string().contains("-wal or -shm"), "{err}");
-            assert_eq!(store.set_creds("s", b"c").unwrap_err().code(), "ERR_STORE_IO");
+            assert_eq!(store.set_creds("s", b"c", None).unwrap_err().code(), "ERR_STORE_IO");
         }
     }
 
@@ -450,11 +450,11 @@ mod tests {
         let path = temp_path("moved-before");
         let other_name = path.with_file_name("other-name.db");
         let mut store = SqliteStore::open(&path).unwrap();
-        store.apply("s", &[put("t", "1", b"v")]).unwrap();
+        store.apply("s", &[put("t", "1", b"v")], None).unwrap();
         // The same file stays reachable under another name: a write must not reach it.
         std::fs::hard_link(&path, &other_name).unwrap();
         std::fs::rename(&path, path.with_file_name("renamed.db")).unwrap();
-        assert_eq!(store.apply("s", &[put("t", "2", b"v")]).unwrap_err().code(), "ERR_STORE_IO");
+        assert_eq!(store.apply("s", &[put("t", "2", b"v")], None).unwrap_err().code(), "ERR_STORE_IO");
         drop(store);
         let conn = Connection::open_with_flags(&other_name, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
         let ids: Vec<String> =
@@ -468,7 +468,7 @@ mod tests {
         // with a disk I/O error, which must not be hidden by the end of the read's transaction.
         let path = temp_path("hard-link-open");
         let mut store = SqliteStore::open(&path).unwrap();
-        store.set_creds("s", b"c").unwrap();
+        store.set_creds("s", b"c", None).unwrap();
         let link = path.with_file_name("link.db");
         std::fs::hard_link(&path, &link).unwrap();
         if let Err(err) = SqliteStore::open(&link) {
