@@ -179,7 +179,10 @@ fn boot_clock() -> (&'static str, Option<i64>) {
         if boot.is_empty() || !ok {
             return ("", None);
         }
-        (boot.as_str(), Some(ts.tv_sec as i64 * 1000 + ts.tv_nsec as i64 / 1_000_000))
+        // `time_t` and `c_long` are narrower than i64 on 32-bit targets.
+        #[allow(clippy::unnecessary_cast)]
+        let ms = ts.tv_sec as i64 * 1000 + ts.tv_nsec as i64 / 1_000_000;
+        (boot.as_str(), Some(ms))
     }
     #[cfg(not(target_os = "linux"))]
     {
