@@ -35,6 +35,10 @@ export declare const ErrorCodes: {
   readonly VERIFY_FAILED: 'ERR_VERIFY_FAILED'
   /** No native binary loads on this platform (thrown when the package is loaded); the message says which package would hold it and how to build one. */
   readonly NATIVE_BINDING: 'ERR_NATIVE_BINDING'
+  /** Another owner holds a live lease on the session (`err.owner` says who, and until when); nothing was written. Pass `takeover: true` to take it over. */
+  readonly SESSION_LOCKED: 'ERR_SESSION_LOCKED'
+  /** This handle's lease is no longer the session's (taken over, released, or not renewed in time); nothing of the call was written. End the socket. */
+  readonly SESSION_FENCED: 'ERR_SESSION_FENCED'
 }
 
 export type AuthStoreErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -42,6 +46,31 @@ export type AuthStoreErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
 /** An error raised by this package. */
 export interface AuthStoreError extends Error {
   code: AuthStoreErrorCode
+  /** On `ERR_SESSION_LOCKED`: who owns the session. */
+  owner?: LeaseOwner
+}
+
+/** Who holds a session's lease (docs/ownership.md). */
+export interface LeaseOwner {
+  /** The owner's host name and process id (as the owner saw them; inside a container, the container's). */
+  host: string
+  pid: number
+  /** When it took the lease, and when the lease lapses unless renewed. */
+  acquiredAt: Date
+  expiresAt: Date
+}
+
+/** A session's stored lease, as `AuthStore.lease()`, `leases()` and `stats()` show it. */
+export interface LeaseInfo extends LeaseOwner {
+  /** Grows by one at every acquisition; never goes back. */
+  epoch: number
+  /** Held now: not released, not expired, and (SQLite) its holder alive. */
+  live: boolean
+}
+
+/** A lease granted by `AuthStore.acquireLease()`: `fence` goes with the holder's writes. */
+export interface GrantedLease extends LeaseInfo {
+  fence: string
 }
 
 /** Whether `err` is an error of this package (it has one of the `ErrorCodes`). */
@@ -76,8 +105,28 @@ export declare class AuthStore {
   readonly closed: boolean
   /** Every session that has creds or keys, sorted. */
   sessions(): Promise<string[]>
-  /** Removes a session's creds and all its keys, atomically. */
-  deleteSession(sessionId: string): Promise<void>
+  /** What the store is, whatever URL opened it: equal for two stores on one SQLite file or one Redis server, db and prefix. */
+  readonly identity: string
+  /**
+   * Removes a session's creds and all its keys, atomically. A session another owner holds is
+   * refused `ERR_SESSION_LOCKED` unless `takeover: true` (that owner is fenced). `fence`: the
+   * owner's own, from `acquireLease()`.
+   */
+  deleteSession(sessionId: string, options?: { takeover?: boolean; fence?: string }): Promise<void>
+  /**
+   * Takes the session's lease (`useRustAuthState` does it for you). `claim`: `'refuse'` (the
+   * default: `ERR_SESSION_LOCKED` if anyone holds it), `'process'` (take it from a holder in
+   * this process) or `'takeover'` (from anyone; that holder is fenced). `leaseMs` default 30000.
+   */
+  acquireLease(sessionId: string, options?: { leaseMs?: number; claim?: 'refuse' | 'process' | 'takeover' }): Promise<GrantedLease>
+  /** Extends the lease `fence` names by `leaseMs` from now; `ERR_SESSION_FENCED` if it is no longer the session's. */
+  renewLease(sessionId: string, fence: string, leaseMs?: number): Promise<GrantedLease>
+  /** Gives the lease back, so that the next owner takes the session at once; a lease already taken over is left alone. */
+  releaseLease(sessionId: string, fence: string): Promise<void>
+  /** The session's stored lease, or `null` if it was never leased. Reads only. */
+  lease(sessionId: string): Promise<LeaseInfo | null>
+  /** Every session's stored lease, sorted by session. Reads only. */
+  leases(): Promise<Array<LeaseInfo & { session: string }>>
   /** Checks the store's consistency (SQLite: integrity_check and foreign keys); resolves to the problems found, `[]` when sound. */
   check(): Promise<string[]>
   /** What a session holds. An unknown session has no creds and no keys. */
@@ -97,8 +146,11 @@ export declare class AuthStore {
 
   /** The session's saved creds, or `null`. */
   getCreds(sessionId: string): Promise<AuthenticationCreds | null>
-  /** Saves the session's creds atomically. */
-  setCreds(sessionId: string, creds: AuthenticationCreds | { [field: string]: unknown }): Promise<void>
+  /**
+   * Saves the session's creds atomically. `fence`: the owner's (from `acquireLease()`); without
+   * one, a session another owner holds is refused `ERR_SESSION_LOCKED`.
+   */
+  setCreds(sessionId: string, creds: AuthenticationCreds | { [field: string]: unknown }, fence?: string): Promise<void>
   /**
    * `SignalKeyStore.get` for one session (`app-state-sync-key` values come back as plain
    * objects, not protobuf messages); a missing id maps to `null`.
@@ -106,10 +158,10 @@ export declare class AuthStore {
   getKeys<T extends keyof SignalDataTypeMap>(sessionId: string, type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] | null }>
   /** The same for a type Baileys does not know yet. */
   getKeys(sessionId: string, type: string, ids: string[]): Promise<{ [id: string]: unknown }>
-  /** `SignalKeyStore.set` for one session: one atomic batch. */
-  setKeys(sessionId: string, data: SignalDataSet | AnyKeyData): Promise<void>
-  /** Removes every key of the session, keeping its creds. */
-  clearKeys(sessionId: string): Promise<void>
+  /** `SignalKeyStore.set` for one session: one atomic batch. `fence` as for `setCreds`. */
+  setKeys(sessionId: string, data: SignalDataSet | AnyKeyData, fence?: string): Promise<void>
+  /** Removes every key of the session, keeping its creds. `fence` as for `setCreds`. */
+  clearKeys(sessionId: string, fence?: string): Promise<void>
 }
 
 /** `AuthStore.stats()`. */
@@ -128,6 +180,8 @@ export interface SessionStats {
    * session last written by an older version of this package).
    */
   lastWriteAt: Date | null
+  /** The session's lease (who owns it, until when), or `null` if it was never leased. */
+  owner: LeaseInfo | null
 }
 
 /** One key of `AuthStore.listKeys()`. */
@@ -263,6 +317,29 @@ export interface UseRustAuthStateOptions {
    * Default: `import('baileys')`, then `import('@whiskeysockets/baileys')`.
    */
   baileys?: object
+  /**
+   * Own the session (docs/ownership.md): default `true` for stores other processes can open
+   * (SQLite files, Redis), `false` for `memory:` and `sqlite::memory:`. `false` is unsafe for
+   * fleets: nothing then stops two processes writing one session.
+   */
+  lease?: boolean
+  /** How long the lease lives without renewal, in ms (1000 to 86400000); renewed every third of it. Default 30000. */
+  leaseMs?: number
+  /** Take the session even if another process owns it; that owner's next write rejects `ERR_SESSION_FENCED`. */
+  takeover?: boolean
+  /** Called once, with the `ERR_SESSION_FENCED` error, when this handle loses the session: end the socket. */
+  onLost?: (err: AuthStoreError) => void
+  /** The owner's cache bound, in bytes of values (default 8 MiB); 0 turns it off. Owners only. */
+  cacheBytes?: number
+}
+
+/** `RustAuthState.stats()`. */
+export interface AuthStateStats {
+  session: string
+  /** This handle's lease, or `null` without one. */
+  lease: { epoch: number; leaseMs: number; expiresAt: Date; lost: boolean } | null
+  /** The owner's cache, or `null` without one. */
+  cache: { entries: number; bytes: number; maxBytes: number; hits: number; misses: number; hitRate: number } | null
 }
 
 export interface RustAuthState {
@@ -277,6 +354,16 @@ export interface RustAuthState {
   close(): Promise<void>
   /** The store holding this session (shared with the other sessions on its URL). */
   store: AuthStore
+  /**
+   * Resolves (never rejects) with the `ERR_SESSION_FENCED` error once this handle has lost the
+   * session: taken over, or its lease not renewed in time. End the socket then. Without a lease
+   * it never settles.
+   */
+  lost: Promise<AuthStoreError>
+  /** This handle's lease and cache (size, hits, hit rate). */
+  stats(): AuthStateStats
+  /** Deletes this session's creds and keys (logout), as its owner. */
+  deleteSession(): Promise<void>
 }
 
 /** A drop-in for Baileys' `useMultiFileAuthState`, backed by a native store. */

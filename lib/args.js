@@ -144,12 +144,59 @@ function keyTypes(value) {
 /** useRustAuthState's options, read once: `{ store, baileys }`. */
 function authStateOptions(value) {
   const given = options(value)
+  let read
   try {
-    const { store, baileys } = given
-    return { store, baileys }
+    const { store, baileys, lease, leaseMs, takeover, onLost, cacheBytes } = given
+    read = { store, baileys, lease, leaseMs, takeover, onLost, cacheBytes }
   } catch (cause) {
     throw invalid('options cannot be read', cause)
   }
+  if (read.lease !== undefined && typeof read.lease !== 'boolean') throw invalid('options.lease must be a boolean')
+  if (read.takeover !== undefined && typeof read.takeover !== 'boolean') throw invalid('options.takeover must be a boolean')
+  if (read.lease === false && (read.takeover !== undefined || read.leaseMs !== undefined)) {
+    throw invalid('options.takeover and options.leaseMs need a lease: drop them, or lease: false')
+  }
+  if (read.leaseMs !== undefined) leaseMs(read.leaseMs, 'options.leaseMs')
+  if (read.onLost !== undefined && typeof read.onLost !== 'function') throw invalid('options.onLost must be a function')
+  if (read.cacheBytes !== undefined && !(Number.isSafeInteger(read.cacheBytes) && read.cacheBytes >= 0)) {
+    throw invalid('options.cacheBytes must be a whole number of bytes, 0 or more (0 turns the cache off)')
+  }
+  return read
+}
+
+/** A lease duration in ms: a whole number from 1000 (1 s) to 86400000 (a day). */
+function leaseMs(value, what = 'leaseMs') {
+  if (!Number.isInteger(value) || value < 1000 || value > 86400000) {
+    throw invalid(`${what} must be a whole number of ms from 1000 to 86400000`)
+  }
+  return value
+}
+
+/** How acquireLease treats a lease someone else holds. */
+function claim(value) {
+  if (value !== 'refuse' && value !== 'process' && value !== 'takeover') throw invalid("claim must be 'refuse', 'process' or 'takeover'")
+  return value
+}
+
+/** A lease's fence token, as acquireLease returned it; undefined for a write by no owner unless `required`. */
+function fence(value, required = false) {
+  if (value === undefined && !required) return undefined
+  if (typeof value !== 'string' || value === '') throw invalid('fence must be the fence of a lease (acquireLease returns it)')
+  return value
+}
+
+/** deleteSession's options: `{ takeover?, fence? }`. */
+function deleteOptions(value) {
+  const given = options(value)
+  let read
+  try {
+    read = { takeover: given.takeover ?? false, fence: given.fence }
+  } catch (cause) {
+    throw invalid('options cannot be read', cause)
+  }
+  if (typeof read.takeover !== 'boolean') throw invalid('options.takeover must be a boolean')
+  fence(read.fence)
+  return read
 }
 
 /** options.baileys: the Baileys module, recognised by its initAuthCreds. */
@@ -224,6 +271,10 @@ module.exports = {
   folder,
   keyTypes,
   authStateOptions,
+  leaseMs,
+  claim,
+  fence,
+  deleteOptions,
   baileysModule,
   sharedStoreUrl,
   transferOptions,

@@ -12,6 +12,18 @@ const wire = require('./wire.js')
 const { track } = require('./spin.js')
 const { defaultStoreUrl } = require('./default-store.js')
 const { ErrorCodes, storeError } = require('./errors.js')
+const { withSessionLease, DEFAULT_LEASE_MS, hostName } = require('./ownership.js')
+
+/** A lease blob from the binding (src/core/wire.rs write_lease), or its decoded value, with Dates. */
+function readLease(blob, decoded = codec.decodeValue(blob)) {
+  const { fence, epoch, host, pid, acquiredAt, expiresAt, live } = decoded
+  return { fence, epoch, host, pid, acquiredAt: new Date(acquiredAt), expiresAt: new Date(expiresAt), live }
+}
+
+/** A lease as tools show it: without its fence, which only its holder uses. */
+function ownerOf({ fence: _fence, ...owner }) {
+  return owner
+}
 
 /** The native store of an AuthStore, for the copy engine (lib/transfer/), set in its static block. */
 let nativeOf
@@ -51,10 +63,61 @@ class AuthStore {
     return this.#native.sessions()
   }
 
-  /** Removes a session's creds and keys, atomically. */
-  async deleteSession(sessionId) {
+  /** What the store is, whatever URL opened it (a SQLite file's device and inode; a Redis server, db and prefix). */
+  get identity() {
+    return this.#native.identity
+  }
+
+  /**
+   * Removes a session's creds and keys, atomically. A session another owner holds a live lease
+   * on is refused ERR_SESSION_LOCKED (with `owner`), unless `takeover: true`, which fences that
+   * owner first (docs/ownership.md). `fence` is for the owner's own handle.
+   */
+  async deleteSession(sessionId, options) {
     args.sessionId(sessionId)
-    return this.#native.deleteSession(sessionId)
+    const { takeover, fence } = args.deleteOptions(options)
+    if (fence !== undefined || !takeover) return this.#native.deleteSession(sessionId, fence)
+    return withSessionLease(this, sessionId, { takeover }, (held) => this.#native.deleteSession(sessionId, held))
+  }
+
+  /**
+   * Takes the session's lease: `{ fence, epoch, host, pid, acquiredAt, expiresAt }`. `claim`:
+   * 'refuse' (ERR_SESSION_LOCKED if anyone holds it), 'process' (take it from a holder in this
+   * process, refuse others) or 'takeover' (take it from anyone). useRustAuthState does this
+   * for you; it is public for tools.
+   */
+  async acquireLease(sessionId, { leaseMs = DEFAULT_LEASE_MS, claim = 'refuse' } = {}) {
+    args.sessionId(sessionId)
+    args.leaseMs(leaseMs)
+    return readLease(await this.#native.acquireLease(sessionId, leaseMs, args.claim(claim), hostName()))
+  }
+
+  /** Renews the lease `fence` names for `leaseMs` from now; ERR_SESSION_FENCED if it is no longer the session's. */
+  async renewLease(sessionId, fence, leaseMs = DEFAULT_LEASE_MS) {
+    args.sessionId(sessionId)
+    args.leaseMs(leaseMs)
+    return readLease(await this.#native.renewLease(sessionId, args.fence(fence, true), leaseMs))
+  }
+
+  /** Gives the lease `fence` names back, so that the next owner takes the session at once. */
+  async releaseLease(sessionId, fence) {
+    args.sessionId(sessionId)
+    return this.#native.releaseLease(sessionId, args.fence(fence, true))
+  }
+
+  /**
+   * Who owns the session: `{ epoch, host, pid, acquiredAt, expiresAt, live }`, or null if it
+   * was never leased. `live` is false once released or expired (or, on SQLite, once its holder died).
+   */
+  async lease(sessionId) {
+    args.sessionId(sessionId)
+    const blob = await this.#native.lease(sessionId)
+    return blob === null ? null : ownerOf(readLease(blob))
+  }
+
+  /** Every session's lease, sorted by session: `[{ session, epoch, host, pid, acquiredAt, expiresAt, live }]`. */
+  async leases() {
+    return codec.decodeValue(await this.#native.leases()).map(([session, lease]) => ({ session, ...ownerOf(readLease(null, lease)) }))
   }
 
   /**
@@ -89,6 +152,7 @@ class AuthStore {
       totalKeys,
       totalBytes: totalBytes + (raw.credsBytes ?? 0),
       lastWriteAt: raw.updatedAt === null ? null : new Date(raw.updatedAt),
+      owner: await this.lease(sessionId),
     }
   }
 
@@ -128,11 +192,14 @@ class AuthStore {
     return creds
   }
 
-  /** Saves the session's creds atomically, as they are at the time of the call. */
-  async setCreds(sessionId, creds) {
+  /**
+   * Saves the session's creds atomically, as they are at the time of the call. `fence`: the
+   * owner's (its lease's); without one, a session another owner holds is refused ERR_SESSION_LOCKED.
+   */
+  async setCreds(sessionId, creds, fence) {
     args.sessionId(sessionId)
     args.creds(creds)
-    return track(this.#native.setCreds(sessionId, codec.encodeCreds(creds)), 'write')
+    return track(this.#native.setCreds(sessionId, codec.encodeCreds(creds), args.fence(fence)), 'write')
   }
 
   /** Like SignalKeyStore.get: every id is a key of the result, missing ones map to null. */
@@ -146,17 +213,17 @@ class AuthStore {
     return wire.decodeResults(results, asked)
   }
 
-  /** Like SignalKeyStore.set: one atomic batch; null or undefined deletes. */
-  async setKeys(sessionId, data) {
+  /** Like SignalKeyStore.set: one atomic batch; null or undefined deletes. `fence` as for setCreds. */
+  async setKeys(sessionId, data, fence) {
     args.sessionId(sessionId)
     args.keysData(data)
-    return track(this.#native.setKeys(sessionId, wire.encodeBatch(data)), 'write')
+    return track(this.#native.setKeys(sessionId, wire.encodeBatch(data), args.fence(fence)), 'write')
   }
 
-  /** Removes every key of the session, keeping its creds. */
-  async clearKeys(sessionId) {
+  /** Removes every key of the session, keeping its creds. `fence` as for setCreds. */
+  async clearKeys(sessionId, fence) {
     args.sessionId(sessionId)
-    return track(this.#native.clearKeys(sessionId), 'write')
+    return track(this.#native.clearKeys(sessionId, args.fence(fence)), 'write')
   }
 }
 
