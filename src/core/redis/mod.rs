@@ -19,7 +19,7 @@
 //! take the time from the server (`TIME`), so one lease is measured by one clock whichever
 //! client looks. Every write script checks the fence before its first write (see
 //! `refuse_write` in `scripts/common.lua`): the check and the write are one atomic script. A
-//! refused write returns a lease reply (not an error reply), which [`lease_outcome`] turns into
+//! refused write returns a lease reply (not an error reply), which `lease_outcome` turns into
 //! `ERR_SESSION_LOCKED` or `ERR_SESSION_FENCED`. The lease hash is not session data: it
 //! survives `delete_session` and is not listed by `sessions`; with a TTL it shares the session's
 //! deadline but never ends before the lease (see `keep_lease` in `scripts/common.lua`).
