@@ -290,3 +290,137 @@ fn the_lease_hash_outlives_a_delete_and_with_a_ttl_expires_with_the_session_neve
     let lease_at: i64 = redis::cmd("PEXPIRETIME").arg("ttl:{s}:lease").query(&mut raw).unwrap();
     assert_eq!(lease_at, renewed.owner.expires_at_ms);
 }
+
+/// A 3-master Redis Cluster on loopback (no replicas), each node in its own dir; `None`
+/// where redis-server or redis-cli cannot run (outside CI).
+struct RedisCluster {
+    nodes: Vec<(Child, u16)>,
+}
+
+impl RedisCluster {
+    fn start(dir: &Path) -> Option<RedisCluster> {
+        let tools = ["redis-server", "redis-cli"].iter().all(|tool| Command::new(tool).arg("--version").output().is_ok());
+        if !tools {
+            assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "redis-server and redis-cli are required in CI");
+            eprintln!("skipping: cannot run redis-server and redis-cli");
+            return None;
+        }
+        let mut cluster = RedisCluster { nodes: Vec::new() };
+        for i in 0..3 {
+            cluster.nodes.push(Self::node(&dir.join(format!("node{i}"))));
+        }
+        let addrs: Vec<String> = cluster.nodes.iter().map(|(_, port)| format!("127.0.0.1:{port}")).collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let deadline = Instant::now() + PATIENCE;
+        for (_, port) in &cluster.nodes {
+            loop {
+                let info = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+                    .and_then(|c| c.get_connection())
+                    .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut c))
+                    .unwrap_or_default();
+                if info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the cluster did not come up: {info}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Some(cluster)
+    }
+
+    /// One cluster node on a free port (a port found free may be taken before the server binds
+    /// it: then another one).
+    fn node(dir: &Path) -> (Child, u16) {
+        std::fs::create_dir_all(dir).unwrap();
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        for _ in 0..10 {
+            let (port, bus) = (free(), free());
+            if port == bus {
+                continue;
+            }
+            let mut child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--cluster-port", &bus.to_string()])
+                .arg("--cluster-config-file")
+                .arg(dir.join(format!("nodes-{port}.conf")))
+                .arg("--dir")
+                .arg(dir)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // lost the port: try another
+                }
+                let up = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+                    .and_then(|c| c.get_connection())
+                    .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+                if up.is_ok() {
+                    return (child, port);
+                }
+                assert!(Instant::now() < deadline, "a cluster node did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("no free port for a cluster node");
+    }
+
+    fn target(&self) -> RedisTarget {
+        RedisTarget::Cluster(self.nodes.iter().map(|(_, port)| format!("redis://127.0.0.1:{port}")).collect())
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for (child, _) in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[test]
+fn on_a_cluster_leases_and_fenced_writes_work_in_every_slot_and_are_all_listed() {
+    let dir = test_dir("cluster");
+    let Some(cluster) = RedisCluster::start(&dir) else { return };
+    let mut store = RedisStore::open(&cluster.target(), RedisOptions::default()).unwrap();
+    // Enough sessions that all three masters hold some (slots are spread by CRC16).
+    let sessions: Vec<String> = (0..24).map(|i| format!("s{i}")).collect();
+    let mut granted = Vec::new();
+    for session in &sessions {
+        let old = store.acquire_lease(session, &request_from("p1", Claim::Refuse)).unwrap();
+        let new = store.acquire_lease(session, &request_from("p2", Claim::Takeover)).unwrap();
+        store.apply(session, &[put("t", "k", b"v")], Some(&new.fence())).unwrap();
+        assert_eq!(store.apply(session, &[put("t", "k", b"old")], Some(&old.fence())).unwrap_err().code(), "ERR_SESSION_FENCED");
+        assert_eq!(store.set_creds(session, b"c", None).unwrap_err().code(), "ERR_SESSION_LOCKED");
+        granted.push(new);
+    }
+    // A lease alone is no session.
+    store.acquire_lease("lease-only", &request_from("p3", Claim::Refuse)).unwrap();
+    let mut expected = sessions.clone();
+    expected.sort();
+    assert_eq!(store.sessions().unwrap(), expected);
+    for (_, port) in &cluster.nodes {
+        let mut raw = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap().get_connection().unwrap();
+        let keys: i64 = redis::cmd("DBSIZE").query(&mut raw).unwrap();
+        assert!(keys > 0, "every master holds some sessions (node {port})");
+    }
+    let leases = store.leases().unwrap();
+    let mut with_lease_only = expected.clone();
+    with_lease_only.push("lease-only".into());
+    with_lease_only.sort();
+    assert_eq!(leases.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(), with_lease_only, "sorted, from every master");
+    assert!(leases.iter().all(|(_, l)| l.live && l.epoch >= 1));
+    for (session, held) in sessions.iter().zip(&granted) {
+        store.release_lease(session, &held.fence()).unwrap();
+        assert!(!store.lease(session).unwrap().unwrap().live);
+    }
+}
