@@ -27,7 +27,8 @@
 //! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one Lua script,
 //! which Redis runs atomically. A script checks the types of the keys it will write
 //! before writing anything, so it never stops halfway. The inspection calls (`list_keys`,
-//! `stats`, `sessions`) are the exception: they walk the data in pages, see `scripts/list_page.lua`.
+//! `stats`, `sessions`, `leases`) are the exception: they walk the data in pages, see
+//! `scripts/list_page.lua` (`leases` scans for lease hashes, then reads each in a round trip).
 //!
 //! Deadlines: `commandTimeoutMs` bounds one round trip. The first round trip of an operation
 //! is counted from when the operation was issued (waiting in line behind others counts);
