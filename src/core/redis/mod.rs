@@ -8,16 +8,27 @@
 //! | `baileys:{S}:types` | set | the key types that have at least one key |
 //! | `baileys:{S}:keys:<type>` | hash | id → value (codec blob) |
 //! | `baileys:{S}:updated` | string | the last write, ms since the epoch (writer's clock) |
+//! | `baileys:{S}:lease` | hash | the session's lease: holder, process, epoch, host, pid, acquired, expires (server's clock) |
 //!
 //! `{S}` is a cluster hash tag: all of a session's keys live in one slot, so every
 //! operation on a session is a single-slot command or script, on a standalone server and on
 //! a cluster alike. Values use the same codec as SQLite, so moving a session between
 //! backends is a copy.
 //!
+//! Leases (`docs/ownership.md`): the lease hash is read and written only by scripts, which
+//! take the time from the server (`TIME`), so one lease is measured by one clock whichever
+//! client looks. Every write script checks the fence before its first write (see
+//! `refuse_write` in `scripts/common.lua`): the check and the write are one atomic script. A
+//! refused write returns a lease reply (not an error reply), which `lease_outcome` turns into
+//! `ERR_SESSION_LOCKED` or `ERR_SESSION_FENCED`. The lease hash is not session data: it
+//! survives `delete_session` and is not listed by `sessions`; with a TTL it shares the session's
+//! deadline but never ends before the lease (see `keep_lease` in `scripts/common.lua`).
+//!
 //! Every operation is one round trip: reads are one `GET`/`HMGET`, writes one Lua script,
 //! which Redis runs atomically. A script checks the types of the keys it will write
 //! before writing anything, so it never stops halfway. The inspection calls (`list_keys`,
-//! `stats`, `sessions`) are the exception: they walk the data in pages, see `scripts/list_page.lua`.
+//! `stats`, `sessions`, `leases`) are the exception: they walk the data in pages, see
+//! `scripts/list_page.lua` (`leases` scans for lease hashes, then reads each in a round trip).
 //!
 //! Deadlines: `commandTimeoutMs` bounds one round trip. The first round trip of an operation
 //! is counted from when the operation was issued (waiting in line behind others counts);
@@ -42,7 +53,7 @@ mod options;
 pub use options::{RedisOptions, RedisTarget, MAX_TIMEOUT, MAX_TTL};
 
 use crate::core::error::{Result, StoreError};
-use crate::core::lease::{Fence, LeaseInfo, LeaseRequest};
+use crate::core::lease::{self, Claim, Fence, LeaseInfo, LeaseOwner, LeaseRequest};
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 
 /// One connection, to a server or to a cluster.
@@ -74,29 +85,33 @@ impl ConnectionLike for Connection {
     }
 }
 
-/// Shared by the session scripts below (KEYS[1] creds, KEYS[2] types, KEYS[3] updated;
-/// ARGV[1] the TTL in ms or 0, ARGV[2] the prefix of the type hashes, ARGV[3] the client's
-/// time in ms). Every script first checks that the session's keys hold what they should, so
-/// that it fails before writing anything rather than halfway: Redis does not roll back a
-/// script that fails. The time comes from the client (a script's `TIME` cannot be mocked or
-/// compared with the writer's other clocks).
+/// Shared by the session scripts below (KEYS[1] creds, KEYS[2] types, KEYS[3] updated,
+/// KEYS[4] lease; ARGV[1] the TTL in ms or 0, ARGV[2] the prefix of the type hashes, ARGV[3]
+/// the client's time in ms, ARGV[4] and ARGV[5] the fence's holder and epoch, `''` without a
+/// fence; each script's own arguments follow from ARGV[6]). Every script first checks that the
+/// session's keys hold what they should (and, if it writes, the fence), so that it fails before
+/// writing anything rather than halfway: Redis does not roll back a script that fails. The
+/// `updated` stamp comes from the client (a script's `TIME` cannot be mocked or compared with
+/// the writer's other clocks); lease times come from the server's `TIME`, so that every client
+/// measures a lease by the same clock.
 const COMMON_LUA: &str = include_str!("scripts/common.lua");
 
-/// Applies a key batch: ARGV[4..] are (op 'S' or 'D', type, id, value) quadruples.
+/// Applies a key batch: ARGV[6..] are (op 'S' or 'D', type, id, value) quadruples.
 const APPLY_LUA: &str = include_str!("scripts/apply.lua");
 
-/// Sets the creds (ARGV[4]). A script even without a TTL: a plain `SET` would drop the
+/// Sets the creds (ARGV[6]). A script even without a TTL: a plain `SET` would drop the
 /// creds' expiry in a session that a store with a TTL wrote (see `touch`).
 const SET_CREDS_LUA: &str = include_str!("scripts/set_creds.lua");
 
 /// Reads the creds, refreshing the session's expiry.
 const GET_CREDS_LUA: &str = include_str!("scripts/get_creds.lua");
 
-/// Reads ids of one type (ARGV[4] the type, ARGV[5..] the ids), refreshing the expiry.
+/// Reads ids of one type (ARGV[6] the type, ARGV[7..] the ids), refreshing the expiry.
 /// HMGET goes in chunks: Lua's unpack() takes at most a few thousand values.
 const GET_KEYS_LUA: &str = include_str!("scripts/get_keys.lua");
 
-/// Deletes every key of the session; ARGV[4] is '1' to delete the creds (the whole session) too.
+/// Deletes every key of the session but its lease; ARGV[6] is '1' to delete the creds (the
+/// whole session) too.
 const CLEAR_LUA: &str = include_str!("scripts/clear.lua");
 
 /// The session's summary, from one snapshot: whether it has creds, their length, its types
@@ -110,6 +125,18 @@ const STATS_LUA: &str = include_str!("scripts/stats.lua");
 /// deduplicate; ids written or deleted during the listing may or may not appear.
 const LIST_PAGE_LUA: &str = include_str!("scripts/list_page.lua");
 
+/// Grants the lease (ARGV[6..11]: holder, process, host, pid, lease ms, claim).
+const ACQUIRE_LUA: &str = include_str!("scripts/acquire.lua");
+
+/// Extends the lease held under the fence (ARGV[6]: lease ms).
+const RENEW_LUA: &str = include_str!("scripts/renew.lua");
+
+/// Releases the lease held under the fence, keeping its epoch.
+const RELEASE_LUA: &str = include_str!("scripts/release.lua");
+
+/// Reads the lease and whether it is live by the server's clock.
+const LEASE_LUA: &str = include_str!("scripts/lease.lua");
+
 /// Ids per page of `scripts/list_page.lua`.
 const LIST_PAGE_SIZE: u32 = 1000;
 
@@ -121,6 +148,10 @@ struct Scripts {
     clear: Script,
     stats: Script,
     list_page: Script,
+    acquire: Script,
+    renew: Script,
+    release: Script,
+    lease: Script,
 }
 
 impl Scripts {
@@ -134,6 +165,10 @@ impl Scripts {
             clear: with_touch(CLEAR_LUA),
             stats: with_touch(STATS_LUA),
             list_page: Script::new(LIST_PAGE_LUA),
+            acquire: with_touch(ACQUIRE_LUA),
+            renew: with_touch(RENEW_LUA),
+            release: with_touch(RELEASE_LUA),
+            lease: with_touch(LEASE_LUA),
         }
     }
 }
@@ -157,6 +192,8 @@ struct SessionKeys {
     creds: String,
     types: String,
     updated: String,
+    /// The lease hash: same hash tag, so same slot, as the session's data.
+    lease: String,
     /// Prefix of the per-type hashes: the type name follows.
     hash_prefix: String,
 }
@@ -268,6 +305,7 @@ impl RedisStore {
             creds: format!("{base}:creds"),
             types: format!("{base}:types"),
             updated: format!("{base}:updated"),
+            lease: format!("{base}:lease"),
             hash_prefix: format!("{base}:keys:"),
         }
     }
@@ -290,13 +328,24 @@ impl RedisStore {
         block_on(&self.runtime, deadline, cmd.query_async(&mut self.connection))
     }
 
-    /// Invokes a session script: KEYS = creds, types, updated; ARGV = ttl, hash prefix, the
-    /// time, then `extra`.
-    fn script<T: redis::FromRedisValue>(&mut self, pick: fn(&Scripts) -> &Script, session: &str, extra: Vec<Vec<u8>>) -> Result<T> {
+    /// Invokes a session script: KEYS = creds, types, updated, lease; ARGV = ttl, hash prefix,
+    /// the time, the fence's holder and epoch (`''` without), then `extra`.
+    fn script<T: redis::FromRedisValue>(
+        &mut self,
+        pick: fn(&Scripts) -> &Script,
+        session: &str,
+        fence: Option<&Fence>,
+        extra: Vec<Vec<u8>>,
+    ) -> Result<T> {
         let keys = self.keys(session);
         let deadline = self.round_trip_deadline();
         let mut invocation = pick(&self.scripts).prepare_invoke();
-        invocation.key(keys.creds).key(keys.types).key(keys.updated).arg(self.ttl_ms()).arg(keys.hash_prefix).arg(now_millis());
+        invocation.key(keys.creds).key(keys.types).key(keys.updated).key(keys.lease);
+        invocation.arg(self.ttl_ms()).arg(keys.hash_prefix).arg(now_millis());
+        match fence {
+            Some(fence) => invocation.arg(fence.holder.as_str()).arg(fence.epoch),
+            None => invocation.arg("").arg(""),
+        };
         for arg in extra {
             invocation.arg(arg);
         }
@@ -338,10 +387,18 @@ impl RedisStore {
         Ok(out)
     }
 
-    /// The session ids found by scanning every node for `pattern`'s keys.
+    /// The sessions that have data (creds or a types set): a session with only a lease hash
+    /// has none.
     fn scan_sessions(&mut self) -> Result<BTreeSet<String>> {
+        self.scan_session_keys("*", &[":creds", ":types"])
+    }
+
+    /// The session ids found by scanning every node for the keys `<prefix>:{<id>}<suffix>`,
+    /// where `pattern` matches after the `{` and `suffix` is one of `suffixes`. One page per
+    /// round trip, each with a deadline of its own.
+    fn scan_session_keys(&mut self, pattern: &str, suffixes: &[&str]) -> Result<BTreeSet<String>> {
         let prefix = format!("{}:{{", self.options.key_prefix);
-        let pattern = format!("{prefix}*");
+        let pattern = format!("{prefix}{pattern}");
         let nodes = match &self.connection {
             Connection::Server(_) => vec![None],
             Connection::Cluster(_) => self.cluster_masters()?.into_iter().map(Some).collect(),
@@ -365,8 +422,8 @@ impl RedisStore {
                     let key = stored_text(key, "key name")?;
                     // The escaped session id holds no '}', so the first one ends it.
                     let Some((session, rest)) = key.strip_prefix(&prefix).and_then(|k| k.split_once('}')) else { continue };
-                    // Only the keys that mean "this session has data".
-                    if rest == ":creds" || rest == ":types" {
+                    // Only the keys asked for (for `sessions`: those that mean "this session has data").
+                    if suffixes.contains(&rest) {
                         sessions.insert(unescape_session(session));
                     }
                 }
@@ -403,14 +460,15 @@ impl Store for RedisStore {
 
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
         if self.options.ttl.is_some() {
-            return self.script(|s| &s.get_creds, session, vec![]);
+            return self.script(|s| &s.get_creds, session, None, vec![]);
         }
         let key = self.keys(session).creds;
         self.query(redis::cmd("GET").arg(key))
     }
 
-    fn set_creds(&mut self, session: &str, creds: &[u8], _fence: Option<&Fence>) -> Result<()> {
-        self.script::<i64>(|s| &s.set_creds, session, vec![creds.to_vec()]).map(drop)
+    fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()> {
+        let reply = self.script(|s| &s.set_creds, session, fence, vec![creds.to_vec()])?;
+        write_outcome(session, fence, reply)
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -420,13 +478,13 @@ impl Store for RedisStore {
         if self.options.ttl.is_some() {
             let mut extra = vec![kind.as_bytes().to_vec()];
             extra.extend(ids.iter().map(|id| id.as_bytes().to_vec()));
-            return self.script(|s| &s.get_keys, session, extra);
+            return self.script(|s| &s.get_keys, session, None, extra);
         }
         let hash = format!("{}{kind}", self.keys(session).hash_prefix);
         self.query(redis::cmd("HMGET").arg(hash).arg(ids))
     }
 
-    fn apply(&mut self, session: &str, writes: &[KeyWrite], _fence: Option<&Fence>) -> Result<()> {
+    fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
         if writes.is_empty() {
             return Ok(());
         }
@@ -438,35 +496,72 @@ impl Store for RedisStore {
             };
             extra.extend([op, write.kind.as_bytes().to_vec(), write.id.as_bytes().to_vec(), value]);
         }
-        self.script::<i64>(|s| &s.apply, session, extra).map(drop)
+        let reply = self.script(|s| &s.apply, session, fence, extra)?;
+        write_outcome(session, fence, reply)
     }
 
-    fn clear_keys(&mut self, session: &str, _fence: Option<&Fence>) -> Result<()> {
-        self.script::<i64>(|s| &s.clear, session, vec![b"0".to_vec()]).map(drop)
+    fn clear_keys(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        let reply = self.script(|s| &s.clear, session, fence, vec![b"0".to_vec()])?;
+        write_outcome(session, fence, reply)
     }
 
-    fn delete_session(&mut self, session: &str, _fence: Option<&Fence>) -> Result<()> {
-        self.script::<i64>(|s| &s.clear, session, vec![b"1".to_vec()]).map(drop)
+    /// Deletes the session's data; its lease hash stays (epochs never go back).
+    fn delete_session(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        let reply = self.script(|s| &s.clear, session, fence, vec![b"1".to_vec()])?;
+        write_outcome(session, fence, reply)
     }
 
-    fn acquire_lease(&mut self, _session: &str, _request: &LeaseRequest) -> Result<LeaseInfo> {
-        Err(StoreError::Unsupported("TODO(issue 12, in progress): Redis leases".into()))
+    fn acquire_lease(&mut self, session: &str, request: &LeaseRequest) -> Result<LeaseInfo> {
+        lease::check_lease_ms(request.lease_ms)?;
+        if request.holder.is_empty() {
+            return Err(StoreError::invalid("a lease's holder must not be empty"));
+        }
+        let claim = match request.claim {
+            Claim::Refuse => "refuse",
+            Claim::SameProcess => "process",
+            Claim::Takeover => "takeover",
+        };
+        let extra = vec![
+            request.holder.as_bytes().to_vec(),
+            request.process.as_bytes().to_vec(),
+            request.host.as_bytes().to_vec(),
+            request.pid.to_string().into_bytes(),
+            request.lease_ms.to_string().into_bytes(),
+            claim.as_bytes().to_vec(),
+        ];
+        let reply: LeaseReply = self.script(|s| &s.acquire, session, None, extra)?;
+        lease_outcome(session, None, reply)?.ok_or_else(|| StoreError::Io("Redis granted a lease it does not hold".into()))
     }
 
-    fn renew_lease(&mut self, _session: &str, _fence: &Fence, _lease_ms: u64) -> Result<LeaseInfo> {
-        Err(StoreError::Unsupported("TODO(issue 12, in progress): Redis leases".into()))
+    fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo> {
+        lease::check_lease_ms(lease_ms)?;
+        let reply: LeaseReply = self.script(|s| &s.renew, session, Some(fence), vec![lease_ms.to_string().into_bytes()])?;
+        lease_outcome(session, Some(fence), reply)?.ok_or_else(|| StoreError::Io("Redis renewed a lease it does not hold".into()))
     }
 
-    fn release_lease(&mut self, _session: &str, _fence: &Fence) -> Result<()> {
-        Err(StoreError::Unsupported("TODO(issue 12, in progress): Redis leases".into()))
+    /// A fence that no longer matches releases nothing, and is no error.
+    fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        self.script::<i64>(|s| &s.release, session, Some(fence), vec![]).map(drop)
     }
 
-    fn lease(&mut self, _session: &str) -> Result<Option<LeaseInfo>> {
-        Ok(None)
+    /// One round trip; live by the server's clock.
+    fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
+        let reply: LeaseReply = self.script(|s| &s.lease, session, None, vec![])?;
+        lease_outcome(session, None, reply)
     }
 
+    /// Every lease hash under the prefix, sorted by session: a paged `SCAN` (one round trip
+    /// per page, each with its own deadline), then one round trip per lease. A lease that
+    /// vanishes meanwhile (expired with its session) is left out.
     fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>> {
-        Ok(Vec::new())
+        let sessions = self.scan_session_keys("*}:lease", &[":lease"])?;
+        let mut out = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            if let Some(info) = self.lease(&session)? {
+                out.push((session, info));
+            }
+        }
+        Ok(out)
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
@@ -487,7 +582,8 @@ impl Store for RedisStore {
     /// Creds and time come from one script; each type's count and bytes from a paged listing
     /// as in [`list_keys`](Store::list_keys), so that both describe the same ids.
     fn stats(&mut self, session: &str) -> Result<SessionStats> {
-        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<Vec<u8>>, Option<i64>) = self.script(|s| &s.stats, session, vec![])?;
+        let (has_creds, creds_len, kinds, updated): (bool, u64, Vec<Vec<u8>>, Option<i64>) =
+            self.script(|s| &s.stats, session, None, vec![])?;
         let kinds: Vec<KindStats> = self
             .scan_types(session, kinds)?
             .into_iter()
@@ -539,6 +635,48 @@ fn unescape_session(escaped: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// What the lease scripts return, and a write script that refuses to write (see `lease_reply`
+/// in `scripts/common.lua`): status ('ok', 'none', 'locked', 'fenced'), holder, epoch (`""`
+/// without a lease), host, pid, acquired, expires (server clock, ms), live (0/1).
+type LeaseReply = (String, String, String, String, u32, i64, i64, i64);
+
+/// A lease reply as the stored lease (`None` for 'none'), or the typed error it stands for:
+/// `ERR_SESSION_LOCKED` with its owner, or `ERR_SESSION_FENCED` for `fence`.
+fn lease_outcome(session: &str, fence: Option<&Fence>, reply: LeaseReply) -> Result<Option<LeaseInfo>> {
+    let (status, holder, epoch, host, pid, acquired_at_ms, expires_at_ms, live) = reply;
+    let owner = LeaseOwner { host, pid, acquired_at_ms, expires_at_ms };
+    let epoch = match epoch.as_str() {
+        "" => None,
+        text => Some(
+            text.parse::<u64>().map_err(|_| StoreError::corrupt(format!("session {session:?}: a stored lease epoch is not a number")))?,
+        ),
+    };
+    match (status.as_str(), fence) {
+        ("none", _) => Ok(None),
+        ("ok", _) => {
+            let epoch = epoch.ok_or_else(|| StoreError::Io("Redis returned a lease without an epoch".into()))?;
+            Ok(Some(LeaseInfo { holder, epoch, owner, live: live != 0 }))
+        }
+        ("locked", _) => Err(StoreError::SessionLocked { session: session.to_owned(), owner }),
+        ("fenced", Some(fence)) => Err(lease::fenced(session, fence, epoch.map(|e| (e, &owner)))),
+        (other, _) => Err(StoreError::Io(format!("unexpected lease reply from Redis: {other:?}"))),
+    }
+}
+
+/// A write script's reply: 1 when it wrote, else the lease reply that refused it (nothing
+/// written).
+fn write_outcome(session: &str, fence: Option<&Fence>, reply: Value) -> Result<()> {
+    match reply {
+        Value::Int(_) | Value::Okay => Ok(()),
+        Value::Array(_) => {
+            let reply: LeaseReply = redis::from_redis_value(reply).map_err(unexpected_reply)?;
+            lease_outcome(session, fence, reply).map(drop)?;
+            Err(StoreError::Io("Redis refused a write without saying why".into()))
+        }
+        other => Err(StoreError::Io(format!("unexpected reply from Redis to a write: {other:?}"))),
+    }
 }
 
 /// rustls needs one process-wide crypto provider for `rediss://`; installing it twice is harmless.
