@@ -135,11 +135,14 @@ test('a session is stored as creds, a set of types and one hash per type, under 
     'baileys:{L}:keys:pre-key',
     'baileys:{L}:keys:sender-key-memory',
     'baileys:{L}:keys:session',
+    // The owner's lease (docs/ownership.md): useRustAuthState owns the session.
+    'baileys:{L}:lease',
     'baileys:{L}:types',
     'baileys:{L}:updated',
   ]
   t.deepEqual(await keysOf(r), expected)
   t.is(await redisCommand(r, 'TYPE', 'baileys:{L}:creds'), 'string')
+  t.is(await redisCommand(r, 'TYPE', 'baileys:{L}:lease'), 'hash')
   // The last write, in ms since the epoch (AuthStore.stats reads it).
   t.true(Math.abs(Number(await redisCommand(r, 'GET', 'baileys:{L}:updated')) - Date.now()) < 60_000)
   t.is(await redisCommand(r, 'TYPE', 'baileys:{L}:types'), 'set')
@@ -242,7 +245,8 @@ test('clear() and deleteSession remove everything of their session and nothing e
   await redisCommand(r, 'SET', 'baileys:{a}x:creds', 'lookalike')
   await redisCommand(r, 'SADD', 'baileys:{a', 'half a tag')
 
-  const { state } = await useRustAuthState('a', { store, baileys })
+  // Not owned (lease: false), so that the store itself may delete the session below.
+  const { state } = await useRustAuthState('a', { store, baileys, lease: false })
   let before = await snapshot(r)
   await state.keys.clear()
   // clear() is a write: a's last-write time changes too.
@@ -636,7 +640,7 @@ test('without ttlSeconds, no key expires', async (t) => {
   await state.keys.set({ 'pre-key': { 1: preKey(1) }, session: { x: { v: 1 } } })
   await state.keys.get('pre-key', ['1'])
   const keys = await keysOf(r)
-  t.is(keys.length, 5)
+  t.is(keys.length, 6, 'creds, types, updated, two hashes and the lease')
   for (const key of keys) t.is(await redisCommand(r, 'PTTL', key), -1, key)
   await store.close()
 })
@@ -742,8 +746,11 @@ test('on a 3-master cluster, sessions on every node round-trip, share one slot e
   for (const id of sessions) t.is(await redisCommand({ port: ports[0] }, 'CLUSTER', 'KEYSLOT', `${prefix}:{${id}}:creds`), keySlot(`{${id}}`))
 
   const store = await openStore(cluster.url, { keyPrefix: prefix, commandTimeoutMs: 3000 })
+  const handles = new Map()
   for (const id of sessions) {
-    const { state, saveCreds } = await useRustAuthState(id, { store, baileys })
+    const handle = await useRustAuthState(id, { store, baileys })
+    handles.set(id, handle)
+    const { state, saveCreds } = handle
     state.creds.me = { id: `${id}@s.whatsapp.net` }
     await saveCreds()
     await state.keys.set({ 'pre-key': { 1: preKey(1), 2: preKey(2) }, session: { [`${id}.0`]: { id } } })
@@ -757,7 +764,7 @@ test('on a 3-master cluster, sessions on every node round-trip, share one slot e
   // Every node holds exactly the keys of its sessions, each session's keys in one slot.
   for (const port of ports) {
     const keys = await keysOf({ port }, `${prefix}:*`)
-    const expected = byNode.get(port).flatMap((id) => ['creds', 'types', 'keys:pre-key', 'keys:session', 'updated'].map((k) => `${prefix}:{${id}}:${k}`))
+    const expected = byNode.get(port).flatMap((id) => ['creds', 'types', 'keys:pre-key', 'keys:session', 'updated', 'lease'].map((k) => `${prefix}:{${id}}:${k}`))
     t.deepEqual(keys, expected.sort(), `node ${port}`)
     for (const id of byNode.get(port)) {
       const slots = new Set()
@@ -768,13 +775,14 @@ test('on a 3-master cluster, sessions on every node round-trip, share one slot e
 
   t.deepEqual(await store.sessions(), [...sessions].sort())
   const [gone, ...kept] = sessions
-  await store.deleteSession(gone)
+  // Owned sessions: their handles delete and clear them (the store alone may not).
+  await handles.get(gone).deleteSession()
   t.deepEqual(await store.sessions(), [...kept].sort())
   t.is(await store.getCreds(gone), null)
   t.deepEqual(await store.getKeys(gone, 'pre-key', ['1']), { 1: null })
   const node = nodeOf(keySlot(`{${gone}}`))
-  t.deepEqual((await keysOf({ port: node }, `${prefix}:{${gone}}*`)), [])
-  await store.clearKeys(kept[0])
+  t.deepEqual(await keysOf({ port: node }, `${prefix}:{${gone}}*`), [`${prefix}:{${gone}}:lease`], 'only the lease is kept: its epoch never goes back')
+  await handles.get(kept[0]).state.keys.clear()
   t.deepEqual(await store.getKeys(kept[0], 'pre-key', ['1']), { 1: null })
   t.deepEqual(await store.sessions(), [...kept].sort(), 'a session with creds only is still listed')
   for (const id of kept.slice(1)) t.deepEqual(await store.getKeys(id, 'pre-key', ['1']), { 1: preKey(1) })
@@ -829,15 +837,16 @@ test('a get issued after 200 un-awaited sets sees the last, and calls settle in 
   t.deepEqual((await state.keys.get('pre-key', ['1']))['1'], preKey(199))
   await Promise.all(writes)
 
+  // The store's own calls, on a session nobody owns ('order' is owned by the handle above).
   const settled = []
   const calls = []
   for (let i = 0; i < 2000; i++) {
     const kind = i % 4
     const call =
-      kind === 0 ? store.setKeys('order', { session: { x: { i } } })
-      : kind === 1 ? store.getKeys('order', 'session', ['x'])
-      : kind === 2 ? store.setCreds('order', { i })
-      : store.getCreds('order')
+      kind === 0 ? store.setKeys('mixed', { session: { x: { i } } })
+      : kind === 1 ? store.getKeys('mixed', 'session', ['x'])
+      : kind === 2 ? store.setCreds('mixed', { i })
+      : store.getCreds('mixed')
     calls.push(call.then((value) => (settled.push(i), value)))
   }
   const results = await Promise.all(calls)

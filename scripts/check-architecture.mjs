@@ -25,8 +25,8 @@ const RANKS = [
   ['lib/codec.js', 'lib/wire.js'],
   // the one gate for what callers pass
   ['lib/args.js'],
-  // one open store
-  ['lib/store.js'],
+  // one open store, and one owned session: its lease and the owner's cache
+  ['lib/store.js', 'lib/ownership.js', 'lib/owner-cache.js'],
   // what is built on stores: sharing them, moving sessions, the folder format
   ['lib/shared-stores.js', 'lib/transfer/copy.js', 'lib/transfer/export.js', 'lib/transfer/migrate.js', 'lib/folder.js'],
   // the faces of the package
@@ -133,7 +133,7 @@ console.log(`\n${graph.size} JavaScript modules`)
 // none uses another backend or anything above; layers wrap any backend, so none names one.
 const RUST_RANKS = [
   ['src/core/error.rs', 'src/core/varint.rs', 'src/core/redact.rs'],
-  ['src/core/codec.rs', 'src/core/store.rs'],
+  ['src/core/codec.rs', 'src/core/lease.rs', 'src/core/store.rs'],
   ['src/core/wire.rs'],
   ['src/core/memory.rs', 'src/core/sqlite/', 'src/core/redis/'],
   ['src/core/url.rs', 'src/core/layers/'],

@@ -9,6 +9,13 @@ export const STORES = [
   // Baileys' example does: extra information for the README's advice on whether to wrap.
   { id: 'ours-sqlite-cacheable', label: 'baileys-rust-auth (SQLite) + makeCacheableSignalKeyStore', module: 'ours.mjs', options: { backend: 'sqlite', cacheable: true }, persistent: true, extra: true, skip: ['coldstart'] },
   { id: 'ours-redis', label: 'baileys-rust-auth (Redis)', module: 'ours.mjs', options: { backend: 'redis' }, redis: true, persistent: true },
+  // What ownership costs and what the owner's cache gives (docs/ownership.md): the default rows
+  // above own each session (a lease, fenced writes) and cache it; these own it without the
+  // cache, and neither own nor cache it (as before ownership existed).
+  { id: 'ours-sqlite-nocache', label: 'baileys-rust-auth (SQLite), leased, no cache', module: 'ours.mjs', options: { backend: 'sqlite', cacheBytes: 0 }, persistent: true, extra: true, skip: ['coldstart'] },
+  { id: 'ours-sqlite-nolease', label: 'baileys-rust-auth (SQLite), lease: false', module: 'ours.mjs', options: { backend: 'sqlite', lease: false }, persistent: true, extra: true, skip: ['coldstart'] },
+  { id: 'ours-redis-nocache', label: 'baileys-rust-auth (Redis), leased, no cache', module: 'ours.mjs', options: { backend: 'redis', cacheBytes: 0 }, redis: true, persistent: true, extra: true, skip: ['coldstart'] },
+  { id: 'ours-redis-nolease', label: 'baileys-rust-auth (Redis), lease: false', module: 'ours.mjs', options: { backend: 'redis', lease: false }, redis: true, persistent: true, extra: true, skip: ['coldstart'] },
   { id: 'bsqlite-full', label: 'better-sqlite3 (WAL, FULL)', module: 'better-sqlite3.mjs', options: { synchronous: 'FULL' }, persistent: true },
   // The NORMAL row is extra information, so it runs only where it is cheap and says something:
   // chat is dominated by Signal crypto (seconds per run for every store), and coldstart only

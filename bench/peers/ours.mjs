@@ -1,7 +1,9 @@
 // baileys-rust-auth itself, through its public API (useRustAuthState over one openStore), on
 // SQLite (a fresh file: WAL, synchronous=FULL, as shipped) or on the run's private Redis.
 // `cacheable: true` wraps the keys in Baileys' makeCacheableSignalKeyStore, as many apps do, to
-// measure whether that pays (README: "Baileys' makeCacheableSignalKeyStore").
+// measure whether that pays (README: "Baileys' makeCacheableSignalKeyStore"). `lease: false`
+// and `cacheBytes: 0` measure what ownership costs and what the owner's cache gives
+// (docs/ownership.md): by default each session is owned (leased, fenced writes) and cached.
 //
 // Every peer module exports `open(config)` resolving to a backend:
 //   backend.use(sessionId) -> { state: { creds, keys: { get, set } }, saveCreds, close() }
@@ -21,7 +23,8 @@ export async function open({ dir, redisUrl, keyPrefix, baileys, options }) {
       : await openStore(`sqlite:${join(dir, 'auth.db')}`)
   return {
     async use(sessionId) {
-      const { state, saveCreds, close } = await useRustAuthState(sessionId, { store, baileys })
+      const ownership = { lease: options.lease, cacheBytes: options.cacheBytes }
+      const { state, saveCreds, close } = await useRustAuthState(sessionId, { store, baileys, ...ownership })
       if (options.cacheable) state.keys = baileys.makeCacheableSignalKeyStore(state.keys)
       // The store was passed in: closing a session releases it and leaves the store open.
       return { state, saveCreds, close }

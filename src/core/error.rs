@@ -33,8 +33,8 @@ pub enum StoreError {
     Unavailable(String),
     /// Another owner holds a live lease on the session (`docs/ownership.md`): it is refused, and
     /// nothing was written. `owner` says who, and until when.
-    #[error("session {session:?} is owned by {} (pid {}) until {}; pass takeover: true to take it over (that owner is then fenced)", owner.host, owner.pid, super::lease::iso_time(owner.expires_at_ms))]
-    SessionLocked { session: String, owner: super::lease::LeaseOwner },
+    #[error("session {session:?} is owned by {} (pid {}) until {}; pass takeover: true to take it over (that owner is then fenced)", owner.host, owner.pid, iso_time(owner.expires_at_ms))]
+    SessionLocked { session: String, owner: LeaseOwner },
     /// The handle's lease is no longer the session's (taken over, released, or lost): nothing
     /// of the call was written, and the handle must stop.
     #[error("{0}")]
@@ -100,9 +100,44 @@ impl From<std::io::Error> for StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Who holds (or last held) a session's lease, as `ERR_SESSION_LOCKED` and `stats` show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseOwner {
+    pub host: String,
+    pub pid: u32,
+    /// When the holder took the lease and when it lapses without renewal, in ms since the
+    /// Unix epoch (Redis: by the server's clock; SQLite: by the host's wall clock).
+    pub acquired_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// A time in ms since the Unix epoch as ISO 8601 UTC (`2026-12-02T06:00:00.000Z`), for messages.
+pub(crate) fn iso_time(ms: i64) -> String {
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, milli) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_read_as_iso_8601() {
+        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_time(1_796_191_200_123), "2026-12-02T06:00:00.123Z");
+        assert_eq!(iso_time(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
 
     #[test]
     fn codes_are_stable() {
@@ -115,6 +150,9 @@ mod tests {
         assert_eq!(StoreError::NotFound("x".into()).code(), "ERR_STORE_NOT_FOUND");
         assert_eq!(StoreError::Unavailable("x".into()).code(), "ERR_STORE_UNAVAILABLE");
         assert_eq!(StoreError::Unsupported("x".into()).code(), "ERR_UNSUPPORTED");
+        assert_eq!(StoreError::SessionFenced("x".into()).code(), "ERR_SESSION_FENCED");
+        let owner = LeaseOwner { host: "h".into(), pid: 1, acquired_at_ms: 0, expires_at_ms: 0 };
+        assert_eq!(StoreError::SessionLocked { session: "s".into(), owner }.code(), "ERR_SESSION_LOCKED");
     }
 
     #[test]

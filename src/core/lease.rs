@@ -16,8 +16,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+pub use super::error::LeaseOwner;
 use super::error::{Result, StoreError};
-use super::store::now_millis;
 
 /// What a writer proves with each write: the lease it was granted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,17 +95,6 @@ impl LeaseRequest {
     }
 }
 
-/// Who holds (or last held) a session's lease, as `ERR_SESSION_LOCKED` and `stats` show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaseOwner {
-    pub host: String,
-    pub pid: u32,
-    /// When the holder took the lease and when it lapses without renewal, in ms since the
-    /// Unix epoch (Redis: by the server's clock; SQLite: by the host's wall clock).
-    pub acquired_at_ms: i64,
-    pub expires_at_ms: i64,
-}
-
 /// A session's lease as it is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseInfo {
@@ -152,7 +141,8 @@ pub struct HostClock {
 impl HostClock {
     pub fn now() -> HostClock {
         let (boot, boot_ms) = boot_clock();
-        HostClock { wall_ms: now_millis(), boot: boot.to_owned(), boot_ms }
+        let wall_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        HostClock { wall_ms, boot: boot.to_owned(), boot_ms }
     }
 
     /// Whether a deadline has passed. On the holder's own boot the boot-time clock decides:
@@ -236,7 +226,7 @@ pub fn is_live(record: &LeaseRecord, now: &HostClock, holder_died: impl FnOnce()
 pub fn check_write(session: &str, stored: Option<(&str, u64, &LeaseOwner)>, live: bool, fence: Option<&Fence>) -> Result<()> {
     match (fence, stored) {
         (Some(fence), Some((holder, epoch, _))) if holder == fence.holder && epoch == fence.epoch => Ok(()),
-        (Some(fence), stored) => Err(fenced(session, fence, stored.map(|(_, epoch, owner)| (epoch, owner)))),
+        (Some(fence), stored) => Err(fenced(session, fence, stored)),
         (None, Some((holder, _, owner))) if live && !holder.is_empty() => {
             Err(StoreError::SessionLocked { session: session.to_owned(), owner: owner.clone() })
         }
@@ -244,14 +234,12 @@ pub fn check_write(session: &str, stored: Option<(&str, u64, &LeaseOwner)>, live
     }
 }
 
-/// `ERR_SESSION_FENCED` for a fence that no longer matches `stored` (epoch, owner), if any.
-pub fn fenced(session: &str, fence: &Fence, stored: Option<(u64, &LeaseOwner)>) -> StoreError {
+/// `ERR_SESSION_FENCED` for a fence that no longer matches `stored` (holder, epoch, owner), if any.
+pub fn fenced(session: &str, fence: &Fence, stored: Option<(&str, u64, &LeaseOwner)>) -> StoreError {
     let now = match stored {
-        Some((epoch, owner)) if epoch != fence.epoch => {
-            format!("it was taken over (epoch {epoch}, by {} pid {})", owner.host, owner.pid)
-        }
-        Some(_) => "it was released".to_owned(),
         None => "the store holds no lease for it".to_owned(),
+        Some(("", _, _)) => "it was released".to_owned(),
+        Some((_, epoch, owner)) => format!("it was taken over (epoch {epoch}, by {} pid {})", owner.host, owner.pid),
     };
     StoreError::SessionFenced(format!(
         "session {session:?}: this handle's lease (epoch {}) is no longer the session's: {now}; nothing of this call was written",
@@ -318,23 +306,6 @@ pub fn check_lease_ms(lease_ms: u64) -> Result<()> {
         return Err(StoreError::invalid(format!("leaseMs must be between 1000 and {MAX_LEASE_MS}")));
     }
     Ok(())
-}
-
-/// A time in ms since the Unix epoch as ISO 8601 UTC (`2026-12-02T06:00:00.000Z`), for messages.
-pub fn iso_time(ms: i64) -> String {
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Howard Hinnant's days-to-civil.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, milli) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
 impl LeaseRecord {
@@ -408,13 +379,6 @@ mod tests {
         for bad in ["", "9", ":x", "0:x", "x:y", "9:"] {
             assert_eq!(Fence::parse(bad).unwrap_err().code(), "ERR_INVALID_ARG", "{bad:?}");
         }
-    }
-
-    #[test]
-    fn times_read_as_iso_8601() {
-        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_time(1_796_191_200_123), "2026-12-02T06:00:00.123Z");
-        assert_eq!(iso_time(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl MemoryStore {
     fn held(&mut self, session: &str, fence: &Fence) -> Result<&mut LeaseRecord> {
         match self.leases.get_mut(session) {
             Some(r) if r.holder == fence.holder && r.epoch == fence.epoch => Ok(r),
-            other => Err(lease::fenced(session, fence, other.map(|r| (r.epoch, &r.owner)))),
+            other => Err(lease::fenced(session, fence, other.map(|r| (r.holder.as_str(), r.epoch, &r.owner)))),
         }
     }
 }

@@ -8,13 +8,6 @@
 //! metrics      (later)  outermost: it times and counts what the caller asked for, including
 //!                       the time spent in every layer below, and sees every error, whoever
 //!                       raised it.
-//! ownership    (later, issue 12)  lease fencing: refuses a write from a process that no longer
-//!                       owns the session, before a cache could absorb it or anything is
-//!                       encrypted; its lease row/key is written by the backend in the same
-//!                       transaction or script as the batch (see `store.rs`).
-//! cache        (later)  above the cipher, so that it holds plaintext and a hit costs no
-//!                       decryption; below ownership, so that a fenced-off process cannot be
-//!                       served (or fill) a stale cache; invalidated by the lease generation.
 //! checked      (now)    the byte check: every value written is a codec blob (creds an object),
 //!                       every value read begins as one (creds: is one) or is
 //!                       `ERR_STORE_CORRUPT`. Above the cipher, since
@@ -26,6 +19,11 @@
 //! backend               memory, sqlite, redis (later postgres, mysql): stores bytes, knows
 //!                       nothing of codecs, caches or keys.
 //! ```
+//!
+//! Session ownership is not a layer: each write carries its handle's fence, which the backend
+//! checks inside the write's own transaction or script (see [`lease`](super::lease) and
+//! `docs/architecture.md`), and every layer forwards it unchanged. The owner's cache holds
+//! decoded values, so it lives in JavaScript (`lib/owner-cache.js`), above all of these.
 //!
 //! A layer is generic over the store it wraps (`Checked<S: Store>`), so the factory builds the
 //! stack with static dispatch and the executor makes one dynamic call per operation.

@@ -660,7 +660,7 @@ fn lease_outcome(session: &str, fence: Option<&Fence>, reply: LeaseReply) -> Res
             Ok(Some(LeaseInfo { holder, epoch, owner, live: live != 0 }))
         }
         ("locked", _) => Err(StoreError::SessionLocked { session: session.to_owned(), owner }),
-        ("fenced", Some(fence)) => Err(lease::fenced(session, fence, epoch.map(|e| (e, &owner)))),
+        ("fenced", Some(fence)) => Err(lease::fenced(session, fence, epoch.map(|e| (holder.as_str(), e, &owner)))),
         (other, _) => Err(StoreError::Io(format!("unexpected lease reply from Redis: {other:?}"))),
     }
 }

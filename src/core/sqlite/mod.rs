@@ -45,12 +45,14 @@ pub struct SqliteStore {
     identity: String,
     /// The sessions' lock files (`lease.rs`).
     locks: LockFiles,
+    /// Whether the connection may still be at `synchronous=NORMAL` after a lease write.
+    relaxed: bool,
 }
 
 impl From<Opened> for SqliteStore {
     fn from(Opened { conn, companions, identity }: Opened) -> Self {
         let locks = LockFiles::new(conn.path(), &identity);
-        SqliteStore { conn, companions, identity, locks }
+        SqliteStore { conn, companions, identity, locks, relaxed: false }
     }
 }
 
@@ -75,6 +77,10 @@ impl SqliteStore {
     /// Runs `work` in one `IMMEDIATE` transaction after the session's fence check
     /// ([`LockFiles::check_write`]), and commits it; see [`write_tx`].
     fn write<T>(&mut self, session: &str, fence: Option<&Fence>, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        if self.relaxed {
+            self.conn.pragma_update(None, "synchronous", "FULL")?;
+            self.relaxed = false;
+        }
         let locks = &self.locks;
         write_tx(&mut self.conn, &self.companions, |tx| {
             locks.check_write(tx, session, fence)?;
@@ -112,6 +118,29 @@ fn write_tx<T>(
     tx.commit()?;
     files_in_place(conn, companions, Check::AllFiles)?;
     Ok(result)
+}
+
+/// [`write_tx`] without waiting for the disk (`synchronous=NORMAL` for this one commit; WAL
+/// keeps it atomic, and the next durable commit makes it durable too), for lease records only.
+/// They need not survive a power cut: after a reboot every lease of the last boot has lapsed,
+/// and a fence compares the holder (unique to each acquisition) as well as the epoch, so an
+/// epoch given twice across a crash still fences. Without it, a thousand sessions starting
+/// would cost a thousand fsyncs, and owning them a hundred fsyncs a second of renewals.
+/// `relaxed` records that the connection is not back at `FULL`: every data write restores it
+/// first ([`SqliteStore::write`]), or fails, so no data write is acknowledged before it is durable.
+fn without_fsync<T>(
+    conn: &mut rusqlite::Connection,
+    companions: &Companions,
+    relaxed: &mut bool,
+    work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    *relaxed = true;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let result = write_tx(conn, companions, work);
+    if conn.pragma_update(None, "synchronous", "FULL").is_ok() {
+        *relaxed = false;
+    }
+    result
 }
 
 impl Store for SqliteStore {
@@ -209,7 +238,7 @@ impl Store for SqliteStore {
         leases::check_lease_ms(request.lease_ms)?;
         let locks = &self.locks;
         let mut took_lock = false;
-        let granted = write_tx(&mut self.conn, &self.companions, |tx| {
+        let granted = without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
             let now = HostClock::now();
             let previous = lease::read(tx, session)?;
             leases::decide(session, previous.as_ref(), request, &now, || locks.is_free(session))?;
@@ -227,17 +256,13 @@ impl Store for SqliteStore {
 
     fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo> {
         leases::check_lease_ms(lease_ms)?;
-        // A renewal need not survive a power cut: after a reboot every lease of the last boot
-        // has lapsed anyway. So it skips the fsync (the next durable commit carries it), which
-        // keeps a thousand owned sessions from costing a hundred fsyncs a second.
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         let locks = &self.locks;
-        let renewed = write_tx(&mut self.conn, &self.companions, |tx| {
+        without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
             let record = match lease::read(tx, session)? {
                 Some(record) if record.holder == fence.holder && record.epoch == fence.epoch => record,
                 other => {
                     locks.fenced(other.as_ref(), session);
-                    return Err(leases::fenced(session, fence, other.as_ref().map(|r| (r.epoch, &r.owner))));
+                    return Err(leases::fenced(session, fence, other.as_ref().map(|r| (r.holder.as_str(), r.epoch, &r.owner))));
                 }
             };
             let mut next = leases::renewed(&record, lease_ms, &HostClock::now());
@@ -245,14 +270,12 @@ impl Store for SqliteStore {
             next.kernel_lock = record.kernel_lock || locks.take(session).0;
             lease::write(tx, session, &next)?;
             Ok(next.info(true))
-        });
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        renewed
+        })
     }
 
     fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
         let locks = &self.locks;
-        let released = write_tx(&mut self.conn, &self.companions, |tx| {
+        let released = without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
             let record = lease::read(tx, session)?;
             match record {
                 Some(mut record) if record.holder == fence.holder && record.epoch == fence.epoch => {
@@ -395,6 +418,25 @@ mod tests {
         drop(store);
         let mut store = SqliteStore::open(&path).unwrap();
         assert_eq!(store.get_keys("s", "pre-key", &["1".into()]).unwrap(), vec![Some(vec![1, 9])]);
+    }
+
+    #[test]
+    fn lease_writes_skip_the_fsync_and_data_writes_wait_for_it_again() {
+        use crate::core::lease::{Claim, LeaseRequest};
+        let path = temp_path("lease-sync");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let synchronous = |store: &SqliteStore| store.conn.pragma_query_value(None, "synchronous", |r| r.get::<_, i64>(0)).unwrap();
+        let lease = store.acquire_lease("s", &LeaseRequest::new(30_000, Claim::Refuse, "h")).unwrap();
+        assert_eq!(synchronous(&store), 2, "FULL again after the acquisition");
+        store.renew_lease("s", &lease.fence(), 30_000).unwrap();
+        assert_eq!(synchronous(&store), 2);
+        // Were FULL not restored, the next data write restores it before it commits.
+        store.relaxed = true;
+        store.conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+        store.apply("s", &[put("t", "1", b"v")], Some(&lease.fence())).unwrap();
+        assert_eq!((synchronous(&store), store.relaxed), (2, false));
+        store.release_lease("s", &lease.fence()).unwrap();
+        assert!(path.with_extension("db.leases").is_dir(), "the lock files live beside the database");
     }
 
     #[test]
