@@ -306,6 +306,28 @@ test('a value from the owner cache is a copy: mutating what was written or read 
   t.deepEqual((await fresh.getKeys('bot', 'session', ['a'])).a, second)
 })
 
+test('a large value is lent from the cache once, and mutating it changes nothing stored or cached', async (t) => {
+  const url = `sqlite:${join(tempDir(), 'auth.db')}`
+  const handle = await useRustAuthState('bot', { store: url })
+  t.teardown(() => handle.close())
+  const chains = {}
+  for (let i = 0; i < 400; i++) chains[`chain${i}`] = { key: 'k'.repeat(40), counter: i }
+  const record = { chains }
+  const expected = structuredClone(record)
+  await handle.state.keys.set({ session: { big: record } })
+  record.chains.chain0.counter = -1
+  const lent = (await handle.state.keys.get('session', ['big'])).big
+  t.deepEqual(lent, expected)
+  t.is(handle.stats().cache.hits, 1)
+  lent.chains.chain1.counter = -1
+  delete lent.chains.chain2
+  const again = (await handle.state.keys.get('session', ['big'])).big
+  t.deepEqual(again, expected, 'read from the store: the lent copy was the caller\u2019s')
+  t.is(handle.stats().cache.misses, 1)
+  again.chains.chain3.counter = -1
+  t.deepEqual((await handle.state.keys.get('session', ['big'])).big, expected, 'a large value read from the store is not kept')
+})
+
 test('values the cache cannot copy as the codec stores them are written as given and read from the store', async (t) => {
   const url = `sqlite:${join(tempDir(), 'auth.db')}`
   const handle = await useRustAuthState('bot', { store: url })

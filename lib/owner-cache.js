@@ -14,12 +14,22 @@
 //   would (a toJSON, a class instance, a serialized-Buffer shape, undefined, -0...) is written
 //   as given and not cached.
 // - Bounded: at most `maxBytes` of (estimated) value bytes, least recently used out first.
+// - Large values are lent (see LEND_BYTES): a hit hands the cache's copy out and forgets it.
 
 const { classifyEntries } = require('./buffer-json.js')
 const { setEntry } = require('./codec.js')
 
 /** The default bound of one handle's cache, in bytes of values. */
 const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024
+
+/**
+ * Values larger than this (estimated bytes) are lent, not copied: a hit hands out the cache's
+ * own copy and forgets it. Copying a 60 KB session record costs about as much as decoding it
+ * (V8 builds its many-keyed objects one property at a time), so a copy per hit would gain
+ * little; libsignal reads a session once per message and then writes it, so the next read
+ * finds the copy the write made. A large value read from the store is not kept either.
+ */
+const LEND_BYTES = 16 * 1024
 
 /** A per-entry overhead in the byte estimate: a Map slot, its key and the entry object. */
 const ENTRY_OVERHEAD = 64
@@ -101,6 +111,33 @@ function copyObject(value, ctx, depth) {
   return out
 }
 
+/**
+ * Whether a decoded value's estimated size stays within LEND_BYTES, found without copying it
+ * (a walk that stops as soon as it is over).
+ */
+function fitsCopy(value, size, depth = 0) {
+  switch (typeof value) {
+    case 'string':
+      size.bytes += value.length + 8
+      break
+    case 'object':
+      if (value === null) break
+      if (value instanceof Uint8Array) {
+        size.bytes += value.byteLength + 16
+        break
+      }
+      if (depth >= MAX_DEPTH) return false
+      for (const key of Object.keys(value)) {
+        size.bytes += key.length + 8
+        if (!fitsCopy(value[key], size, depth + 1)) return false
+      }
+      break
+    default:
+      size.bytes += 8
+  }
+  return size.bytes <= LEND_BYTES
+}
+
 /** A copy of a value the cache holds (exact by construction). */
 function copyKnown(value) {
   return copyAny(value, { bytes: 0, exact: true }, 0)
@@ -146,8 +183,13 @@ class OwnerCache {
         continue
       }
       this.#hits++
-      this.#entries.delete(key) // most recently used: to the end
-      this.#entries.set(key, entry)
+      this.#entries.delete(key)
+      if (entry.bytes > LEND_BYTES) {
+        this.#bytes -= entry.bytes
+        found.set(id, entry.value) // lent: the caller owns it now
+        continue
+      }
+      this.#entries.set(key, entry) // most recently used: to the end
       found.set(id, entry.value === null ? null : copyKnown(entry.value))
     }
     return { found, missing, seq: ++this.#seq }
@@ -158,6 +200,8 @@ class OwnerCache {
     const key = cacheKey(type, id)
     if (this.#lastWriteAll > seq || (this.#lastWrite.get(key) ?? 0) > seq || this.#pendingAll > 0 || this.#pending.has(key)) return
     if (value === null) return this.#put(key, null, ENTRY_OVERHEAD)
+    const size = { bytes: ENTRY_OVERHEAD, exact: true }
+    if (!fitsCopy(value, size)) return // large: the caller has the only copy worth making
     const { copy, bytes, exact } = copyValue(value) // a decoded value: always exact
     if (exact) this.#put(key, copy, bytes + ENTRY_OVERHEAD)
   }
@@ -271,4 +315,4 @@ class OwnerCache {
   }
 }
 
-module.exports = { OwnerCache, DEFAULT_CACHE_BYTES, copyValue }
+module.exports = { OwnerCache, DEFAULT_CACHE_BYTES, LEND_BYTES, copyValue }
