@@ -1,8 +1,12 @@
 // Compiled by `npm run test:types`, never run: the public types fit Baileys' own types.
 import makeWASocket, { type AuthenticationState, type SignalKeyStore, useMultiFileAuthState } from 'baileys'
 import {
+  type AuthStateStats,
   type AuthStore,
+  type AuthStoreError,
   type AuthStoreErrorCode,
+  type GrantedLease,
+  type LeaseInfo,
   ErrorCodes,
   exportFolder,
   importFolder,
@@ -81,4 +85,34 @@ export function handle(err: unknown): AuthStoreErrorCode | undefined {
     return code
   }
   return undefined
+}
+
+export async function ownership(): Promise<void> {
+  const auth = await useRustAuthState('session-id', {
+    leaseMs: 60000,
+    takeover: false,
+    cacheBytes: 4 * 1024 * 1024,
+    onLost: (err) => console.log(err.code === ErrorCodes.SESSION_FENCED),
+  })
+  const lost: AuthStoreError = await auth.lost
+  const stats: AuthStateStats = auth.stats()
+  const epoch: number | undefined = stats.lease?.epoch
+  const hitRate: number | undefined = stats.cache?.hitRate
+  await auth.deleteSession()
+  const store = await openStore('sqlite:./auth.db')
+  const owner: LeaseInfo | null = await store.lease('session-id')
+  const expires: Date | undefined = owner?.expiresAt
+  const all = await store.leases()
+  const names: string[] = all.map((l) => `${l.session} ${l.host} ${l.pid} ${l.live}`)
+  const granted: GrantedLease = await store.acquireLease('session-id', { leaseMs: 30000, claim: 'takeover' })
+  await store.setKeys('session-id', { 'pre-key': { 1: null } }, granted.fence)
+  await store.renewLease('session-id', granted.fence)
+  await store.releaseLease('session-id', granted.fence)
+  await store.deleteSession('session-id', { takeover: true })
+  try {
+    await useRustAuthState('session-id', { lease: false })
+  } catch (err) {
+    if (isAuthStoreError(err) && err.code === ErrorCodes.SESSION_LOCKED) console.log(err.owner?.host, err.owner?.expiresAt)
+  }
+  void [lost, epoch, hitRate, expires, names, (await store.stats('session-id')).owner?.live]
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::harness::*;
 use crate::inputs::*;
+use baileys_rust_auth::core::lease::{Claim, Fence, LeaseRequest};
 use baileys_rust_auth::core::open::{open_url, OpenOptions};
 use baileys_rust_auth::core::sqlite::SqliteStore;
 use baileys_rust_auth::core::store::{KeyWrite, Store};
@@ -12,27 +13,34 @@ use baileys_rust_auth::core::url::StoreUrl;
 
 /// The same operations through the `Store` trait: on the bare backend (`SqliteStore::open`,
 /// `store/`), and on the store the URL factory returns with its layers (`open_url`,
-/// `store/checked_`), so that one run shows what the layers cost.
+/// `store/checked_`), so that one run shows what the layers cost; and on the bare backend with
+/// every write fenced by the session's lease (`store/fenced_`), which is what ownership costs a
+/// write (`docs/ownership.md`).
 pub(crate) fn store_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
     // One store open at a time: connections share SQLite's page-cache pool (see `raw_group`),
     // and a second one open would leave the other's large values (450 KB of overflow pages)
     // out of the cache, which is not what the layer costs.
     {
         let mut bare = SqliteStore::open(&dir.join("store.db")).unwrap();
-        store_cases(b, "store/", &mut bare, inp);
+        store_cases(b, "store/", &mut bare, inp, None);
+    }
+    {
+        let mut owned = SqliteStore::open(&dir.join("store-fenced.db")).unwrap();
+        let fence = owned.acquire_lease(SESSION, &LeaseRequest::new(60_000, Claim::Refuse, "bench")).unwrap().fence();
+        store_cases(b, "store/fenced_", &mut owned, inp, Some(&fence));
     }
     let url = StoreUrl::parse(&format!("sqlite:{}", dir.join("store-checked.db").display())).unwrap();
     let mut layered = open_url(&url, OpenOptions::default()).unwrap();
-    store_cases(b, "store/checked_", layered.as_mut(), inp);
+    store_cases(b, "store/checked_", layered.as_mut(), inp, None);
 }
 
-pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, inp: &Inputs) {
+pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, inp: &Inputs, fence: Option<&Fence>) {
     let pk_bytes = (inp.prekeys[0].len(), PREKEYS);
 
     let writes = |first: usize| -> Vec<KeyWrite> {
         prekey_ids(first).iter().zip(&inp.prekeys).map(|(id, value)| write("pre-key", id, value)).collect()
     };
-    store.apply(SESSION, &writes(1), None).unwrap();
+    store.apply(SESSION, &writes(1), fence).unwrap();
     let mut next = 1 + PREKEYS;
     {
         let (store, next) = (&mut *store, &mut next);
@@ -42,7 +50,7 @@ pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, in
             writes(*next - PREKEYS)
         };
         b.io_setup(&format!("{prefix}put_prekeys_812"), "`prekeys` set", pk_bytes, setup, |writes| {
-            store.apply(SESSION, &writes, None).unwrap();
+            store.apply(SESSION, &writes, fence).unwrap();
             writes
         });
     }
@@ -56,10 +64,10 @@ pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, in
     for c in single_cases(inp) {
         let batches = [0, 1].map(|k| vec![write(c.kind, c.id, &c.blobs[k])]);
         let ids = [c.id.to_owned()];
-        store.apply(SESSION, &batches[1], None).unwrap();
+        store.apply(SESSION, &batches[1], fence).unwrap();
         let mut n = 0usize;
         b.io(&format!("{prefix}put_{}", c.name), c.put_floor, c.bytes(), || {
-            store.apply(SESSION, &batches[n % 2], None).unwrap();
+            store.apply(SESSION, &batches[n % 2], fence).unwrap();
             n += 1;
         });
         b.io(&format!("{prefix}get_{}", c.name), c.get_floor, c.bytes(), || {
@@ -71,7 +79,7 @@ pub(crate) fn store_cases(b: &mut Bench, prefix: &str, store: &mut dyn Store, in
         [0, 1].map(|k| inp.fanout_ids.iter().zip(&inp.fanout[k]).map(|(id, blob)| write("session", id, blob)).collect::<Vec<_>>());
     let mut n = 0usize;
     b.io(&format!("{prefix}put_sessions_256"), "a `fanout` commit", (inp.fanout[0][0].len(), FANOUT), || {
-        store.apply(SESSION, &batches[n % 2], None).unwrap();
+        store.apply(SESSION, &batches[n % 2], fence).unwrap();
         n += 1;
     });
 }
