@@ -419,3 +419,70 @@ test('reads of a store opened without useRustAuthState never use an owner cache'
   t.deepEqual(await other.getKeys('bot', 'session', ['a']), { a: { n: 1 } })
   t.is(owner.stats().cache.hits, hitsBefore)
 })
+
+// Redis restarted during a lease: with AOF the owner keeps writing; without persistence it is
+// told it lost the session. Never both writing.
+
+/** Polls a write until it settles other than ERR_STORE_UNAVAILABLE (the store reconnects by itself). */
+async function writeOnceReachable(write) {
+  return until(async () => {
+    try {
+      await write()
+      return { ok: true }
+    } catch (err) {
+      if (err.code === ErrorCodes.STORE_UNAVAILABLE) return null
+      return { err }
+    }
+  }, 'Redis to be reachable again')
+}
+
+test.serial('redis: restarted with AOF during a lease, the owner keeps the session and keeps writing', async (t) => {
+  requireRedis(t)
+  const server = await startRedis({ unixSocket: true, appendonly: true, appendfsync: 'always' })
+  const owner = await useRustAuthState('bot', { store: server.url })
+  t.teardown(() => owner.close())
+  let lost = false
+  owner.lost.then(() => (lost = true))
+  await owner.state.keys.set({ session: { a: { n: 1 } } })
+  await server.restart()
+  const after = await writeOnceReachable(() => owner.state.keys.set({ session: { a: { n: 2 } } }))
+  t.true(after.ok, after.err?.message)
+  t.false(lost)
+  const other = await openStore(server.url)
+  t.teardown(() => other.close())
+  await t.throwsAsync(other.acquireLease('bot'), { code: ErrorCodes.SESSION_LOCKED })
+  t.deepEqual(await other.getKeys('bot', 'session', ['a']), { a: { n: 2 } })
+})
+
+test.serial('redis: restarted without persistence during a lease, the owner is told it lost the session', async (t) => {
+  requireRedis(t)
+  const server = await startRedis({ unixSocket: true })
+  const owner = await useRustAuthState('bot', { store: server.url })
+  t.teardown(() => owner.close())
+  await owner.state.keys.set({ session: { a: { n: 1 } } })
+  await server.restart()
+  const after = await writeOnceReachable(() => owner.state.keys.set({ session: { a: { n: 2 } } }))
+  t.is(after.err?.code, ErrorCodes.SESSION_FENCED)
+  t.is((await owner.lost).code, ErrorCodes.SESSION_FENCED)
+  const other = await openStore(server.url)
+  t.teardown(() => other.close())
+  t.deepEqual(await other.getKeys('bot', 'session', ['a']), { a: null }, 'nothing of the fenced write')
+  const next = await other.acquireLease('bot')
+  t.is(next.epoch, 1)
+})
+
+test.serial('redis: a lease that cannot be renewed (the server is stopped) is reported lost, and later calls are fenced', async (t) => {
+  requireRedis(t)
+  const server = await startRedis({ unixSocket: true })
+  const store = await openStore(server.url, { commandTimeoutMs: 1000 })
+  t.teardown(() => store.close())
+  const owner = await useRustAuthState('bot', { store, leaseMs: 1200 })
+  await owner.state.keys.set({ session: { a: { n: 1 } } })
+  server.kill('SIGSTOP')
+  t.teardown(() => server.kill('SIGCONT'))
+  const err = await owner.lost
+  t.is(err.code, ErrorCodes.SESSION_FENCED)
+  t.regex(err.message, /could not be renewed/)
+  await t.throwsAsync(owner.state.keys.get('session', ['a']), { code: ErrorCodes.SESSION_FENCED })
+  await t.throwsAsync(owner.saveCreds(), { code: ErrorCodes.SESSION_FENCED })
+})
