@@ -479,10 +479,13 @@ test.serial('redis: a lease that cannot be renewed (the server is stopped) is re
   const owner = await useRustAuthState('bot', { store, leaseMs: 1200 })
   await owner.state.keys.set({ session: { a: { n: 1 } } })
   server.kill('SIGSTOP')
-  t.teardown(() => server.kill('SIGCONT'))
-  const err = await owner.lost
-  t.is(err.code, ErrorCodes.SESSION_FENCED)
-  t.regex(err.message, /could not be renewed/)
-  await t.throwsAsync(owner.state.keys.get('session', ['a']), { code: ErrorCodes.SESSION_FENCED })
-  await t.throwsAsync(owner.saveCreds(), { code: ErrorCodes.SESSION_FENCED })
+  try {
+    const err = await owner.lost
+    t.is(err.code, ErrorCodes.SESSION_FENCED)
+    t.regex(err.message, /could not be renewed/)
+    await t.throwsAsync(owner.state.keys.get('session', ['a']), { code: ErrorCodes.SESSION_FENCED })
+    await t.throwsAsync(owner.saveCreds(), { code: ErrorCodes.SESSION_FENCED })
+  } finally {
+    server.kill('SIGCONT')
+  }
 })
