@@ -24,8 +24,16 @@ async function showQr(qr) {
 async function connect() {
   // Drop-in for useMultiFileAuthState: SQLite file ./baileys-auth.db unless
   // BAILEYS_AUTH_STORE names another store.
-  const { state, saveCreds, store, close } = await useRustAuthState(sessionId)
+  // On a store other processes can open, this handle owns the session (docs/ownership.md):
+  // a second copy of this bot is refused ERR_SESSION_LOCKED instead of fighting over it.
+  const { state, saveCreds, close, lost, deleteSession } = await useRustAuthState(sessionId)
   const sock = makeWASocket({ auth: state })
+  // Another process took the session over (takeover: true), or the lease could not be renewed:
+  // this socket must stop, or WhatsApp sees two of us.
+  lost.then((err) => {
+    console.log(`${err.message}; stopping this socket`)
+    sock.end(undefined)
+  })
 
   // Every creds change must be saved, or the next start needs a new QR code.
   sock.ev.on('creds.update', saveCreds)
@@ -41,7 +49,7 @@ async function connect() {
       if (status === DisconnectReason.loggedOut) {
         // The phone unlinked this device: its keys are worthless now.
         console.log('logged out; deleting the session')
-        await store.deleteSession(sessionId)
+        await deleteSession() // as its owner
         await close()
       } else {
         console.log(`connection closed (${status}); reconnecting`)
