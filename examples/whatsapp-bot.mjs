@@ -30,8 +30,10 @@ async function connect() {
   const sock = makeWASocket({ auth: state })
   // Another process took the session over (takeover: true), or the lease could not be renewed:
   // this socket must stop, or WhatsApp sees two of us.
+  let lostSession = false
   lost.then((err) => {
     console.log(`${err.message}; stopping this socket`)
+    lostSession = true
     sock.end(undefined)
   })
 
@@ -46,7 +48,9 @@ async function connect() {
       // This socket is done: stop saving its creds, and release its session (other sessions
       // on the same store, in a bot that runs many, go on; the store closes with the last).
       sock.ev.off('creds.update', saveCreds)
-      if (status === DisconnectReason.loggedOut) {
+      if (lostSession) {
+        await close() // another process runs this session now: do not reconnect
+      } else if (status === DisconnectReason.loggedOut) {
         // The phone unlinked this device: its keys are worthless now.
         console.log('logged out; deleting the session')
         await deleteSession() // as its owner
