@@ -25,10 +25,10 @@ const RANKS = [
   ['lib/codec.js', 'lib/wire.js'],
   // the one gate for what callers pass
   ['lib/args.js'],
-  // one open store
-  ['lib/store.js'],
+  // one open store, and the leases its sessions are owned by
+  ['lib/store.js', 'lib/ownership.js'],
   // what is built on stores: sharing them, moving sessions, the folder format
-  ['lib/shared-stores.js', 'lib/transfer/copy.js', 'lib/transfer/export.js', 'lib/transfer/migrate.js', 'lib/folder.js'],
+  ['lib/shared-stores.js', 'lib/owner-cache.js', 'lib/transfer/copy.js', 'lib/transfer/export.js', 'lib/transfer/migrate.js', 'lib/folder.js'],
   // the faces of the package
   ['index.js', 'index.mjs', 'bin/baileys-rust-auth.js'],
 ]
