@@ -250,11 +250,17 @@ function formatBytes(n) {
 
 const isoTime = (date) => (date instanceof Date && !Number.isNaN(date.getTime()) ? date.toISOString() : 'unknown')
 
-/** A session's lease as --json shows it (times as ISO strings), or null. */
+/** A lease as --json shows it (times as ISO strings), or null. */
 function leaseJson(lease) {
   if (lease === null || lease === undefined) return null
   return { ...lease, acquiredAt: isoTime(lease.acquiredAt), expiresAt: isoTime(lease.expiresAt) }
 }
+
+/**
+ * A session's owner as --json shows it: its lease while live, else null (a lease given back or
+ * lapsed, the import's that wrote it say, is nobody's).
+ */
+const ownerJson = (lease) => (lease?.live ? leaseJson(lease) : null)
 
 /** Who owns a session, for people: `HOST (pid N) until TIME`. */
 function ownerText({ host, pid, expiresAt }) {
@@ -274,7 +280,7 @@ function lockedMessage({ session, owner, storeOption }) {
 const isLocked = (err) => err?.code === ErrorCodes.SESSION_LOCKED && err.owner !== null && typeof err.owner === 'object'
 
 function statsJson(stats) {
-  return { ...stats, lastWriteAt: stats.lastWriteAt?.toISOString() ?? null, owner: leaseJson(stats.owner) }
+  return { ...stats, lastWriteAt: stats.lastWriteAt?.toISOString() ?? null, owner: ownerJson(stats.owner) }
 }
 
 async function listSessions(positionals, flags, out) {
@@ -286,7 +292,7 @@ async function listSessions(positionals, flags, out) {
   ])
   if (!flags.json) return out.text(sessions.map((s) => `${s}\n`).join(''))
   const owners = new Map(leases.map(({ session, ...lease }) => [session, lease]))
-  out.json(sessions.map((session) => ({ session, owner: leaseJson(owners.get(session)) })))
+  out.json(sessions.map((session) => ({ session, owner: ownerJson(owners.get(session)) })))
 }
 
 async function showStats(positionals, flags, out) {
