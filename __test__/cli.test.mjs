@@ -67,7 +67,7 @@ test('import, sessions, stats, export, backup and delete-session work on a SQLit
   t.regex(human.stdout, /^session {5}alice\ncreds {7}\d/)
   t.regex(human.stdout, /\n {2}pre-key +\d{4} +\d/)
   const all = await cli(['stats', '--store', url])
-  t.regex(all.stdout, /^SESSION +KEYS +BYTES +LAST WRITE\nalice +\d+ .*\nbob +\d+ /)
+  t.regex(all.stdout, /^SESSION +KEYS +BYTES +LAST WRITE +OWNER\nalice +\d+ .* -\nbob +\d+ /)
 
   const dir = tempDir()
   const exported = await cli(['export', join(dir, 'out'), '--session', 'alice', '--from', url, '--json'])

@@ -277,7 +277,9 @@ for (const backend of SHARED) {
     t.true(live)
     t.is(epoch, 1)
     t.true(Date.parse(expiresAt) > Date.parse(acquiredAt))
-    t.is((await cli(['sessions', '--store', url])).stdout, 'bot\nfree\n', 'the plain list stays one name a line')
+    const plain = await cli(['sessions', '--store', url])
+    t.is(plain.code, 0, plain.stderr)
+    t.is(plain.stdout, 'bot\nfree\n', 'the plain list stays one name a line')
 
     const stats = JSON.parse((await cli(['stats', 'bot', '--store', url, '--json'])).stdout)
     t.is(stats.owner.pid, owner.pid)

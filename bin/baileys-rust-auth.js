@@ -290,7 +290,10 @@ async function listSessions(positionals, flags, out) {
     await store.sessions(),
     flags.json ? await store.leases() : [],
   ])
-  if (!flags.json) return out.text(sessions.map((s) => `${s}\n`).join(''))
+  if (!flags.json) {
+    out.text(sessions.map((s) => `${s}\n`).join(''))
+    return
+  }
   const owners = new Map(leases.map(({ session, ...lease }) => [session, lease]))
   out.json(sessions.map((session) => ({ session, owner: ownerJson(owners.get(session)) })))
 }
