@@ -341,7 +341,9 @@ for (const backend of SHARED) {
     lockedBy(await t.throwsAsync(exportFolder(out, { session: 'bot', store: url }), { code: ErrorCodes.SESSION_LOCKED }), undefined)
     t.false(existsSync(out))
     lockedBy(await t.throwsAsync(migrate({ from: url, to: other, session: 'bot' }), { code: ErrorCodes.SESSION_LOCKED }), 'from')
-    lockedBy(await t.throwsAsync(migrate({ from: other, to: url, session: 'bot' }), { code: ErrorCodes.SESSION_LOCKED }), 'to')
+    const elsewhere = tempDb().url
+    await writeSession(elsewhere, 'bot')
+    lockedBy(await t.throwsAsync(migrate({ from: elsewhere, to: url, session: 'bot' }), { code: ErrorCodes.SESSION_LOCKED }), 'to')
     const store = await openStore(url)
     t.teardown(() => store.close())
     const err = await t.throwsAsync(store.deleteSession('bot'), { code: ErrorCodes.SESSION_LOCKED })
@@ -375,5 +377,13 @@ for (const backend of SHARED) {
     await store.deleteSession('bot', { takeover: true })
     await t.throwsAsync(fourth.state.keys.set({ session: { x: { n: 3 } } }), { code: ErrorCodes.SESSION_FENCED })
     t.deepEqual(await contents(url, 'bot'), { creds: null, keys: [] })
+
+    // A session the source does not hold is refused before any lease is taken: none is left behind.
+    await t.throwsAsync(exportFolder(join(tempDir(), 'none'), { session: 'nobody', store: url }), { code: ErrorCodes.INVALID_ARG })
+    await t.throwsAsync(migrate({ from: url, to: other, session: 'nobody' }), { code: ErrorCodes.INVALID_ARG, message: /no creds in the source/ })
+    t.is(await store.lease('nobody'), null)
+    const target = await openStore(other)
+    t.teardown(() => target.close())
+    t.is(await target.lease('nobody'), null)
   })
 }

@@ -97,7 +97,18 @@ async function exportFolder(folder, options = {}) {
   const { session, store = defaultStoreUrl(), storeOptions } = opts.given
   args.sessionId(session)
   args.folder(folder)
-  return withStore(store, 'options.store', (source) => asOwner(source, session, opts, () => exportSession(nativeOf(source), session, folder, opts)), storeOptions)
+  return withStore(
+    store,
+    'options.store',
+    async (source) => {
+      const run = () => exportSession(nativeOf(source), session, folder, opts)
+      // A session without creds is refused by the export before it writes anything: no lease
+      // is left behind in the store for a session it does not hold (a mistyped id, say).
+      if ((await nativeOf(source).getCreds(session)) === null) return run()
+      return asOwner(source, session, opts, run)
+    },
+    storeOptions,
+  )
 }
 
 /**
@@ -151,9 +162,14 @@ async function migrate(options = {}) {
           // Keys without creds are an unfinished import or a broken session: not one to copy.
           // Inside the try: creds that cannot be read (ERR_STORE_CORRUPT from the byte check of
           // reads) are this session's failure, not the end of the migration.
-          if (session === undefined && (await nativeOf(source).getCreds(name)) === null) {
-            skipped.push({ session: name, reason: 'it has keys but no creds' })
-            continue
+          if ((await nativeOf(source).getCreds(name)) === null) {
+            if (session === undefined) {
+              skipped.push({ session: name, reason: 'it has keys but no creds' })
+              continue
+            }
+            // Refused before any lease is taken: none is left behind in either store for a
+            // session the source does not hold (a mistyped id, say). As copySession says it.
+            throw storeError(ErrorCodes.INVALID_ARG, `session ${JSON.stringify(name)} has no creds in the source: there is nothing to copy`)
           }
           const copied = await asOwner(source, name, { takeover: opts.takeover, storeOption: 'from' }, () =>
             asOwner(target, name, { takeover: opts.takeover, storeOption: 'to' }, async (fence) => {
