@@ -48,6 +48,10 @@ export interface AuthStoreError extends Error {
   code: AuthStoreErrorCode
   /** On `ERR_SESSION_LOCKED`: who owns the session. */
   owner?: LeaseOwner
+  /** On `ERR_SESSION_LOCKED` from `importFolder`, `exportFolder` and `migrate`: the session refused. */
+  session?: string
+  /** On `ERR_SESSION_LOCKED` from `migrate`: the store the session is owned in. */
+  storeOption?: 'from' | 'to'
 }
 
 /** Who holds a session's lease (docs/ownership.md). */
@@ -233,6 +237,14 @@ export interface ImportFolderOptions extends TransferOptions {
   overwrite?: boolean
   /** Key types newer than this package to import too; their ids are taken as they are. */
   types?: string[]
+  /**
+   * The import writes the session as its temporary owner (it takes the session's lease): a
+   * session another process owns (a running `useRustAuthState`) is refused
+   * `ERR_SESSION_LOCKED`, naming the owner (`err.owner`), and nothing is written. `true` takes
+   * it all the same: that owner is fenced, its next write rejects `ERR_SESSION_FENCED`.
+   * Default false.
+   */
+  takeover?: boolean
 }
 
 /**
@@ -247,6 +259,12 @@ export interface ExportFolderOptions extends TransferOptions {
   /** The store to read: a URL or an open store. Default as `openStore`. */
   store?: string | AuthStore
   storeOptions?: OpenStoreOptions
+  /**
+   * The export reads the session as its temporary owner, so that no owner writes it
+   * meanwhile: a session another process owns is refused `ERR_SESSION_LOCKED`, naming the
+   * owner (`err.owner`). `true` takes it all the same (that owner is fenced). Default false.
+   */
+  takeover?: boolean
 }
 
 /**
@@ -264,12 +282,35 @@ export interface MigrateOptions extends TransferOptions {
   session?: string
   /** Replace sessions that `to` already has with other creds. Default false. */
   overwrite?: boolean
+  /**
+   * Each session is copied as the temporary owner of both its source and its target session:
+   * one another process owns (in either store) is refused `ERR_SESSION_LOCKED`, naming the
+   * owner, and nothing of it is written; migrating all sessions lists it in `err.failures`
+   * (with `owner` and `storeOption`) and copies the others. `true` takes such sessions all
+   * the same: their owners are fenced. Default false.
+   */
+  takeover?: boolean
+}
+
+/** One session that `migrate` of every session could not copy, in `err.failures`. */
+export interface MigrateFailure {
+  session: string
+  code: AuthStoreErrorCode
+  message: string
+  /** On `ERR_VERIFY_FAILED`: how the copy differs. */
+  mismatches: string[]
+  /** On `ERR_SESSION_LOCKED`: who owns the session, and in which of the two stores. */
+  owner?: LeaseOwner
+  storeOption?: 'from' | 'to'
 }
 
 /**
  * Copies sessions between stores byte for byte, each verified both ways. A key that
  * disappears from the source during the copy (the session is in use) rejects with
  * `ERR_VERIFY_FAILED` before the session's creds are written; `err.mismatches` names each.
+ * Migrating every session, a session that fails does not stop the others: the call then
+ * rejects with the first failure's code, `err.failures` (`MigrateFailure[]`) and `err.result`
+ * (what was copied). A session owned by another process is refused unless `takeover`.
  */
 export declare function migrate(options: MigrateOptions): Promise<{
   sessions: TransferResult[]

@@ -44,8 +44,11 @@ test('an option of other commands is refused with the commands that have it', as
 test('each command lists and accepts only the options that do something for it', async (t) => {
   const progress = ['import', 'export', 'migrate']
   const redis = ['sessions', 'stats', 'import', 'export', 'migrate', 'delete-session']
+  // The commands that write or copy a session take a lease on it; the others only read.
+  const owning = ['import', 'export', 'migrate', 'delete-session']
   for (const command of ['sessions', 'stats', 'import', 'export', 'migrate', 'backup', 'delete-session']) {
     const listed = await optionsListed(command)
+    t.is(listed.includes('takeover'), owning.includes(command), `${command}: --takeover only where a session is owned for the work`)
     t.is(listed.includes('quiet'), progress.includes(command), `${command}: --quiet only where there is progress output`)
     t.is(listed.includes('key-prefix'), redis.includes(command), `${command}: --key-prefix only where a Redis store can be named`)
     t.true(listed.includes('json') && listed.includes('help'), `${command}: --json and --help everywhere`)
@@ -54,4 +57,7 @@ test('each command lists and accepts only the options that do something for it',
   t.is(refused.code, 2)
   t.regex(refused.stderr, /unknown option '--key-prefix'/)
   t.is((await cli(['sessions', '--quiet', '--store', tempDb().url])).code, 2)
+  const reader = await cli(['stats', '--takeover', '--store', tempDb().url])
+  t.is(reader.code, 2, 'stats takes no lease, so it has nothing to take over')
+  t.regex(reader.stderr, /unknown option '--takeover': '--takeover' is an option of import, export, migrate, delete-session, not of stats/)
 })

@@ -52,7 +52,10 @@ test('import, sessions, stats, export, backup and delete-session work on a SQLit
   await cli(['import', folders.bob, '--session', 'bob', '--to', url, '--quiet'])
   const sessions = await cli(['sessions', '--store', url])
   t.is(sessions.stdout, 'alice\nbob\n')
-  t.deepEqual(JSON.parse((await cli(['sessions', '--store', url, '--json'])).stdout), ['alice', 'bob'])
+  t.deepEqual(JSON.parse((await cli(['sessions', '--store', url, '--json'])).stdout), [
+    { session: 'alice', owner: null },
+    { session: 'bob', owner: null },
+  ])
   t.is((await cli(['sessions'], { env: { BAILEYS_AUTH_STORE: url } })).stdout, 'alice\nbob\n', 'BAILEYS_AUTH_STORE is the default store, as for the library')
 
   const stats = JSON.parse((await cli(['stats', 'alice', '--store', url, '--json'])).stdout)
@@ -64,7 +67,7 @@ test('import, sessions, stats, export, backup and delete-session work on a SQLit
   t.regex(human.stdout, /^session {5}alice\ncreds {7}\d/)
   t.regex(human.stdout, /\n {2}pre-key +\d{4} +\d/)
   const all = await cli(['stats', '--store', url])
-  t.regex(all.stdout, /^SESSION +KEYS +BYTES +LAST WRITE\nalice +\d+ .*\nbob +\d+ /)
+  t.regex(all.stdout, /^SESSION +KEYS +BYTES +LAST WRITE +OWNER\nalice +\d+ .* -\nbob +\d+ /)
 
   const dir = tempDir()
   const exported = await cli(['export', join(dir, 'out'), '--session', 'alice', '--from', url, '--json'])

@@ -63,8 +63,11 @@ test('a folder written by real Baileys imports exactly, the conversation continu
   t.is(syncKey.keyData.length, 32)
   await continueConversation(t, ids, aliceAuth, join(dir, 'bob'))
 
-  // Back to a folder: Baileys' own store opens it and the conversation goes on.
+  // Back to a folder, once the application has stopped (a session it owns is refused):
+  // Baileys' own store opens it and the conversation goes on.
   const exported = join(dir, 'alice-exported')
+  await t.throwsAsync(exportFolder(exported, { session: 'alice', store }), { code: 'ERR_SESSION_LOCKED' })
+  await aliceAuth.close()
   const out = await exportFolder(exported, { session: 'alice', store })
   t.is(out.keys, (await store.listKeys('alice')).length)
   await store.close()

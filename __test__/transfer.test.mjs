@@ -17,6 +17,16 @@ async function sourceWith(keys) {
   return store
 }
 
+/**
+ * An application taking session `s` over from whoever owns it (a copy running) and writing
+ * `data` as its new owner. The lease is asked for at once, so both land in the store's queue
+ * ahead of the copy's next batch but one.
+ */
+async function takeOverAndWrite(store, data) {
+  const { fence } = await store.acquireLease('s', { claim: 'takeover' })
+  await store.setKeys('s', data, fence)
+}
+
 test('a resumed migration removes a left-over key whose id holds a NUL, and keeps the key whose id it begins with', async (t) => {
   const source = await sourceWith({ session: { a: { v: 'from the source' } } })
   const target = await openStore('sqlite::memory:')
@@ -45,7 +55,7 @@ test('a migration fails, naming every key, when keys disappear from the source d
   const preKeys = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [String(100 + i), { public: Buffer.from([i]) }]))
   const source = await sourceWith({ 'pre-key': preKeys })
   const target = await openStore('sqlite::memory:')
-  let deleting
+  let deleting, refused
   const migration = migrate({
     from: source,
     to: target,
@@ -53,33 +63,45 @@ test('a migration fails, naming every key, when keys disappear from the source d
     batchSize: 10,
     onProgress: ({ phase, done }) => {
       // After the first batch (100 to 109), while the copy goes on: the application is running.
-      if (phase === 'copy' && done === 10) deleting = source.setKeys('s', { 'pre-key': { 115: null, 125: null } })
+      // The copy owns the session, so a write by no owner is refused; an application that
+      // takes the session over writes all the same (before the third batch is read), and the
+      // copy notices.
+      if (phase === 'copy' && done === 10) {
+        refused = source.setKeys('s', { 'pre-key': { 121: null } })
+        deleting = takeOverAndWrite(source, { 'pre-key': { 125: null, 127: null } })
+      }
     },
   })
   const err = await t.throwsAsync(migration, { code: 'ERR_VERIFY_FAILED' })
   await deleting
-  t.deepEqual(err.mismatches, ['pre-key "115" disappeared from the source during the copy', 'pre-key "125" disappeared from the source during the copy'])
+  await t.throwsAsync(refused, { code: 'ERR_SESSION_LOCKED' })
+  t.deepEqual(err.mismatches, ['pre-key "125" disappeared from the source during the copy', 'pre-key "127" disappeared from the source during the copy'])
   t.regex(err.message, /in use/)
   t.is(await target.getCreds('s'), null, 'no creds: a migration run again resumes the session')
   await Promise.all([source.close(), target.close()])
 })
 
 test('an export fails with ERR_VERIFY_FAILED, naming the key, when a key disappears from the store during it', async (t) => {
-  const preKeys = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [String(100 + i), { public: Buffer.from([i]) }]))
+  const preKeys = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [String(100 + i), { public: Buffer.from([i]) }]))
   const store = await sourceWith({ 'pre-key': preKeys })
   const folder = join(tempDir(), 'out')
-  let deleting
+  let deleting, refused
   const exporting = exportFolder(folder, {
     session: 's',
     store,
     batchSize: 10,
     onProgress: ({ phase, done }) => {
-      if (phase === 'copy' && done === 10) deleting = store.setKeys('s', { 'pre-key': { 115: null } })
+      // As for a migration: only an application that takes the session over writes it.
+      if (phase === 'copy' && done === 10) {
+        refused = store.setKeys('s', { 'pre-key': { 121: null } })
+        deleting = takeOverAndWrite(store, { 'pre-key': { 125: null } })
+      }
     },
   })
   const err = await t.throwsAsync(exporting, { code: 'ERR_VERIFY_FAILED' })
   await deleting
-  t.deepEqual(err.mismatches, ['pre-key "115" disappeared from the source during the copy'])
+  await t.throwsAsync(refused, { code: 'ERR_SESSION_LOCKED' })
+  t.deepEqual(err.mismatches, ['pre-key "125" disappeared from the source during the copy'])
   await store.close()
 })
 

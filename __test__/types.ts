@@ -12,6 +12,7 @@ import {
   importFolder,
   isAuthStoreError,
   migrate,
+  type MigrateFailure,
   openStore,
   type SessionStats,
   type TransferResult,
@@ -73,8 +74,10 @@ export async function operations(store: AuthStore): Promise<void> {
     onProgress: ({ phase, done, total }) => console.log(phase, done, total),
   })
   const problems: string[] = imported.problems.map((p) => `${p.file}: ${p.reason}`)
-  await exportFolder('./exported', { session: 'session-id', store: 'sqlite:./auth.db' })
-  const { sessions, skipped } = await migrate({ from: 'sqlite:./auth.db', to: 'redis://127.0.0.1:6379', overwrite: false })
+  await exportFolder('./exported', { session: 'session-id', store: 'sqlite:./auth.db', takeover: false })
+  const { sessions, skipped } = await migrate({ from: 'sqlite:./auth.db', to: 'redis://127.0.0.1:6379', overwrite: false, takeover: true })
+  await importFolder('./auth_info_baileys', { session: 'session-id', takeover: true })
+  await store.deleteSession('session-id', { takeover: true })
   void [when, perType, problems, sessions, skipped]
 }
 
@@ -82,6 +85,12 @@ export function handle(err: unknown): AuthStoreErrorCode | undefined {
   if (isAuthStoreError(err)) {
     const code: AuthStoreErrorCode = err.code
     if (code === ErrorCodes.STORE_CORRUPT) return code
+    if (code === ErrorCodes.SESSION_LOCKED) {
+      const owner: string = `${err.owner?.host} (pid ${err.owner?.pid}) until ${err.owner?.expiresAt.toISOString()}`
+      const where: 'from' | 'to' | undefined = err.storeOption
+      const failures = (err as { failures?: MigrateFailure[] }).failures ?? []
+      void [owner, where, err.session, failures.map((f) => f.owner?.pid ?? f.storeOption)]
+    }
     return code
   }
   return undefined

@@ -26,22 +26,24 @@ const JSON_OPTION = { json: { type: 'boolean', help: '--json             print t
 const QUIET_OPTION = { quiet: { type: 'boolean', help: '--quiet            no progress output' } }
 /** For commands that can be given a Redis store. */
 const KEY_PREFIX_OPTION = { 'key-prefix': { type: 'string', help: '--key-prefix P     key prefix of Redis stores (default: baileys)' } }
+/** For commands that take a session from its owner when told (docs/cli.md, "Sessions in use"). */
+const takeoverOption = (help) => ({ takeover: { type: 'boolean', help: `--takeover         ${help}` } })
 const HELP_OPTION = { help: { type: 'boolean', short: 'h', help: '-h, --help         show this help' } }
 
 const COMMANDS = {
   sessions: {
     summary: 'list the sessions of a store',
     usage: 'sessions [--store URL]',
-    about: 'Lists the sessions of a store, one per line.',
+    about: 'Lists the sessions of a store, one per line; with --json, each with its owner.',
     options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` }, ...JSON_OPTION, ...KEY_PREFIX_OPTION },
     run: listSessions,
   },
   stats: {
-    summary: 'show what a session holds (keys, bytes, last write)',
+    summary: 'show what a session holds (keys, bytes, last write, owner)',
     usage: 'stats [SESSION] [--store URL]',
     about:
-      'Shows what a session holds: keys and bytes per type, its creds and its last write.\n' +
-      'Without SESSION, one line per session of the store.',
+      'Shows what a session holds: keys and bytes per type, its creds and its last write,\n' +
+      'and who owns it (host, pid, lease expiry). Without SESSION, one line per session.',
     options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` }, ...JSON_OPTION, ...KEY_PREFIX_OPTION },
     run: showStats,
   },
@@ -58,6 +60,7 @@ const COMMANDS = {
       to: { type: 'string', help: `--to URL           the store to import into ${STORE_HELP}` },
       overwrite: { type: 'boolean', help: '--overwrite        replace the session if the store already has it' },
       type: { type: 'string', multiple: true, help: '--type NAME        also import key files of this type (repeatable)' },
+      ...takeoverOption('import even if another process owns the session (it is fenced)'),
       'batch-size': { type: 'string', help: '--batch-size N     keys per write (default: 500)' },
       ...JSON_OPTION,
       ...QUIET_OPTION,
@@ -74,6 +77,7 @@ const COMMANDS = {
     options: {
       session: { type: 'string', help: '--session ID       the session to export (required)' },
       from: { type: 'string', help: `--from URL         the store to read ${STORE_HELP}` },
+      ...takeoverOption('export even if another process owns the session (it is fenced)'),
       'batch-size': { type: 'string', help: '--batch-size N     keys per read (default: 500)' },
       ...JSON_OPTION,
       ...QUIET_OPTION,
@@ -94,6 +98,7 @@ const COMMANDS = {
       to: { type: 'string', help: '--to URL           the store to copy to (required)' },
       session: { type: 'string', help: '--session ID       copy only this session' },
       overwrite: { type: 'boolean', help: '--overwrite        replace sessions the target already has' },
+      ...takeoverOption('copy sessions other processes own, in either store (they are fenced)'),
       'batch-size': { type: 'string', help: '--batch-size N     keys per write (default: 500)' },
       ...JSON_OPTION,
       ...QUIET_OPTION,
@@ -117,6 +122,7 @@ const COMMANDS = {
     options: {
       yes: { type: 'boolean', help: '--yes              confirm the deletion (required)' },
       store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` },
+      ...takeoverOption('delete even if another process owns the session (it is fenced)'),
       ...JSON_OPTION,
       ...KEY_PREFIX_OPTION,
     },
@@ -140,6 +146,7 @@ function mainHelp() {
     "Run 'baileys-rust-auth <command> --help' for a command's options.",
     '',
     'Exit codes: 0 done, 1 failed, 2 wrong usage, 3 done with files or sessions left out.',
+    'A session another process owns is refused (exit 1) unless --takeover is given.',
     '',
   ].join('\n')
 }
@@ -241,15 +248,54 @@ function formatBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`
 }
 
+const isoTime = (date) => (date instanceof Date && !Number.isNaN(date.getTime()) ? date.toISOString() : 'unknown')
+
+/** A lease as --json shows it (times as ISO strings), or null. */
+function leaseJson(lease) {
+  if (lease === null || lease === undefined) return null
+  return { ...lease, acquiredAt: isoTime(lease.acquiredAt), expiresAt: isoTime(lease.expiresAt) }
+}
+
+/**
+ * A session's owner as --json shows it: its lease while live, else null (a lease given back or
+ * lapsed, the import's that wrote it say, is nobody's).
+ */
+const ownerJson = (lease) => (lease?.live ? leaseJson(lease) : null)
+
+/** Who owns a session, for people: `HOST (pid N) until TIME`. */
+function ownerText({ host, pid, expiresAt }) {
+  return `${host} (pid ${pid}) until ${isoTime(expiresAt)}`
+}
+
+/**
+ * The CLI's words for ERR_SESSION_LOCKED (the library's say `takeover: true`): the session, the
+ * store it is owned in (migrate), its owner and how to go on.
+ */
+function lockedMessage({ session, owner, storeOption }) {
+  const where = storeOption === 'from' ? ' of the source store (--from)' : storeOption === 'to' ? ' of the target store (--to)' : ''
+  const name = session === undefined ? 'the session' : `session ${JSON.stringify(session)}`
+  return `${name}${where} is owned by ${ownerText(owner)}: stop that owner first, or run again with --takeover to take the session over (that owner is then fenced)`
+}
+
+const isLocked = (err) => err?.code === ErrorCodes.SESSION_LOCKED && err.owner !== null && typeof err.owner === 'object'
+
 function statsJson(stats) {
-  return { ...stats, lastWriteAt: stats.lastWriteAt?.toISOString() ?? null }
+  return { ...stats, lastWriteAt: stats.lastWriteAt?.toISOString() ?? null, owner: ownerJson(stats.owner) }
 }
 
 async function listSessions(positionals, flags, out) {
   noPositionals(positionals)
-  const sessions = await withStore(storeUrl(flags.store), flags, (store) => store.sessions())
-  if (flags.json) out.json(sessions)
-  else out.text(sessions.map((s) => `${s}\n`).join(''))
+  // One read of every lease, not one per session; leases are only read (no lease is taken).
+  const [sessions, leases] = await withStore(storeUrl(flags.store), flags, async (store) => [
+    await store.sessions(),
+    flags.json ? await store.leases() : [],
+  ])
+  if (!flags.json) {
+    out.text(sessions.map((s) => `${s}\n`).join(''))
+    return
+  }
+  const owners = new Map(leases.map(({ session, ...lease }) => [session, lease]))
+  out.json(sessions.map((session) => ({ session, owner: ownerJson(owners.get(session)) })))
 }
 
 async function showStats(positionals, flags, out) {
@@ -264,6 +310,7 @@ async function showStats(positionals, flags, out) {
         `session     ${session}`,
         `creds       ${stats.credsPresent ? formatBytes(stats.credsBytes) : 'none'}`,
         `last write  ${stats.lastWriteAt?.toISOString() ?? 'unknown'}`,
+        `owner       ${stats.owner?.live ? ownerText(stats.owner) : 'none'}`,
         `keys        ${stats.totalKeys} (${formatBytes(stats.totalBytes - stats.credsBytes)})`,
       ]
       const width = Math.max(0, ...Object.keys(stats.keys).map((t) => t.length))
@@ -276,11 +323,11 @@ async function showStats(positionals, flags, out) {
     for (const name of await store.sessions()) all.push(await store.stats(name))
     if (flags.json) return out.json(all.map(statsJson))
     const width = Math.max(7, ...all.map((s) => s.session.length))
-    const lines = [`${'SESSION'.padEnd(width)}  ${'KEYS'.padStart(8)}  ${'BYTES'.padStart(10)}  LAST WRITE`]
+    const lines = [`${'SESSION'.padEnd(width)}  ${'KEYS'.padStart(8)}  ${'BYTES'.padStart(10)}  ${'LAST WRITE'.padEnd(24)}  OWNER`]
     for (const s of all) {
-      lines.push(
-        `${s.session.padEnd(width)}  ${String(s.totalKeys).padStart(8)}  ${formatBytes(s.totalBytes).padStart(10)}  ${s.lastWriteAt?.toISOString() ?? 'unknown'}`,
-      )
+      const lastWrite = (s.lastWriteAt?.toISOString() ?? 'unknown').padEnd(24)
+      const owner = s.owner?.live ? ownerText(s.owner) : '-'
+      lines.push(`${s.session.padEnd(width)}  ${String(s.totalKeys).padStart(8)}  ${formatBytes(s.totalBytes).padStart(10)}  ${lastWrite}  ${owner}`)
     }
     return out.text(`${lines.join('\n')}\n`)
   })
@@ -306,6 +353,7 @@ async function importCommand(positionals, flags, out) {
     store: to,
     storeOptions: storeOptions(to, flags),
     overwrite: flags.overwrite ?? false,
+    takeover: flags.takeover ?? false,
     types: flags.type ?? [],
     batchSize: batchSize(flags),
     onProgress: progressReporter(flags),
@@ -327,6 +375,7 @@ async function exportCommand(positionals, flags, out) {
     session,
     store: from,
     storeOptions: storeOptions(from, flags, { create: false }),
+    takeover: flags.takeover ?? false,
     batchSize: batchSize(flags),
     onProgress: progressReporter(flags),
   })
@@ -347,6 +396,7 @@ async function migrateCommand(positionals, flags, out) {
       toOptions: storeOptions(to, flags),
       session: flags.session,
       overwrite: flags.overwrite ?? false,
+      takeover: flags.takeover ?? false,
       batchSize: batchSize(flags),
       onProgress: progressReporter(flags),
     })
@@ -356,10 +406,15 @@ async function migrateCommand(positionals, flags, out) {
     const hide = (text) => redactText(text, [from, to])
     for (const s of err.result.sessions) process.stderr.write(`migrated ${s.session}: ${copySummary(s)}, verified\n`)
     for (const { session, reason } of err.result.skipped) process.stderr.write(`skipped ${session}: ${reason}\n`)
-    for (const f of err.failures) {
+    // A session another process owns is named with its owner and --takeover, in the CLI's words.
+    const failures = err.failures.map((f) => (isLocked(f) ? { ...f, message: lockedMessage(f) } : f))
+    for (const f of failures) {
       for (const mismatch of f.mismatches) process.stderr.write(`mismatch: ${f.session}: ${hide(mismatch)}\n`)
       process.stderr.write(`failed ${f.session}: ${hide(f.message)} (${f.code})\n`)
     }
+    const total = err.result.sessions.length + failures.length
+    err.message =
+      `${failures.length} of ${total} sessions could not be migrated: ` + failures.map((f) => `${JSON.stringify(f.session)}: ${f.message}`).join('; ')
     delete err.mismatches // listed above, per session
     throw err
   }
@@ -394,7 +449,12 @@ async function deleteSessionCommand(positionals, flags, out) {
   const url = storeUrl(flags.store)
   await withStore(url, flags, async (store) => {
     if (!(await store.sessions()).includes(session)) throw storeError(ErrorCodes.INVALID_ARG, `the store has no session ${JSON.stringify(session)}`)
-    await store.deleteSession(session)
+    try {
+      await store.deleteSession(session, { takeover: flags.takeover ?? false })
+    } catch (err) {
+      if (isLocked(err) && err.session === undefined) err.session = session
+      throw err
+    }
   })
   if (flags.json) out.json({ deleted: session })
   else out.text(`deleted session ${session} from ${redactUrl(url)}\n`)
@@ -446,11 +506,14 @@ async function main(argv) {
     // Messages may quote a URL (one built by the native module, say): never its password.
     const urls = [flags.store, flags.from, flags.to, defaultStoreUrl()]
     const code = typeof err?.code === 'string' ? err.code : 'ERR_UNEXPECTED'
-    const message = redactText(err?.message ?? String(err), urls)
+    // A session another process owns: its owner named, and --takeover (not the library's option) as the way on.
+    const locked = isLocked(err) && !Array.isArray(err.failures)
+    const message = redactText(locked ? lockedMessage(err) : (err?.message ?? String(err)), urls)
     const mismatches = Array.isArray(err?.mismatches) ? err.mismatches.map((m) => redactText(m, urls)) : []
     for (const mismatch of mismatches) process.stderr.write(`mismatch: ${mismatch}\n`)
     process.stderr.write(`error: ${message} (${code})\n`)
-    if (flags.json) out.json({ error: { code, message, ...(mismatches.length > 0 ? { mismatches } : {}) } })
+    const owner = locked ? { owner: leaseJson(err.owner) } : {}
+    if (flags.json) out.json({ error: { code, message, ...owner, ...(mismatches.length > 0 ? { mismatches } : {}) } })
     return EXIT.FAILED
   }
 }

@@ -230,7 +230,7 @@ function differentStores(from, to) {
 
 /**
  * The options of importFolder, exportFolder and migrate: only `names` are allowed; returns the
- * copy's `{ batchSize, onProgress, overwrite }`.
+ * copy's `{ batchSize, onProgress, overwrite, takeover }`.
  */
 function transferOptions(value, names, defaultBatchSize) {
   if (value === null || typeof value !== 'object') throw invalid('options must be an object')
@@ -245,16 +245,17 @@ function transferOptions(value, names, defaultBatchSize) {
   } catch (cause) {
     throw invalid('options cannot be read', cause)
   }
-  const { batchSize = defaultBatchSize, onProgress, overwrite = false } = given
+  const { batchSize = defaultBatchSize, onProgress, overwrite = false, takeover = false } = given
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 100000) {
     throw invalid('options.batchSize must be an integer from 1 to 100000')
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
   if (typeof overwrite !== 'boolean') throw invalid('options.overwrite must be a boolean')
+  if (typeof takeover !== 'boolean') throw invalid('options.takeover must be a boolean')
   for (const key of keys) {
     if (!names.includes(key)) throw invalid(`unknown option ${JSON.stringify(key)}`)
   }
-  return { batchSize, onProgress, overwrite, given }
+  return { batchSize, onProgress, overwrite, takeover, given }
 }
 
 module.exports = {

@@ -161,13 +161,16 @@ function verifyFailed(session, mismatches, hint = '') {
 
 /**
  * Copies `source` into `session` of the `target` native store, then verifies it (see the top
- * of this file). Resolves to `{ session, keys, written, unchanged, removed, problems }`: the
+ * of this file); `options.fence` goes with every write. Resolves to
+ * `{ session, keys, written, unchanged, removed, problems }`: the
  * keys the session holds now, those of them written by this run and those already there with
  * equal bytes, the keys of an unfinished target session removed because the source does not
  * provide them, and what the source could not provide.
  */
 async function copySession(source, target, session, options = {}) {
-  const { overwrite = false, batchSize = DEFAULT_BATCH_SIZE, onProgress, strict = true } = options
+  // `fence`: the copy's lease on the target session (lib/ownership.js withSessionLease), sent
+  // with every write, so that a copy taken over midway writes nothing more.
+  const { overwrite = false, batchSize = DEFAULT_BATCH_SIZE, onProgress, strict = true, fence } = options
   const credsBlob = await source.credsBlob()
   if (!credsBlob) throw invalid(`session ${JSON.stringify(session)} has no creds in the source: there is nothing to copy`)
   const problems = [...source.problems]
@@ -175,7 +178,7 @@ async function copySession(source, target, session, options = {}) {
 
   const targetCreds = await target.getCreds(session)
   if (targetCreds && overwrite) {
-    await target.deleteSession(session)
+    await target.deleteSession(session, fence)
   } else if (targetCreds && !targetCreds.equals(credsBlob)) {
     throw invalid(
       `session ${JSON.stringify(session)} already exists in the target with other creds; ` +
@@ -210,7 +213,7 @@ async function copySession(source, target, session, options = {}) {
         if (same.has(i)) result.unchanged++
         else writes.push({ type: entry.type, id: entry.id, blob: blobs[i] })
       })
-      if (writes.length > 0) await target.setKeys(session, wire.encodeRawBatch(writes))
+      if (writes.length > 0) await target.setKeys(session, wire.encodeRawBatch(writes), fence)
       result.written += writes.length
       progress(onProgress, { phase: 'copy', session, done, total: source.entries.length })
     })
@@ -219,9 +222,9 @@ async function copySession(source, target, session, options = {}) {
     // What is left belongs to this unfinished session but is not provided by the source; a
     // key whose file cannot be imported goes too, so the session holds what was imported.
     const extra = [...present.entries()].map(([type, id]) => ({ type, id, blob: null }))
-    for (let i = 0; i < extra.length; i += batchSize) await target.setKeys(session, wire.encodeRawBatch(extra.slice(i, i + batchSize)))
+    for (let i = 0; i < extra.length; i += batchSize) await target.setKeys(session, wire.encodeRawBatch(extra.slice(i, i + batchSize)), fence)
     result.removed = extra.length
-    await target.setCreds(session, credsBlob)
+    await target.setCreds(session, credsBlob, fence)
   }
 
   let verified

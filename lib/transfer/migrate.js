@@ -1,12 +1,15 @@
 'use strict'
 // importFolder, exportFolder and migrate: their arguments through the gate (lib/args.js), the
 // stores they name opened (and closed) here, and the copy engine (lib/transfer/copy.js) run
-// over one session or all of them. Types and docs: index.d.ts.
+// over one session or all of them, each as the session's temporary owner (lib/ownership.js):
+// a session another owner holds is refused ERR_SESSION_LOCKED unless `takeover`. Types and
+// docs: index.d.ts.
 
 const args = require('../args.js')
 const { defaultStoreUrl } = require('../default-store.js')
 const { ErrorCodes, isAuthStoreError, storeError } = require('../errors.js')
 const { AuthStore, openStore, nativeOf } = require('../store.js')
+const { withSessionLease } = require('../ownership.js')
 const { DEFAULT_BATCH_SIZE, folderSource, storeSource, copySession } = require('./copy.js')
 const { exportSession } = require('./export.js')
 
@@ -22,31 +25,90 @@ async function withStore(store, what, work, storeOptions) {
 }
 
 /**
+ * Runs `work(fence)` as the temporary owner of `session` of `store` (withSessionLease). A
+ * session another owner holds is refused ERR_SESSION_LOCKED, naming the owner (`err.owner`),
+ * the session (`err.session`) and, for migrate, which of its stores (`err.storeOption`:
+ * 'from' or 'to'), unless `takeover`: that owner is then fenced, its next write refused.
+ */
+async function asOwner(store, session, { takeover, storeOption }, work) {
+  let leased = false
+  try {
+    return await withSessionLease(store, session, { takeover }, (fence) => {
+      leased = true
+      return work(fence)
+    })
+  } catch (err) {
+    // A store that cannot hold leases (ERR_UNSUPPORTED when the lease is asked for) has no
+    // owners to refuse or to fence: the work runs as before, its writes unfenced.
+    if (!leased && err?.code === ErrorCodes.UNSUPPORTED) return work(undefined)
+    if (err?.code !== ErrorCodes.SESSION_LOCKED || err.owner === undefined || err.session !== undefined) throw err
+    throw lockedError(err, session, storeOption)
+  }
+}
+
+/** ERR_SESSION_LOCKED for `session`, naming its owner (and its store for migrate), with `owner`, `session` and `storeOption`. */
+function lockedError(cause, session, storeOption) {
+  const { host, pid, expiresAt } = cause.owner
+  const where = storeOption === undefined ? '' : ` of ${storeOption === 'from' ? 'the source store (options.from)' : 'the target store (options.to)'}`
+  const until = expiresAt instanceof Date && !Number.isNaN(expiresAt.getTime()) ? ` until ${expiresAt.toISOString()}` : ''
+  const err = storeError(
+    ErrorCodes.SESSION_LOCKED,
+    `session ${JSON.stringify(session)}${where} is owned by ${host} (pid ${pid})${until}; ` +
+      'stop that owner first, or pass takeover: true to take the session over (that owner is then fenced)',
+    cause,
+  )
+  err.owner = cause.owner
+  err.session = session
+  if (storeOption !== undefined) err.storeOption = storeOption
+  return err
+}
+
+/**
  * Imports a useMultiFileAuthState folder into a store as one session, exactly: creds and
  * every key file, ids un-mangled per type and 6.7-era values normalised. The folder is only
  * read. Re-running an interrupted import resumes it; the import ends by verifying the
  * session both ways. Resolves to `{ session, keys, written, unchanged, removed, problems }`,
- * `problems` naming every file that could not be imported and why.
+ * `problems` naming every file that could not be imported and why. The session is written as
+ * its temporary owner: one another owner holds is refused unless `takeover` (see asOwner).
  */
 async function importFolder(folder, options = {}) {
-  const opts = args.transferOptions(options ?? {}, ['session', 'store', 'types', 'storeOptions', 'batchSize', 'onProgress', 'overwrite'], DEFAULT_BATCH_SIZE)
+  const names = ['session', 'store', 'types', 'storeOptions', 'batchSize', 'onProgress', 'overwrite', 'takeover']
+  const opts = args.transferOptions(options ?? {}, names, DEFAULT_BATCH_SIZE)
   const { session, store = defaultStoreUrl(), types = [], storeOptions } = opts.given
   args.sessionId(session)
   args.folder(folder)
   const source = await folderSource(folder, { types: args.keyTypes(types) })
-  return withStore(store, 'options.store', (target) => copySession(source, nativeOf(target), session, opts), storeOptions)
+  return withStore(
+    store,
+    'options.store',
+    (target) => asOwner(target, session, opts, (fence) => copySession(source, nativeOf(target), session, { ...opts, fence })),
+    storeOptions,
+  )
 }
 
 /**
  * Writes a session as a folder that Baileys' useMultiFileAuthState opens. The folder must not
- * exist or be empty; it appears complete and verified, or not at all.
+ * exist or be empty; it appears complete and verified, or not at all. The session is read as
+ * its temporary owner, so that no owner writes it meanwhile: one another owner holds is
+ * refused unless `takeover` (see asOwner).
  */
 async function exportFolder(folder, options = {}) {
-  const opts = args.transferOptions(options ?? {}, ['session', 'store', 'storeOptions', 'batchSize', 'onProgress'], DEFAULT_BATCH_SIZE)
+  const opts = args.transferOptions(options ?? {}, ['session', 'store', 'storeOptions', 'batchSize', 'onProgress', 'takeover'], DEFAULT_BATCH_SIZE)
   const { session, store = defaultStoreUrl(), storeOptions } = opts.given
   args.sessionId(session)
   args.folder(folder)
-  return withStore(store, 'options.store', (source) => exportSession(nativeOf(source), session, folder, opts), storeOptions)
+  return withStore(
+    store,
+    'options.store',
+    async (source) => {
+      const run = () => exportSession(nativeOf(source), session, folder, opts)
+      // A session without creds is refused by the export before it writes anything: no lease
+      // is left behind in the store for a session it does not hold (a mistyped id, say).
+      if ((await nativeOf(source).getCreds(session)) === null) return run()
+      return asOwner(source, session, opts, run)
+    },
+    storeOptions,
+  )
 }
 
 /**
@@ -64,10 +126,14 @@ function mayBeOneStore(a, b) {
  * session (`options.session`) or all of them. Resolves to `{ sessions: [result, …], skipped }`; migrating
  * all sessions skips (and lists) sessions that have keys but no creds. A session that fails does
  * not stop the others: the call then rejects with the first failure's code, `err.failures`
- * (`[{ session, code, message, mismatches }]`, every one) and `err.result` (what was copied).
+ * (`[{ session, code, message, mismatches, owner?, storeOption? }]`, every one; `owner` and
+ * `storeOption` for a session refused ERR_SESSION_LOCKED) and `err.result` (what was copied).
+ * Each session is copied as the temporary owner of both its source and its target session
+ * (no owner writes either meanwhile): one another owner holds is refused unless `takeover`.
  */
 async function migrate(options = {}) {
-  const opts = args.transferOptions(options ?? {}, ['from', 'to', 'session', 'fromOptions', 'toOptions', 'batchSize', 'onProgress', 'overwrite'], DEFAULT_BATCH_SIZE)
+  const names = ['from', 'to', 'session', 'fromOptions', 'toOptions', 'batchSize', 'onProgress', 'overwrite', 'takeover']
+  const opts = args.transferOptions(options ?? {}, names, DEFAULT_BATCH_SIZE)
   const { from, to, session, fromOptions, toOptions } = opts.given
   if (session !== undefined) args.sessionId(session)
   // Both stores checked before either is opened: opening `from` may create its file.
@@ -96,16 +162,29 @@ async function migrate(options = {}) {
           // Keys without creds are an unfinished import or a broken session: not one to copy.
           // Inside the try: creds that cannot be read (ERR_STORE_CORRUPT from the byte check of
           // reads) are this session's failure, not the end of the migration.
-          if (session === undefined && (await nativeOf(source).getCreds(name)) === null) {
-            skipped.push({ session: name, reason: 'it has keys but no creds' })
-            continue
+          if ((await nativeOf(source).getCreds(name)) === null) {
+            if (session === undefined) {
+              skipped.push({ session: name, reason: 'it has keys but no creds' })
+              continue
+            }
+            // Refused before any lease is taken: none is left behind in either store for a
+            // session the source does not hold (a mistyped id, say). As copySession says it.
+            throw storeError(ErrorCodes.INVALID_ARG, `session ${JSON.stringify(name)} has no creds in the source: there is nothing to copy`)
           }
-          const from = await storeSource(nativeOf(source), name)
-          sessions.push(await copySession(from, nativeOf(target), name, opts))
+          const copied = await asOwner(source, name, { takeover: opts.takeover, storeOption: 'from' }, () =>
+            asOwner(target, name, { takeover: opts.takeover, storeOption: 'to' }, async (fence) => {
+              const from = await storeSource(nativeOf(source), name)
+              return copySession(from, nativeOf(target), name, { ...opts, fence })
+            }),
+          )
+          sessions.push(copied)
         } catch (err) {
           if (session !== undefined || !isAuthStoreError(err)) throw err
           // One session failing leaves the others to copy; all failures are reported at the end.
-          failures.push({ session: name, code: err.code, message: err.message, mismatches: err.mismatches ?? [] })
+          const failure = { session: name, code: err.code, message: err.message, mismatches: err.mismatches ?? [] }
+          if (err.owner !== undefined) failure.owner = err.owner
+          if (err.storeOption !== undefined) failure.storeOption = err.storeOption
+          failures.push(failure)
         }
       }
       if (failures.length > 0) {
