@@ -29,44 +29,6 @@ const SHARED = [
 ]
 
 /**
- * Whether this build holds leases on Redis (the Redis half of ownership may not be in it yet:
- * its acquireLease then rejects ERR_UNSUPPORTED). Asked once, of a server of its own.
- */
-let redisLeases
-function redisHoldsLeases() {
-  redisLeases ??= (async () => {
-    const server = await startRedis({ unixSocket: true })
-    const store = await openStore(server.url)
-    try {
-      await store.releaseLease('probe', (await store.acquireLease('probe')).fence)
-      return true
-    } catch (err) {
-      if (err.code !== ErrorCodes.UNSUPPORTED) throw err
-      return false
-    } finally {
-      await store.close()
-      await server.stop()
-    }
-  })()
-  return redisLeases
-}
-
-/**
- * For the Redis rows, as requireRedis: `if (!(await requireRedisLeases(t))) return`. Without
- * Redis leases in this build the test FAILS in CI (`CI=true`) and otherwise logs and passes.
- */
-async function requireRedisLeases(t) {
-  if (!requireRedis(t)) return false
-  if (await redisHoldsLeases()) return true
-  if (process.env.CI === 'true') t.fail('this build holds no leases on Redis (acquireLease rejects ERR_UNSUPPORTED)')
-  else {
-    t.log('this build holds no leases on Redis yet (acquireLease rejects ERR_UNSUPPORTED): skipping')
-    t.pass()
-  }
-  return false
-}
-
-/**
  * A session owner process (as in ownership.test.mjs): `first` resolves to its first line
  * (ready or refused), `send(command)` to the reply to that command.
  */
@@ -147,9 +109,9 @@ async function assertFenced(t, owner) {
 for (const backend of SHARED) {
   const title = (what) => `${backend.name}: ${what}`
   const it = backend.redis && !redisAvailable() && process.env.CI !== 'true' ? test.skip : test.serial
-  /** A new store's URL, or null when this Redis row cannot run here (the test has passed or failed then). */
+  /** A new store's URL, or null when this Redis row cannot run here (requireRedis failed it in CI). */
   const setup = async (t) => {
-    if (backend.redis && !(await requireRedisLeases(t))) return null
+    if (backend.redis && !requireRedis(t)) return null
     return backend.url()
   }
 

@@ -31,16 +31,9 @@ async function withStore(store, what, work, storeOptions) {
  * 'from' or 'to'), unless `takeover`: that owner is then fenced, its next write refused.
  */
 async function asOwner(store, session, { takeover, storeOption }, work) {
-  let leased = false
   try {
-    return await withSessionLease(store, session, { takeover }, (fence) => {
-      leased = true
-      return work(fence)
-    })
+    return await withSessionLease(store, session, { takeover }, work)
   } catch (err) {
-    // A store that cannot hold leases (ERR_UNSUPPORTED when the lease is asked for) has no
-    // owners to refuse or to fence: the work runs as before, its writes unfenced.
-    if (!leased && err?.code === ErrorCodes.UNSUPPORTED) return work(undefined)
     if (err?.code !== ErrorCodes.SESSION_LOCKED || err.owner === undefined || err.session !== undefined) throw err
     throw lockedError(err, session, storeOption)
   }
