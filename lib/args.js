@@ -172,6 +172,20 @@ function leaseMs(value, what = 'leaseMs') {
   return value
 }
 
+/** acquireLease's options: `{ leaseMs?, claim? }`, each read once. */
+function leaseOptions(value, defaultLeaseMs) {
+  const given = options(value)
+  let read
+  try {
+    read = { leaseMs: given.leaseMs ?? defaultLeaseMs, claim: given.claim ?? 'refuse' }
+  } catch (cause) {
+    throw invalid('options cannot be read', cause)
+  }
+  leaseMs(read.leaseMs, 'options.leaseMs')
+  claim(read.claim)
+  return read
+}
+
 /** How acquireLease treats a lease someone else holds. */
 function claim(value) {
   if (value !== 'refuse' && value !== 'process' && value !== 'takeover') throw invalid("claim must be 'refuse', 'process' or 'takeover'")
@@ -273,6 +287,7 @@ module.exports = {
   keyTypes,
   authStateOptions,
   leaseMs,
+  leaseOptions,
   claim,
   fence,
   deleteOptions,

@@ -86,10 +86,10 @@ class AuthStore {
    * process, refuse others) or 'takeover' (take it from anyone). useRustAuthState does this
    * for you; it is public for tools.
    */
-  async acquireLease(sessionId, { leaseMs = DEFAULT_LEASE_MS, claim = 'refuse' } = {}) {
+  async acquireLease(sessionId, options) {
     args.sessionId(sessionId)
-    args.leaseMs(leaseMs)
-    return readLease(await this.#native.acquireLease(sessionId, leaseMs, args.claim(claim), hostName()))
+    const { leaseMs, claim } = args.leaseOptions(options, DEFAULT_LEASE_MS)
+    return readLease(await this.#native.acquireLease(sessionId, leaseMs, claim, hostName()))
   }
 
   /** Renews the lease `fence` names for `leaseMs` from now; ERR_SESSION_FENCED if it is no longer the session's. */
