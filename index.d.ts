@@ -68,7 +68,7 @@ export interface LeaseOwner {
 export interface LeaseInfo extends LeaseOwner {
   /** Grows by one at every acquisition; never goes back. */
   epoch: number
-  /** Held now: not released, not expired, and (SQLite) its holder alive. */
+  /** Held now: not released and not expired. (A holder that died shows as live until the next owner takes the session, at once on SQLite, or its lease lapses.) */
   live: boolean
 }
 

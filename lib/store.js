@@ -107,7 +107,7 @@ class AuthStore {
 
   /**
    * Who owns the session: `{ epoch, host, pid, acquiredAt, expiresAt, live }`, or null if it
-   * was never leased. `live` is false once released or expired (or, on SQLite, once its holder died).
+   * was never leased. `live` is false once released or expired (a holder that died stays live until the next owner takes over).
    */
   async lease(sessionId) {
     args.sessionId(sessionId)

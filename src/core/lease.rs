@@ -101,7 +101,8 @@ pub struct LeaseInfo {
     pub holder: String,
     pub epoch: u64,
     pub owner: LeaseOwner,
-    /// Whether it is live now: held, not released, not expired, and (SQLite) its holder alive.
+    /// Whether it is live now: held (not released) and not expired. Acquisitions and writes also
+    /// ask (SQLite) whether its holder died; reads of the lease do not (see `SqliteStore::lease`).
     pub live: bool,
 }
 

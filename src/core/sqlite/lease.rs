@@ -171,7 +171,8 @@ pub(super) fn read_all(conn: &rusqlite::Connection) -> Result<Vec<(String, Lease
 }
 
 impl LockFiles {
-    /// Whether `record` is live now (see [`lease::is_live`]), asking the lock file if need be.
+    /// Whether `record` is live now (see [`lease::is_live`]), asking the lock file if need be:
+    /// only inside a write transaction (see `SqliteStore::lease`).
     pub(super) fn is_live(&self, session: &str, record: &LeaseRecord, now: &HostClock) -> bool {
         lease::is_live(record, now, || self.is_free(session))
     }

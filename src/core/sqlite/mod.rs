@@ -296,24 +296,23 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    /// Reads only, and never touches a lock file: `live` is by time here. Asking a lock file
+    /// whether its holder died means taking it for an instant, which outside a write
+    /// transaction could make another process's acquisition, at that very instant, think the
+    /// holder alive. So a holder that died shows as live until the next owner takes the session
+    /// (at once) or its lease lapses.
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let record = lease::read(&tx, session)?;
         tx.commit()?;
         let now = HostClock::now();
-        Ok(record.map(|r| r.info(self.locks.is_live(session, &r, &now))))
+        Ok(record.map(|r| r.info(leases::is_live(&r, &now, || false))))
     }
 
     fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>> {
         let now = HostClock::now();
         let records = lease::read_all(&self.conn)?;
-        Ok(records
-            .into_iter()
-            .map(|(session, r)| {
-                let live = self.locks.is_live(&session, &r, &now);
-                (session, r.info(live))
-            })
-            .collect())
+        Ok(records.into_iter().map(|(session, r)| (session, r.info(leases::is_live(&r, &now, || false)))).collect())
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {
