@@ -489,3 +489,43 @@ test.serial('redis: a lease that cannot be renewed (the server is stopped) is re
     server.kill('SIGCONT')
   }
 })
+
+test('a write refused by a full disk leaves the owner cache as it was: reads return the old value', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  const { createRequire } = await import('node:module')
+  const index = createRequire(import.meta.url).resolve('../index.js')
+  const url = `sqlite:${join(tempDir(), 'auth.db')}`
+  // A file-size limit (ulimit -f, in KiB) stands in for a full disk: writes past it fail.
+  const script = `
+    process.on('SIGXFSZ', () => {}) // get EFBIG instead of being killed
+    const { useRustAuthState } = require(${JSON.stringify(index)})
+    useRustAuthState('bot', { store: ${JSON.stringify(url)} }).then(async (auth) => {
+      await auth.state.keys.set({ session: { a: { n: 1 } } })
+      let code
+      for (let i = 0; code === undefined; i++) {
+        try {
+          await auth.state.keys.set({ session: { ['fill' + i]: { blob: Buffer.alloc(20000, i % 256) } } })
+        } catch (err) {
+          code = err.code
+        }
+      }
+      let second
+      try {
+        await auth.state.keys.set({ session: { a: { n: 2, pad: 'x'.repeat(50000) } } })
+      } catch (err) {
+        second = err.code
+      }
+      const read = await auth.state.keys.get('session', ['a'])
+      console.log(JSON.stringify({ code, second, read, hits: auth.stats().cache.hits }))
+      process.exit(0)
+    })`
+  const output = execFileSync('bash', ['-c', 'ulimit -f 1024; exec "$0" -e "$1"', process.execPath, script], { timeout: 120_000 })
+  const { code, second, read, hits } = JSON.parse(output.toString().trim().split('\n').pop())
+  t.is(code, ErrorCodes.STORE_IO)
+  t.is(second, ErrorCodes.STORE_IO)
+  t.deepEqual(read, { a: { n: 1 } })
+  t.true(hits >= 1, 'answered from the cache')
+  const store = await openStore(url)
+  t.teardown(() => store.close())
+  t.deepEqual(await store.getKeys('bot', 'session', ['a']), { a: { n: 1 } }, 'the store holds the same')
+})
