@@ -123,7 +123,9 @@ class SessionLease {
     this.#released = true
     this.#stopTimers()
     if (owners.get(this.#ownerKey) === this) owners.delete(this.#ownerKey)
-    if (this.#lostError) return
+    // Even once lost: the store releases only a lease that still names this fence (one lost by
+    // the watchdog may well still be ours there), and on SQLite a fenced release also gives the
+    // session's lock file back. Without this call a lost handle kept it for the process's life.
     try {
       await this.#store.releaseLease(this.#session, this.#fence)
     } catch {
@@ -161,6 +163,7 @@ class SessionLease {
       this.#expiresAt = renewed.expiresAt
       this.#schedule()
     } catch (err) {
+      if (this.#released) return // closed meanwhile: nothing more to report
       if (err?.code === ErrorCodes.SESSION_FENCED) return this.lose(err)
       if (err?.code === ErrorCodes.STORE_CLOSED) return this.lose(`its store was closed`)
       // Unreachable for now: try again soon; the watchdog reports the loss if it lasts.

@@ -186,12 +186,23 @@ impl LockFiles {
         if checked.is_err() && fence.is_some() {
             self.fenced(record.as_ref(), session);
         }
-        checked
+        checked?;
+        // A write without a fence to a session whose lease lapsed untaken (its holder stopped,
+        // blocked or dead) ends that lease in the same transaction: otherwise the holder, should
+        // it wake, would write on with its still-matching fence after this write.
+        if let Some(mut record) = record.filter(|r| fence.is_none() && !r.holder.is_empty()) {
+            record.holder.clear();
+            record.kernel_lock = false;
+            write(tx, session, &record)?;
+            // Its lock file is given back by the holder's next call, fenced (see `fenced`).
+        }
+        Ok(())
     }
 
     /// After a fence failed: unless the session's owner is in this process, give its lock back.
+    /// A released lease (no holder) has no owner anywhere, so its lock goes back too.
     pub(super) fn fenced(&self, record: Option<&LeaseRecord>, session: &str) {
-        if record.is_none_or(|r| r.process != lease::process_token()) {
+        if record.is_none_or(|r| r.holder.is_empty() || r.process != lease::process_token()) {
             self.give_back(session);
         }
     }

@@ -275,25 +275,27 @@ impl Store for SqliteStore {
 
     fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
         let locks = &self.locks;
-        let released = without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
+        without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
             let record = lease::read(tx, session)?;
             match record {
                 Some(mut record) if record.holder == fence.holder && record.epoch == fence.epoch => {
                     record.holder.clear();
                     record.kernel_lock = false;
                     lease::write(tx, session, &record)?;
-                    Ok(true)
+                    // Inside the transaction, while it holds the database's write lock: given back
+                    // after the commit, another store of this file in this process could take the
+                    // session in between, find the lock still "held by this process", and record a
+                    // kernel lock that the give-back then drops (other processes would judge that
+                    // live owner dead).
+                    locks.give_back(session);
+                    Ok(())
                 }
                 other => {
                     locks.fenced(other.as_ref(), session);
-                    Ok(false)
+                    Ok(())
                 }
             }
-        })?;
-        if released {
-            self.locks.give_back(session);
-        }
-        Ok(())
+        })
     }
 
     /// Reads only, and never touches a lock file: `live` is by time here. Asking a lock file

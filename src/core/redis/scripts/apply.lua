@@ -7,6 +7,7 @@ if refused then return refused end
 local ttl = tonumber(ARGV[1])
 local base = ARGV[2]
 for i = 6, #ARGV, 4 do expect(base .. ARGV[i + 1], 'hash') end
+end_lapsed_lease()
 for i = 6, #ARGV, 4 do
   local hash = base .. ARGV[i + 1]
   if ARGV[i] == 'S' then

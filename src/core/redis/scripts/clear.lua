@@ -4,6 +4,7 @@
 -- Returns 1, or the lease reply that refuses the write (nothing deleted).
 local refused = refuse_write()
 if refused then return refused end
+end_lapsed_lease()
 for _, t in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   redis.call('DEL', ARGV[2] .. t)
 end

@@ -73,6 +73,14 @@ local function refuse_write()
   if is_live(l, now) then return lease_reply('locked', l, now) end
   return nil
 end
+-- Called by a write once its checks passed, right before its first change: a write without a
+-- fence to a session whose lease lapsed untaken (its holder stopped, blocked, or dead) ends that
+-- lease, so that its holder, should it wake, cannot write on with its still-matching fence.
+local function end_lapsed_lease()
+  if ARGV[4] ~= '' then return end
+  local holder = redis.call('HGET', KEYS[4], 'holder')
+  if holder and holder ~= '' then redis.call('HSET', KEYS[4], 'holder', '') end
+end
 -- The lease hash's expiry. It never expires on its own in a store without a TTL (epochs never
 -- go back). In a store with a TTL it shares the session's deadline (`at`, from touch()), so
 -- that an expired session leaves no lease behind, but never ends before the lease itself

@@ -5,6 +5,7 @@
 local refused = refuse_write()
 if refused then return refused end
 expect(KEYS[1], 'string')
+end_lapsed_lease()
 redis.call('SET', KEYS[1], ARGV[6])
 stamp()
 touch(tonumber(ARGV[1]))
