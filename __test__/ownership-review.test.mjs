@@ -125,3 +125,19 @@ test.serial('sqlite-file: a release through one store and an acquisition through
   }
   t.deepEqual(taken, [], 'iterations where another process took the live session without takeover')
 })
+
+test('two useRustAuthState calls of one session at once, on two stores of one file, leave exactly one owner', async (t) => {
+  const url = `sqlite:${join(tempDir(), 'auth.db')}`
+  const [x, y] = [await openStore(url), await openStore(url)]
+  t.teardown(async () => {
+    await x.close()
+    await y.close()
+  })
+  for (let i = 0; i < 50; i++) {
+    const [a, b] = await Promise.all([useRustAuthState(`s${i}`, { store: x }), useRustAuthState(`s${i}`, { store: y })])
+    const wrote = await Promise.all([a, b].map((h) => h.state.keys.set({ session: { k: { i } } }).then(() => true, () => false)))
+    t.is(wrote.filter(Boolean).length, 1, `session s${i}: exactly one handle owns it`)
+    await a.close()
+    await b.close()
+  }
+})

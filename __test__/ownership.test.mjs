@@ -383,15 +383,58 @@ test('a failed write leaves the cache as it was: reads return the old value', as
   t.deepEqual(await handle.state.keys.get('session', ['a']), { a: { n: 1 } })
 })
 
-test('redis: a write that fails while Redis is down leaves reads returning the old value', async (t) => {
+test('redis: a write whose outcome is unknown (Redis down) is forgotten by the cache: its key is read from the store', async (t) => {
   if (!requireRedis(t)) return
   const server = await startRedis({ unixSocket: true })
-  const handle = await useRustAuthState('bot', { store: server.url, lease: true })
+  const store = await openStore(server.url, { commandTimeoutMs: 1000, connectTimeoutMs: 1000 })
+  t.teardown(() => store.close())
+  const handle = await useRustAuthState('bot', { store })
   t.teardown(() => handle.close())
-  await handle.state.keys.set({ session: { a: { n: 1 } } })
+  await handle.state.keys.set({ session: { a: { n: 1 }, b: { n: 1 } } })
   await server.stop()
+  // The write may or may not have reached Redis: the cache cannot tell, so it keeps neither value.
   await t.throwsAsync(handle.state.keys.set({ session: { a: { n: 2 } } }), { code: ErrorCodes.STORE_UNAVAILABLE })
-  t.deepEqual(await handle.state.keys.get('session', ['a']), { a: { n: 1 } }, 'from the cache')
+  await t.throwsAsync(handle.state.keys.get('session', ['a']), { code: ErrorCodes.STORE_UNAVAILABLE }, 'asked of the store')
+  t.deepEqual(await handle.state.keys.get('session', ['b']), { b: { n: 1 } }, 'keys the write did not touch are still cached')
+})
+
+test('redis: a write applied whose reply came too late is not hidden by the cache', async (t) => {
+  if (!requireRedis(t)) return
+  const { connect, createServer } = await import('node:net')
+  const server = await startRedis()
+  const upstreamPort = Number(new URL(server.url).port)
+  // A proxy that, while `hold` is set, keeps Redis's replies back until release().
+  let hold = false
+  const held = []
+  const proxy = createServer((client) => {
+    const up = connect({ port: upstreamPort, host: '127.0.0.1' })
+    client.pipe(up)
+    up.on('data', (chunk) => (hold ? held.push(() => client.write(chunk)) : client.write(chunk)))
+    for (const socket of [client, up]) socket.on('error', () => (client.destroy(), up.destroy()))
+  })
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => proxy.close())
+  const store = await openStore(`redis://127.0.0.1:${proxy.address().port}`, { commandTimeoutMs: 500 })
+  t.teardown(() => store.close())
+  const handle = await useRustAuthState('bot', { store })
+  t.teardown(() => handle.close())
+  await handle.state.keys.set({ session: { a: { v: 'old' } } })
+  hold = true
+  await t.throwsAsync(handle.state.keys.set({ session: { a: { v: 'new' } } }), { code: ErrorCodes.STORE_UNAVAILABLE })
+  hold = false
+  for (const release of held.splice(0)) release()
+  const direct = await openStore(server.url)
+  t.teardown(() => direct.close())
+  t.deepEqual(await direct.getKeys('bot', 'session', ['a']), { a: { v: 'new' } }, 'the write was applied')
+  const read = await until(async () => {
+    try {
+      return await handle.state.keys.get('session', ['a'])
+    } catch (err) {
+      if (err.code === ErrorCodes.STORE_UNAVAILABLE) return null
+      throw err
+    }
+  }, 'the handle to read again')
+  t.deepEqual(read, { a: { v: 'new' } }, 'what the store holds, not what the cache had')
 })
 
 test('a fenced handle drops its cache and rejects every later call at once', async (t) => {

@@ -4,7 +4,9 @@
 //
 // The rules, each a promise to the caller:
 // - Durable first, then cached: a write's values enter the cache only once the store has
-//   acknowledged the write; a failed write leaves the cache as it was before the call.
+//   acknowledged the write; a write that failed without writing leaves the cache as it was
+//   before the call, and one whose outcome is unknown (a networked store did not answer in
+//   time) makes it forget the keys it touched.
 // - A get issued after an un-awaited set sees the set: while a write of a key is in flight,
 //   reads of that key go to the store, which applies operations in issue order.
 // - A value from the cache is indistinguishable from one decoded from the store, and mutating
@@ -160,6 +162,11 @@ class OwnerCache {
   /** key -> sequence number of the last write of it issued; and of the last session-wide write */
   #lastWrite = new Map()
   #lastWriteAll = 0
+  /**
+   * The latest write whose #lastWrite entry was dropped (none of its key in flight any more): a
+   * read issued before it may settle after it, and must not fill the cache with what it read.
+   */
+  #forgottenWrite = 0
   #seq = 0
 
   constructor(maxBytes = DEFAULT_CACHE_BYTES) {
@@ -198,7 +205,8 @@ class OwnerCache {
   /** A value read from the store by the read numbered `seq`: cached unless a write issued since supersedes it. */
   fill(type, id, value, seq) {
     const key = cacheKey(type, id)
-    if (this.#lastWriteAll > seq || (this.#lastWrite.get(key) ?? 0) > seq || this.#pendingAll > 0 || this.#pending.has(key)) return
+    const lastWrite = this.#lastWrite.get(key) ?? this.#forgottenWrite
+    if (this.#lastWriteAll > seq || lastWrite > seq || this.#pendingAll > 0 || this.#pending.has(key)) return
     if (value === null) return this.#put(key, null, ENTRY_OVERHEAD)
     const size = { bytes: ENTRY_OVERHEAD, exact: true }
     if (!fitsCopy(value, size)) return // large: the caller has the only copy worth making
@@ -249,17 +257,26 @@ class OwnerCache {
     return { toWrite, token: { seq, entries } }
   }
 
-  /** After the keys.set of `token` settled: `ok` if the store acknowledged it. */
-  writeDone({ seq, entries }, ok) {
+  /**
+   * After the keys.set of `token` settled. `outcome`: 'ok' (the store acknowledged it), 'failed'
+   * (it wrote nothing: the cache keeps what it had) or 'unknown' (a networked store did not
+   * answer in time: the write may have been applied, so the cache forgets its keys and the next
+   * read asks the store).
+   */
+  writeDone({ seq, entries }, outcome) {
     for (const { key, value, bytes, cacheable } of entries) {
       const left = this.#pending.get(key) - 1
       if (left === 0) this.#pending.delete(key)
       else this.#pending.set(key, left)
       const latest = this.#lastWrite.get(key) === seq
-      if (latest && left === 0) this.#lastWrite.delete(key)
-      if (!ok) continue // the store kept the old value, and so does the cache
+      if (latest && left === 0) {
+        // fill() still compares a read issued before this write with it (see #forgottenWrite).
+        this.#lastWrite.delete(key)
+        this.#forgottenWrite = Math.max(this.#forgottenWrite, seq)
+      }
+      if (outcome === 'failed') continue // the store kept the old value, and so does the cache
       // A later write of this key is in flight: it decides (reads bypass the cache meanwhile).
-      if (!latest || !cacheable) this.#drop(key)
+      if (outcome !== 'ok' || !latest || !cacheable) this.#drop(key)
       else this.#put(key, value, bytes)
     }
   }
@@ -271,10 +288,10 @@ class OwnerCache {
     return this.#seq
   }
 
-  /** After keys.clear or deleteSession settled; on success the session has no keys left. */
-  everyDone(_token, ok) {
+  /** After keys.clear or deleteSession settled (`outcome` as for writeDone). */
+  everyDone(_token, outcome) {
     this.#pendingAll--
-    if (ok) this.clear()
+    if (outcome !== 'failed') this.clear()
   }
 
   /** Forgets every value (the handle lost the session, or its keys were cleared). */

@@ -20,6 +20,8 @@ const DEFAULT_LEASE_MS = 30000
 
 /** `${store identity}\0${session}` -> the SessionLease of this process that owns it now. */
 const owners = new Map()
+/** The same key -> the acquisition of it in flight (settled, never rejecting), to queue behind. */
+const acquiring = new Map()
 
 const hostName = () => {
   try {
@@ -69,7 +71,22 @@ class SessionLease {
    * is refused ERR_SESSION_LOCKED (with `owner`); one held by a handle of this process is
    * taken over (Baileys' reconnect pattern), and that handle is told at once.
    */
-  static async acquire(store, session, { leaseMs = DEFAULT_LEASE_MS, takeover = false, onLost } = {}) {
+  static async acquire(store, session, options = {}) {
+    // Acquisitions of one session in this process run one after another, so that the last to
+    // be granted is the newest lease (two stores of one file have two worker threads, which
+    // could otherwise grant in one order and answer in the other, leaving both handles lost).
+    const key = `${store.identity}\0${session}`
+    const before = acquiring.get(key) ?? Promise.resolve()
+    const turn = before.then(() => SessionLease.#acquireNow(store, session, options))
+    const settled = turn.catch(() => {})
+    acquiring.set(key, settled)
+    settled.then(() => {
+      if (acquiring.get(key) === settled) acquiring.delete(key)
+    })
+    return turn
+  }
+
+  static async #acquireNow(store, session, { leaseMs = DEFAULT_LEASE_MS, takeover = false, onLost }) {
     const issuedAt = performance.now()
     const granted = await store.acquireLease(session, { leaseMs, claim: takeover ? 'takeover' : 'process' })
     const lease = new SessionLease(store, session, leaseMs, granted, issuedAt, onLost)

@@ -9,6 +9,12 @@ const { ErrorCodes, storeError } = require('./errors.js')
 const { setEntry } = require('./codec.js')
 
 /**
+ * What a failed write did, for the cache: nothing ('failed'), except when a networked store did
+ * not answer in time or the connection broke, when it may have been applied ('unknown').
+ */
+const writeOutcome = (err) => (err?.code === ErrorCodes.STORE_UNAVAILABLE ? 'unknown' : 'failed')
+
+/**
  * The handle of `sessionId` on `store`. `lease` (a SessionLease) and `cache` (an OwnerCache)
  * are null for a handle that does not own its session; `release()` gives the store back.
  */
@@ -67,12 +73,15 @@ function sessionHandle({ sessionId, store, creds, lease, cache, appStateSyncKey,
         } catch (cause) {
           throw storeError(ErrorCodes.INVALID_ARG, 'keys.set data cannot be read', cause)
         }
-        let ok = false
+        let outcome = 'unknown'
         try {
           await write((fence) => store.setKeys(sessionId, prepared.toWrite, fence))
-          ok = true
+          outcome = 'ok'
+        } catch (err) {
+          outcome = writeOutcome(err)
+          throw err
         } finally {
-          cache.writeDone(prepared.token, ok)
+          cache.writeDone(prepared.token, outcome)
         }
       },
       async clear() {
@@ -84,12 +93,15 @@ function sessionHandle({ sessionId, store, creds, lease, cache, appStateSyncKey,
   /** A write that touches every key of the session: reads bypass the cache until it settles. */
   const everyKey = async (call) => {
     const token = cache?.beginEvery()
-    let ok = false
+    let outcome = 'unknown'
     try {
       await write(call)
-      ok = true
+      outcome = 'ok'
+    } catch (err) {
+      outcome = writeOutcome(err)
+      throw err
     } finally {
-      cache?.everyDone(token, ok)
+      cache?.everyDone(token, outcome)
     }
   }
   // Writes state.creds as it is when called; the store applies calls in order, so of

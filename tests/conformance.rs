@@ -682,3 +682,22 @@ fn an_expired_lease_is_free_and_its_holder_still_writes_until_someone_takes_it()
         store.release_lease("s", &next.fence()).unwrap();
     }
 }
+
+#[test]
+fn a_write_without_a_fence_ends_a_lapsed_lease_so_its_holder_cannot_write_on() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let stalled = store.acquire_lease("s", &LeaseRequest { lease_ms: 1_000, ..request_from("stalled", Claim::Refuse) }).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while store.lease("s").unwrap().unwrap().live {
+            assert!(std::time::Instant::now() < deadline, "{name}: the lease never lapsed");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        store.apply("s", &[put("t", "k", b"by a tool")], None).unwrap();
+        assert!(!store.lease("s").unwrap().unwrap().live, "{name}");
+        let err = store.apply("s", &[put("t", "k", b"stalled")], Some(&stalled.fence())).unwrap_err();
+        assert_eq!(err.code(), "ERR_SESSION_FENCED", "{name}: the stalled holder woke up");
+        assert_eq!(store.get_keys("s", "t", &ids(&["k"])).unwrap(), vec![Some(v(b"by a tool"))], "{name}");
+        assert_eq!(store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap().epoch, 2, "{name}");
+    }
+}

@@ -41,11 +41,17 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// The fence check of every write (see [`lease::check_write`]).
-    fn check_fence(&self, session: &str, fence: Option<&Fence>) -> Result<()> {
-        let record = self.leases.get(session);
-        let live = record.is_some_and(|r| lease::is_live(r, &HostClock::now(), || false));
-        lease::check_write(session, record.map(|r| (r.holder.as_str(), r.epoch, &r.owner)), live, fence)
+    /// The fence check of every write (see [`lease::check_write`]). A write without a fence to a
+    /// session whose lease lapsed untaken ends that lease, so that its holder, should it wake,
+    /// cannot write on with its still-matching fence.
+    fn check_fence(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
+        let record = self.leases.get_mut(session);
+        let live = record.as_ref().is_some_and(|r| lease::is_live(r, &HostClock::now(), || false));
+        lease::check_write(session, record.as_ref().map(|r| (r.holder.as_str(), r.epoch, &r.owner)), live, fence)?;
+        if let Some(record) = record.filter(|_| fence.is_none()) {
+            record.holder.clear();
+        }
+        Ok(())
     }
 
     /// The stored lease `fence` names, or `ERR_SESSION_FENCED`.
