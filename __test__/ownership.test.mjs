@@ -328,6 +328,24 @@ test('a large value is lent from the cache once, and mutating it changes nothing
   t.deepEqual((await handle.state.keys.get('session', ['big'])).big, expected, 'a large value read from the store is not kept')
 })
 
+test('values the codec normalizes are cached as the codec returns them: undefined dropped or null, -0 as 0, NaN as null', async (t) => {
+  const url = `sqlite:${join(tempDir(), 'auth.db')}`
+  const handle = await useRustAuthState('bot', { store: url })
+  t.teardown(() => handle.close())
+  // libsignal's session records carry properties that are undefined (a pending pre-key, say).
+  const value = { pendingPreKey: undefined, list: [1, undefined, -0, NaN, Infinity], zero: -0, n: NaN, nested: { gone: undefined, kept: 'x' } }
+  await handle.state.keys.set({ session: { a: value } })
+  const fromCache = await handle.state.keys.get('session', ['a'])
+  t.is(handle.stats().cache.hits, 1, 'cached, not refused by the copy')
+  const fresh = await openStore(url)
+  t.teardown(() => fresh.close())
+  const fromStore = await fresh.getKeys('bot', 'session', ['a'])
+  t.deepEqual(fromCache, fromStore)
+  t.deepEqual(fromCache.a, { list: [1, null, 0, null, null], zero: 0, n: null, nested: { kept: 'x' } })
+  t.false(Object.hasOwn(fromCache.a, 'pendingPreKey'))
+  t.true(Object.is(fromCache.a.zero, 0))
+})
+
 test('values the cache cannot copy as the codec stores them are written as given and read from the store', async (t) => {
   const url = `sqlite:${join(tempDir(), 'auth.db')}`
   const handle = await useRustAuthState('bot', { store: url })

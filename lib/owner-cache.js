@@ -42,9 +42,11 @@ const MAX_DEPTH = 128
  * A deep copy of a value about to be written, as the codec would decode it after encoding it:
  * `{ copy, bytes, exact }`. Strings are shared (they are immutable); Buffers and Uint8Arrays
  * become new Buffers; getters are read once, here, and the copy holds what they returned.
- * Where the codec would not give back what a plain copy holds (a toJSON, a class instance, a
- * serialized-Buffer shape, undefined, -0, a function...), the copy keeps the original there
- * for the encoder to judge, and `exact` is false: such a value is written but not cached.
+ * It follows the codec's rules: a property that is undefined is dropped, undefined in an array
+ * is null, -0 is 0, a number that is not finite is null. Where the codec would not give back
+ * what a plain copy holds (a toJSON, a class instance, a serialized-Buffer shape, a function...),
+ * the copy keeps the original there for the encoder to judge, and `exact` is false: such a
+ * value is written but not cached.
  * Either way the encoder reads the copy, so that nothing of the caller's is read twice.
  */
 function copyValue(value) {
@@ -73,13 +75,16 @@ function copyAny(value, ctx, depth) {
       return value
     case 'number':
       ctx.bytes += 8
-      return Number.isFinite(value) && !Object.is(value, -0) ? value : inexact(ctx, value)
+      // The codec stores -0 as 0 and a number that is not finite as null, as JSON does.
+      return Number.isFinite(value) ? value + 0 : null
     case 'object':
       if (value === null) return value
       if (depth >= MAX_DEPTH) return inexact(ctx, value)
       return copyObject(value, ctx, depth)
+    case 'undefined':
+      return null // in an array, as the codec stores it (an object drops the property: copyObject)
     default:
-      return inexact(ctx, value) // undefined, functions, symbols, bigints
+      return inexact(ctx, value) // functions, symbols, bigints: the encoder refuses them
   }
 }
 
@@ -97,9 +102,16 @@ function copyObject(value, ctx, depth) {
     return out
   }
   if ((proto !== Object.prototype && proto !== null) || typeof value.toJSON === 'function') return inexact(ctx, value)
-  const keys = Object.keys(value)
-  const items = new Array(keys.length)
-  for (let i = 0; i < keys.length; i++) items[i] = value[keys[i]]
+  const all = Object.keys(value)
+  // As the codec does: properties that are undefined are dropped, then the rest is classified.
+  const keys = []
+  const items = []
+  for (const key of all) {
+    const item = value[key]
+    if (item === undefined) continue
+    keys.push(key)
+    items.push(item)
+  }
   const out = {}
   if (classifyEntries(keys, items) !== undefined) {
     // The codec makes it a Buffer (or refuses it): it judges these very entries, read once.
