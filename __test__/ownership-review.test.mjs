@@ -12,20 +12,12 @@ import { createInterface } from 'node:readline'
 import { openStore, useRustAuthState, ErrorCodes } from '../index.mjs'
 import { redisAvailable, requireRedis, startRedis } from './helpers/redis-server.mjs'
 import { tempDir } from './helpers/temp.mjs'
+import { until } from './helpers/until.mjs'
 
 const BLOCKING = fileURLToPath(new URL('./fixtures/blocking-owner.mjs', import.meta.url))
 const OWNER = fileURLToPath(new URL('./fixtures/session-owner.mjs', import.meta.url))
 const CHECKER = fileURLToPath(new URL('./fixtures/lease-checker.mjs', import.meta.url))
 
-async function until(check, what, ms = 60000) {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 /** A child process speaking JSON lines: `next()` resolves to its next line. */
 function child(script, args) {

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline'
 import { openStore, useRustAuthState, ErrorCodes } from '../index.mjs'
 import { redisAvailable, requireRedis, startRedis } from './helpers/redis-server.mjs'
 import { tempDir } from './helpers/temp.mjs'
+import { until } from './helpers/until.mjs'
 
 const OWNER = fileURLToPath(new URL('./fixtures/session-owner.mjs', import.meta.url))
 
@@ -21,17 +22,6 @@ const SHARED = [
   { name: 'sqlite-file', url: async () => `sqlite:${join(tempDir(), 'auth.db')}`, kernelLock: true },
   { name: 'redis', url: async () => (await startRedis({ unixSocket: true })).url, kernelLock: false, redis: true },
 ]
-
-/** Polls `check` until it returns a truthy value, or fails after `ms`. */
-async function until(check, what, ms = 60000) {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 /**
  * Starts a session owner process. `first` resolves to its first line (ready or refused);
