@@ -22,10 +22,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../src/core/sqlite/migrations/001_initial.sql"),
     include_str!("../src/core/sqlite/migrations/002_session_ids_never_reused.sql"),
     include_str!("../src/core/sqlite/migrations/003_leases.sql"),
+    include_str!("../src/core/sqlite/migrations/004_process_lock_files.sql"),
 ];
 
 /// Every schema version before this one that a file can be upgraded from.
-const EARLIER: &[i64] = &[1, 2];
+const EARLIER: &[i64] = &[1, 2, 3];
 
 #[test]
 fn the_harness_knows_every_migration() {
@@ -154,9 +155,15 @@ fn a_failing_upgrade_rolls_back_and_leaves_the_file_byte_identical() {
     for (what, path) in earlier_files("failing") {
         let version = user_version(&path);
         // An object with the name a later migration creates: that step fails midway, after the
-        // steps (and statements) before it have run inside the same transaction.
+        // steps (and statements) before it have run inside the same transaction. Version 3 has
+        // the leases table: there, the column 004 adds squats.
+        let (squat, unsquat) = if version < 3 {
+            ("CREATE TABLE leases (squatter)", "DROP TABLE leases")
+        } else {
+            ("ALTER TABLE leases ADD COLUMN process_lock", "ALTER TABLE leases DROP COLUMN process_lock")
+        };
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE leases (squatter)").unwrap();
+        conn.execute_batch(squat).unwrap();
         drop(conn);
         let rows = raw_rows(&path);
         let before = file_bytes(&path);
@@ -167,7 +174,7 @@ fn a_failing_upgrade_rolls_back_and_leaves_the_file_byte_identical() {
         assert_eq!(user_version(&path), version, "{what}: the version is unchanged");
         assert_eq!(raw_rows(&path), rows, "{what}");
         // Once the squatter is gone, the same file upgrades.
-        Connection::open(&path).unwrap().execute_batch("DROP TABLE leases").unwrap();
+        Connection::open(&path).unwrap().execute_batch(unsquat).unwrap();
         drop(SqliteStore::open(&path).unwrap());
         assert_eq!(user_version(&path), SCHEMA_VERSION, "{what}");
     }
@@ -303,7 +310,7 @@ fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
 #[test]
 fn an_upgrade_of_several_steps_is_one_transaction_a_failing_last_step_undoes_the_first() {
     // Version 0 of our own (marked, no tables yet) with an object squatting on the name the
-    // last step creates: steps 001 and 002 run, then 003 fails. Were each step its own transaction,
+    // third step creates: steps 001 and 002 run, then 003 fails (004 never runs). Were each step its own transaction,
     // the file would be left at version 1 with 001's tables.
     let path = temp_path("several-steps");
     let conn = Connection::open(&path).unwrap();
@@ -313,7 +320,7 @@ fn an_upgrade_of_several_steps_is_one_transaction_a_failing_last_step_undoes_the
     drop(conn);
     let before = file_bytes(&path);
     let err = SqliteStore::open(&path).err().expect("the upgrade fails");
-    assert!(err.to_string().contains(&format!("schema upgrade to version {SCHEMA_VERSION} failed")), "{err}");
+    assert!(err.to_string().contains("schema upgrade to version 3 failed"), "{err}");
     assert_eq!(file_bytes(&path), before, "the file is byte-identical");
     assert_eq!(user_version(&path), 0);
     let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
@@ -339,4 +346,28 @@ fn a_negative_schema_version_is_refused_untouched() {
     assert_eq!(err.code(), "ERR_STORE_CORRUPT", "{err}");
     assert_eq!(user_version(&path), -1);
     assert_eq!(std::fs::read(&path).unwrap(), before, "the file is left as it was");
+}
+
+/// A lease of version 3 keeps its epoch and its meaning through the upgrade to 4: it named a
+/// lock file per session (`kernel_lock` 1), which is still asked; here its holder is gone (no
+/// process holds, nor ever created, that file), so the next owner takes it at once, one epoch on.
+#[test]
+fn a_version_3_lease_is_upgraded_keeping_its_epoch_and_its_lock_file() {
+    use baileys_rust_auth::core::lease::{Claim, LeaseRequest};
+    let path = generated(3, "v3-lease");
+    let far = 4_000_000_000_000i64;
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO leases (session, epoch, holder, process, host, pid, acquired_at, expires_at, boot, expires_boot, kernel_lock)
+             VALUES ('alice', 7, 'dead-1', 'dead', 'old-host', 1, 0, ?1, 'other-boot', NULL, 1)",
+            [far],
+        )
+        .unwrap();
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(user_version(&path), SCHEMA_VERSION);
+    let stored = store.lease("alice").unwrap().unwrap();
+    assert_eq!((stored.epoch, stored.live, stored.owner.host.as_str()), (7, true, "old-host"));
+    let granted = store.acquire_lease("alice", &LeaseRequest::new(30_000, Claim::Refuse, "new-host")).unwrap();
+    assert_eq!(granted.epoch, 8);
 }

@@ -124,9 +124,19 @@ pub struct LeaseRecord {
     /// boot's clock ([`HostClock`]); `None` without one.
     pub boot: String,
     pub expires_boot_ms: Option<i64>,
-    /// Whether the holder holds the session's lock file (SQLite), which the kernel releases
-    /// when the holder dies.
-    pub kernel_lock: bool,
+    /// Which lock file the holder holds (SQLite), which the kernel releases when it dies.
+    pub kernel_lock: KernelLock,
+}
+
+/// The lock file a lease's holder holds while it lives (SQLite, `sqlite/lease.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelLock {
+    /// None: the lease ends by time only (memory, a read-only directory, a released lease).
+    None,
+    /// One per session (schema version 3): `<database>.leases/<hash of the session>.lock`.
+    Session,
+    /// One per process and database: `<database>.leases/<process token>.lock`.
+    Process,
 }
 
 /// Now, on the clocks a local lease is measured by.
@@ -212,13 +222,13 @@ pub fn decide(
     }
 }
 
-/// Whether a stored lease is live now. A holder that held the lock file and no longer does is
+/// Whether a stored lease is live now. A holder that held a lock file and no longer does is
 /// dead (the kernel released its lock), unless it is this process, whose locks the caller knows.
 pub fn is_live(record: &LeaseRecord, now: &HostClock, holder_died: impl FnOnce() -> bool) -> bool {
     if record.holder.is_empty() || now.expired(record) {
         return false;
     }
-    !(record.kernel_lock && record.process != process_token() && holder_died())
+    !(record.kernel_lock != KernelLock::None && record.process != process_token() && holder_died())
 }
 
 /// The check before a write: with a fence, the stored lease must name its holder and epoch
@@ -270,7 +280,7 @@ fn random_u64() -> u64 {
 }
 
 /// A new record granting `request` the lease, one epoch after `previous`.
-pub fn grant(previous: Option<&LeaseRecord>, request: &LeaseRequest, now: &HostClock, kernel_lock: bool) -> LeaseRecord {
+pub fn grant(previous: Option<&LeaseRecord>, request: &LeaseRequest, now: &HostClock, kernel_lock: KernelLock) -> LeaseRecord {
     let lease_ms = request.lease_ms as i64;
     LeaseRecord {
         holder: request.holder.clone(),
@@ -329,7 +339,7 @@ mod tests {
 
     #[test]
     fn on_one_boot_the_boot_clock_decides_whatever_the_wall_clock_says() {
-        let held = grant(None, &request(Claim::Refuse, "p1"), &clock(1_000_000, "b", Some(50)), false);
+        let held = grant(None, &request(Claim::Refuse, "p1"), &clock(1_000_000, "b", Some(50)), KernelLock::None);
         // The wall clock jumped a day forward, the boot clock moved 1 s: still live.
         assert!(!clock(1_000_000 + 86_400_000, "b", Some(1_050)).expired(&held));
         // The wall clock jumped back: the boot clock still ends the lease on time.
@@ -342,20 +352,20 @@ mod tests {
     #[test]
     fn a_live_lease_is_refused_taken_in_process_or_taken_over() {
         let now = clock(10, "b", Some(10));
-        let held = grant(None, &request(Claim::Refuse, "p1"), &now, false);
+        let held = grant(None, &request(Claim::Refuse, "p1"), &now, KernelLock::None);
         assert_eq!(held.epoch, 1);
         let err = decide("s", Some(&held), &request(Claim::SameProcess, "p2"), &now, || false).unwrap_err();
         assert_eq!(err.code(), "ERR_SESSION_LOCKED");
         assert_eq!(decide("s", Some(&held), &request(Claim::SameProcess, "p1"), &now, || false).unwrap(), Decision::TakeOver);
         assert_eq!(decide("s", Some(&held), &request(Claim::Takeover, "p2"), &now, || false).unwrap(), Decision::TakeOver);
         assert!(decide("s", Some(&held), &request(Claim::Refuse, "p1"), &now, || false).is_err());
-        assert_eq!(grant(Some(&held), &request(Claim::Refuse, "p2"), &now, false).epoch, 2);
+        assert_eq!(grant(Some(&held), &request(Claim::Refuse, "p2"), &now, KernelLock::None).epoch, 2);
     }
 
     #[test]
     fn a_holder_whose_lock_file_is_free_is_dead() {
         let now = clock(10, "b", Some(10));
-        let held = grant(None, &request(Claim::Refuse, "p1"), &now, true);
+        let held = grant(None, &request(Claim::Refuse, "p1"), &now, KernelLock::Process);
         assert_eq!(decide("s", Some(&held), &request(Claim::Refuse, "p2"), &now, || true).unwrap(), Decision::Free);
         assert!(decide("s", Some(&held), &request(Claim::Refuse, "p2"), &now, || false).is_err());
     }

@@ -119,7 +119,7 @@ impl Store for MemoryStore {
         let now = HostClock::now();
         let previous = self.leases.get(session);
         lease::decide(session, previous, request, &now, || false)?;
-        let record = lease::grant(previous, request, &now, false);
+        let record = lease::grant(previous, request, &now, lease::KernelLock::None);
         let info = record.info(true);
         self.leases.insert(session.to_owned(), record);
         Ok(info)

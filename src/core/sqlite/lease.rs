@@ -1,20 +1,31 @@
 //! Session leases in a SQLite store (`docs/ownership.md`): the `leases` table
-//! (`migrations/003_leases.sql`), read and written inside the same `IMMEDIATE` transaction as
-//! the write they guard, and the lock files that tell a dead holder from a live one.
+//! (`migrations/003_leases.sql`, `004_process_lock_files.sql`), read and written inside the same
+//! `IMMEDIATE` transaction as the write they guard, and the lock files that tell a dead holder
+//! from a live one.
 //!
 //! Pids and host names lie inside containers (pid 1 is always alive; a restarted container has
-//! a new host name), so liveness comes from the kernel: the holder of a lease also holds an
-//! exclusive `flock` (Windows: `LockFileEx`) on a lock file of its own, one per session, in the
-//! directory `<database>.leases/` beside the database. The kernel releases it when the holder's
-//! process dies however it dies, so the next process finds it free and takes the session at
-//! once. Never a lock on SQLite's own files: closing any descriptor of those would drop the
-//! locks SQLite holds on them. Lock files are never deleted: deleting one while another process
-//! has it open would give two processes two different files under one name.
+//! a new host name), so liveness comes from the kernel: while a process holds any lease in a
+//! database it holds an exclusive `flock` (Windows: `LockFileEx`) on a lock file of its own,
+//! `<database>.leases/<process token>.lock`, ONE per process and database however many sessions
+//! it owns (a descriptor per session ran out at `ulimit -n`). Each lease row names its holder's
+//! process token. The kernel releases the lock when the process dies however it dies, so the
+//! next process finds it free and takes the session at once. Never a lock on SQLite's own files:
+//! closing any descriptor of those would drop the locks SQLite holds on them.
 //!
-//! A process holds each lock once, in [`HELD`], whichever of its handles owns the session: two
-//! handles of one process never contend for a lock, and an in-process takeover keeps it.
+//! Process tokens are random and never reused, so a lock file found free belongs to a process
+//! that is dead or owns nothing here any more: the prober deletes it (Unix) while still holding
+//! its lock, and an owner that (re)creates its file checks, once it holds the lock, that the
+//! name still leads to the file it locked, so nobody ever holds a lock on a deleted file.
+//! Windows keeps them (its files cannot be told apart by inode with std).
+//!
+//! Rows of schema version 3 name a lock file per session (`<hash of the session>.lock`); those
+//! are still asked, never deleted (a version 3 process may be probing them), never taken.
+//!
+//! A process holds each database's lock once, in [`HELD`], with the sessions it owns there,
+//! whichever of its handles owns them: two handles of one process never contend for a lock, and
+//! an in-process takeover keeps it. The lock is given back when its last session is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -22,12 +33,19 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::core::error::Result;
-use crate::core::lease::{self, Fence, HostClock, LeaseOwner, LeaseRecord};
+use crate::core::lease::{self, Fence, HostClock, KernelLock, LeaseOwner, LeaseRecord};
 
-/// The lock files this process holds, by (store identity, session).
-static HELD: Mutex<Option<HashMap<(String, String), File>>> = Mutex::new(None);
+/// This process's lock file in one database's lock directory, and the sessions it owns there.
+struct ProcessLock {
+    file: File,
+    path: PathBuf,
+    sessions: HashSet<String>,
+}
 
-fn held() -> MutexGuard<'static, Option<HashMap<(String, String), File>>> {
+/// This process's locks, by store identity.
+static HELD: Mutex<Option<HashMap<String, ProcessLock>>> = Mutex::new(None);
+
+fn held() -> MutexGuard<'static, Option<HashMap<String, ProcessLock>>> {
     HELD.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -44,70 +62,137 @@ impl LockFiles {
         LockFiles { dir, identity: identity.to_owned() }
     }
 
-    fn key(&self, session: &str) -> (String, String) {
-        (self.identity.clone(), session.to_owned())
-    }
-
-    /// The session's lock file: named by a hash of the session id, which may hold any
-    /// character (a collision only makes two sessions share one lock, which degrades dead-holder
-    /// detection to waiting for the lease to expire).
-    fn path(dir: &Path, session: &str) -> PathBuf {
+    /// A version 3 lease's per-session lock file: named by a hash of the session id, which may
+    /// hold any character.
+    fn session_path(dir: &Path, session: &str) -> PathBuf {
         dir.join(format!("{:016x}{:016x}.lock", fnv1a(session, 0xcbf2_9ce4_8422_2325), fnv1a(session, 0x6c62_272e_07bb_0142)))
     }
 
-    fn open(&self, session: &str) -> Option<File> {
-        let dir = self.dir.as_ref()?;
-        let open = || -> std::io::Result<File> {
-            let mut builder = std::fs::DirBuilder::new();
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            match builder.create(dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
-                _ => {}
-            }
+    /// The lock file of the process whose token is `process`; `None` for a token that is not
+    /// one ([`lease::process_token`]: 32 hex digits), so that a hostile row cannot name a path.
+    fn process_path(dir: &Path, process: &str) -> Option<PathBuf> {
+        let is_token = process.len() == 32 && process.bytes().all(|b| b.is_ascii_hexdigit());
+        is_token.then(|| dir.join(format!("{process}.lock")))
+    }
+
+    /// Opens (creating) and locks this process's lock file, checking that the name still leads
+    /// to the file locked (a prober may have deleted it between our open and our lock).
+    fn lock_own(dir: &Path) -> std::io::Result<(File, PathBuf)> {
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        match builder.create(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        let path = Self::process_path(dir, lease::process_token()).expect("this process's token is a token");
+        // A prober holds it for an instant only: a few tries, then the lease goes without.
+        for _ in 0..100 {
             let mut options = std::fs::OpenOptions::new();
             options.read(true).write(true).create(true).truncate(false);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            options.open(Self::path(dir, session))
-        };
-        // Without a lock file (a read-only directory, say) leases still work; a dead holder's
-        // lease is then taken when it expires instead of at once.
-        open().map_err(|e| tracing::debug!(error = %e, "session lock file unavailable")).ok()
-    }
-
-    /// Whether this process holds the session's lock.
-    pub(super) fn holds(&self, session: &str) -> bool {
-        held().as_ref().is_some_and(|m| m.contains_key(&self.key(session)))
-    }
-
-    /// Takes the session's lock for this process if it can without waiting; whether it holds
-    /// it now, and whether it took it just now.
-    pub(super) fn take(&self, session: &str) -> (bool, bool) {
-        if self.holds(session) {
-            return (true, false);
+            let file = options.open(&path)?;
+            if file.try_lock().is_err() {
+                std::thread::yield_now();
+                continue;
+            }
+            if same_file(&file, &path) {
+                return Ok((file, path));
+            }
         }
-        let Some(file) = self.open(session) else { return (false, false) };
-        if file.try_lock().is_err() {
-            return (false, false);
-        }
-        held().get_or_insert_with(HashMap::new).insert(self.key(session), file);
-        (true, true)
+        Err(std::io::Error::new(std::io::ErrorKind::WouldBlock, "this process's lock file stayed busy"))
     }
 
-    /// Gives the session's lock back (closing its file releases it).
+    /// Counts the session as owned by this process, taking the process's lock if it is the
+    /// first: which lock it holds for it now ([`KernelLock::None`] if it cannot take one), and
+    /// whether it counted it just now (to undo should the transaction fail).
+    pub(super) fn take(&self, session: &str) -> (KernelLock, bool) {
+        let Some(dir) = self.dir.as_ref() else { return (KernelLock::None, false) };
+        let mut held = held();
+        let map = held.get_or_insert_with(HashMap::new);
+        if let Some(lock) = map.get_mut(&self.identity) {
+            let took = lock.sessions.insert(session.to_owned());
+            return (KernelLock::Process, took);
+        }
+        match Self::lock_own(dir) {
+            Ok((file, path)) => {
+                map.insert(self.identity.clone(), ProcessLock { file, path, sessions: HashSet::from([session.to_owned()]) });
+                (KernelLock::Process, true)
+            }
+            // Without a lock file (a read-only directory, say) leases still work; a dead holder's
+            // lease is then taken when it expires instead of at once.
+            Err(e) => {
+                tracing::debug!(error = %e, "process lock file unavailable");
+                (KernelLock::None, false)
+            }
+        }
+    }
+
+    /// The session is no longer owned by this process; with the last one, the lock goes back
+    /// (its file deleted first, while still locked, so that nobody else ever deletes it).
     pub(super) fn give_back(&self, session: &str) {
-        let file = held().as_mut().and_then(|m| m.remove(&self.key(session)));
-        drop(file);
+        let mut held = held();
+        let Some(map) = held.as_mut() else { return };
+        let Some(lock) = map.get_mut(&self.identity) else { return };
+        lock.sessions.remove(session);
+        if lock.sessions.is_empty() {
+            let lock = map.remove(&self.identity).expect("present");
+            #[cfg(unix)]
+            let _ = std::fs::remove_file(&lock.path);
+            drop(lock.file);
+        }
     }
 
-    /// Whether nobody holds the session's lock: its last holder died or gave it back. Taking it
-    /// is the only way to ask; it is given back at once.
-    pub(super) fn is_free(&self, session: &str) -> bool {
-        if self.holds(session) {
+    /// Whether the lock file `record`'s holder held is free: its process died (or gave it back).
+    /// Taking it is the only way to ask; it is given back at once, and a free process lock
+    /// file deleted (its name is never used again).
+    pub(super) fn holder_died(&self, record: &LeaseRecord, session: &str) -> bool {
+        let Some(dir) = self.dir.as_ref() else { return false };
+        let path = match record.kernel_lock {
+            KernelLock::None => return false,
+            KernelLock::Session => Self::session_path(dir, session),
+            KernelLock::Process => match Self::process_path(dir, &record.process) {
+                Some(path) => path,
+                None => return false,
+            },
+        };
+        let file = match std::fs::OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(file) => file,
+            // Every holder created its file before it recorded its lease, and only free files are
+            // deleted: a missing one is a holder gone (or a lock directory wiped by hand).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return true,
+            Err(e) => {
+                tracing::debug!(error = %e, "lock file unavailable, the lease ends by time");
+                return false;
+            }
+        };
+        if file.try_lock().is_err() {
             return false;
         }
-        self.open(session).is_some_and(|file| file.try_lock().is_ok())
+        #[cfg(unix)]
+        if record.kernel_lock == KernelLock::Process && same_file(&file, &path) {
+            let _ = std::fs::remove_file(&path);
+        }
+        true
+    }
+}
+
+/// Whether `path` names the file `file` has open (Unix: same device and inode). Elsewhere files
+/// are never deleted behind an owner, so it always does.
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
     }
 }
 
@@ -120,7 +205,7 @@ fn fnv1a(text: &str, basis: u64) -> u64 {
 /// The session's stored lease, inside the caller's transaction.
 pub(super) fn read(tx: &Transaction<'_>, session: &str) -> Result<Option<LeaseRecord>> {
     let mut stmt = tx.prepare_cached(
-        "SELECT holder, process, epoch, host, pid, acquired_at, expires_at, boot, expires_boot, kernel_lock
+        "SELECT holder, process, epoch, host, pid, acquired_at, expires_at, boot, expires_boot, kernel_lock, process_lock
          FROM leases WHERE session = ?1",
     )?;
     Ok(stmt.query_row([session], record_from_row).optional()?)
@@ -134,15 +219,19 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeaseRecord> {
         owner: LeaseOwner { host: r.get(3)?, pid: r.get::<_, i64>(4)? as u32, acquired_at_ms: r.get(5)?, expires_at_ms: r.get(6)? },
         boot: r.get(7)?,
         expires_boot_ms: r.get(8)?,
-        kernel_lock: r.get::<_, i64>(9)? != 0,
+        kernel_lock: match (r.get::<_, i64>(9)?, r.get::<_, i64>(10)?) {
+            (_, p) if p != 0 => KernelLock::Process,
+            (k, _) if k != 0 => KernelLock::Session,
+            _ => KernelLock::None,
+        },
     })
 }
 
 /// Stores the session's lease, inside the caller's transaction.
 pub(super) fn write(tx: &Transaction<'_>, session: &str, record: &LeaseRecord) -> Result<()> {
     let mut stmt = tx.prepare_cached(
-        "INSERT OR REPLACE INTO leases (session, holder, process, epoch, host, pid, acquired_at, expires_at, boot, expires_boot, kernel_lock)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT OR REPLACE INTO leases (session, holder, process, epoch, host, pid, acquired_at, expires_at, boot, expires_boot, kernel_lock, process_lock)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     stmt.execute(params![
         session,
@@ -155,7 +244,8 @@ pub(super) fn write(tx: &Transaction<'_>, session: &str, record: &LeaseRecord) -
         record.owner.expires_at_ms,
         record.boot,
         record.expires_boot_ms,
-        record.kernel_lock as i64
+        (record.kernel_lock == KernelLock::Session) as i64,
+        (record.kernel_lock == KernelLock::Process) as i64
     ])?;
     Ok(())
 }
@@ -163,10 +253,10 @@ pub(super) fn write(tx: &Transaction<'_>, session: &str, record: &LeaseRecord) -
 /// Every stored lease, sorted by session.
 pub(super) fn read_all(conn: &rusqlite::Connection) -> Result<Vec<(String, LeaseRecord)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT holder, process, epoch, host, pid, acquired_at, expires_at, boot, expires_boot, kernel_lock, session
+        "SELECT holder, process, epoch, host, pid, acquired_at, expires_at, boot, expires_boot, kernel_lock, process_lock, session
          FROM leases ORDER BY session",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get(10)?, record_from_row(r)?)))?.collect::<rusqlite::Result<_>>()?;
+    let rows = stmt.query_map([], |r| Ok((r.get(11)?, record_from_row(r)?)))?.collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
@@ -174,7 +264,7 @@ impl LockFiles {
     /// Whether `record` is live now (see [`lease::is_live`]), asking the lock file if need be:
     /// only inside a write transaction (see `SqliteStore::lease`).
     pub(super) fn is_live(&self, session: &str, record: &LeaseRecord, now: &HostClock) -> bool {
-        lease::is_live(record, now, || self.is_free(session))
+        lease::is_live(record, now, || self.holder_died(record, session))
     }
 
     /// The check before every write, inside its transaction (see [`lease::check_write`]). A
@@ -192,7 +282,7 @@ impl LockFiles {
         // it wake, would write on with its still-matching fence after this write.
         if let Some(mut record) = record.filter(|r| fence.is_none() && !r.holder.is_empty()) {
             record.holder.clear();
-            record.kernel_lock = false;
+            record.kernel_lock = KernelLock::None;
             write(tx, session, &record)?;
             // Its lock file is given back by the holder's next call, fenced (see `fenced`).
         }

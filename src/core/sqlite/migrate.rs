@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_session_ids_never_reused.sql"),
     include_str!("migrations/003_leases.sql"),
+    include_str!("migrations/004_process_lock_files.sql"),
 ];
 
 /// The schema version this code writes.

@@ -241,7 +241,7 @@ impl Store for SqliteStore {
         let granted = without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
             let now = HostClock::now();
             let previous = lease::read(tx, session)?;
-            leases::decide(session, previous.as_ref(), request, &now, || locks.is_free(session))?;
+            leases::decide(session, previous.as_ref(), request, &now, || previous.as_ref().is_some_and(|r| locks.holder_died(r, session)))?;
             let (holds, took) = locks.take(session);
             took_lock = took;
             let record = leases::grant(previous.as_ref(), request, &now, holds);
@@ -267,7 +267,9 @@ impl Store for SqliteStore {
             };
             let mut next = leases::renewed(&record, lease_ms, &HostClock::now());
             // A lease taken while a stopped process still held the lock file picks it up now.
-            next.kernel_lock = record.kernel_lock || locks.take(session).0;
+            if next.kernel_lock == leases::KernelLock::None {
+                next.kernel_lock = locks.take(session).0;
+            }
             lease::write(tx, session, &next)?;
             Ok(next.info(true))
         })
@@ -280,7 +282,7 @@ impl Store for SqliteStore {
             match record {
                 Some(mut record) if record.holder == fence.holder && record.epoch == fence.epoch => {
                     record.holder.clear();
-                    record.kernel_lock = false;
+                    record.kernel_lock = leases::KernelLock::None;
                     lease::write(tx, session, &record)?;
                     // Inside the transaction, while it holds the database's write lock: given back
                     // after the commit, another store of this file in this process could take the
