@@ -20,6 +20,16 @@ function readLease(blob, decoded = codec.decodeValue(blob)) {
   return { fence, epoch, host, pid, acquiredAt: new Date(acquiredAt), expiresAt: new Date(expiresAt), live }
 }
 
+/** Each lease's outcome from the binding (src/core/wire.rs write_lease_outcomes). */
+function readOutcomes(blob) {
+  return codec.decodeValue(blob).map((item) => {
+    if (item.code === undefined) return { lease: readLease(null, item) }
+    const error = storeError(item.code, item.message)
+    if (item.owner) error.owner = { ...item.owner, acquiredAt: new Date(item.owner.acquiredAt), expiresAt: new Date(item.owner.expiresAt) }
+    return { error }
+  })
+}
+
 /** A lease as tools show it: without its fence, which only its holder uses. */
 function ownerOf({ fence: _fence, ...owner }) {
   return owner
@@ -97,6 +107,24 @@ class AuthStore {
     args.sessionId(sessionId)
     args.leaseMs(leaseMs)
     return readLease(await this.#native.renewLease(sessionId, args.fence(fence, true), leaseMs))
+  }
+
+  /**
+   * Takes several sessions' leases in one go (few transactions for many sessions starting at
+   * once): for each, in order, `{ lease }` as acquireLease resolves, or `{ error }` as it would
+   * reject (ERR_SESSION_LOCKED with `owner`). `claims[i]` as acquireLease's `claim`.
+   */
+  async acquireLeases(sessionIds, claims, leaseMs = DEFAULT_LEASE_MS) {
+    sessionIds.forEach((id) => args.sessionId(id))
+    args.leaseMs(leaseMs)
+    return readOutcomes(await this.#native.acquireLeases(sessionIds, leaseMs, claims, hostName()))
+  }
+
+  /** Renews several leases in one go: for each, in order, `{ lease }` or `{ error }` (ERR_SESSION_FENCED). */
+  async renewLeases(sessionIds, fences, leaseMs = DEFAULT_LEASE_MS) {
+    sessionIds.forEach((id) => args.sessionId(id))
+    args.leaseMs(leaseMs)
+    return readOutcomes(await this.#native.renewLeases(sessionIds, fences.map((f) => args.fence(f, true)), leaseMs))
   }
 
   /** Gives the lease `fence` names back, so that the next owner takes the session at once. */

@@ -82,7 +82,8 @@ fn child_owning_sessions() {
         store.acquire_lease(session, &request(Claim::Refuse)).unwrap();
     }
     println!("OWNING {}", baileys_rust_auth::core::lease::process_token());
-    std::thread::sleep(std::time::Duration::from_secs(600));
+    // Until killed; or, should the parent fail first, until its end of stdin closes.
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
 }
 
 #[test]
@@ -92,14 +93,16 @@ fn a_killed_process_loses_every_session_it_owned_at_once() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_owning_sessions", "--nocapture", "--test-threads=1"])
         .env("BRA_LOCK_CHILD_DB", &db)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let token = loop {
         let line = lines.next().expect("the child says when it owns its sessions").unwrap();
-        if let Some(token) = line.strip_prefix("OWNING ") {
-            break token.to_owned();
+        // libtest may print its "test ... " prefix on the same line.
+        if let Some((_, token)) = line.split_once("OWNING ") {
+            break token.trim().to_owned();
         }
     };
     assert_eq!(lock_files(&db), [format!("{token}.lock")], "one lock file for both sessions");

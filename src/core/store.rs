@@ -131,6 +131,21 @@ pub trait Store: Send {
     /// identity hold the same data (one SQLite file through two paths, one Redis server, db
     /// and key prefix through two URLs). Tools compare it before copying a store onto another.
     fn identity(&self) -> String;
+
+    /// Takes several sessions' leases, each as [`acquire_lease`](Store::acquire_lease) would,
+    /// with each its own outcome (one refused `ERR_SESSION_LOCKED` does not fail the others).
+    /// The outer error is the store's (nothing of the call was granted). Backends may grant
+    /// them in one transaction: many sessions starting at once cost few.
+    fn acquire_leases(&mut self, requests: &[(String, LeaseRequest)]) -> Result<Vec<Result<LeaseInfo>>> {
+        Ok(requests.iter().map(|(session, request)| self.acquire_lease(session, request)).collect())
+    }
+
+    /// Renews several leases for `lease_ms` from now, each as [`renew_lease`](Store::renew_lease)
+    /// would, with each its own outcome (a fenced one does not fail the others): one renewal
+    /// per store and process however many sessions it owns (`lib/ownership.js`).
+    fn renew_leases(&mut self, leases: &[(String, Fence)], lease_ms: u64) -> Result<Vec<Result<LeaseInfo>>> {
+        Ok(leases.iter().map(|(session, fence)| self.renew_lease(session, fence, lease_ms)).collect())
+    }
 }
 
 /// The identity of a store that nothing else can share (an in-memory store): unique in the

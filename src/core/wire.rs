@@ -139,6 +139,42 @@ pub fn write_leases(leases: &[(String, LeaseInfo)]) -> Vec<u8> {
     e.finish()
 }
 
+/// Each lease's outcome (`acquire_leases`, `renew_leases`) as a codec blob of an array, in
+/// order: a lease as [`write_lease`], or `{ code, message, owner? }` for one refused.
+pub fn write_lease_outcomes(outcomes: &[crate::core::error::Result<LeaseInfo>]) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.array_header(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Ok(lease) => lease_into(&mut e, lease),
+            Err(err) => {
+                let owner = match err {
+                    crate::core::error::StoreError::SessionLocked { owner, .. } => Some(owner),
+                    _ => None,
+                };
+                e.object_header(if owner.is_some() { 3 } else { 2 });
+                e.key("code");
+                e.string(err.code());
+                e.key("message");
+                e.string(&err.to_string());
+                if let Some(owner) = owner {
+                    e.key("owner");
+                    e.object_header(4);
+                    e.key("host");
+                    e.string(&owner.host);
+                    e.key("pid");
+                    e.number(f64::from(owner.pid));
+                    e.key("acquiredAt");
+                    e.number(owner.acquired_at_ms as f64);
+                    e.key("expiresAt");
+                    e.number(owner.expires_at_ms as f64);
+                }
+            }
+        }
+    }
+    e.finish()
+}
+
 /// Writes a batch (the JavaScript side does this; here for tests and Rust tools).
 pub fn write_batch(writes: &[KeyWrite]) -> Vec<u8> {
     let mut out = Vec::new();

@@ -343,6 +343,64 @@ impl NativeStore {
         )
     }
 
+    /// Takes several sessions' leases in one go (`Store::acquire_leases`): resolves to a codec
+    /// blob of each one's outcome, in order (`wire::write_lease_outcomes`).
+    #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "sessions: string[], leaseMs: number, claims: string[], host: string")]
+    pub fn acquire_leases<'env>(
+        &self,
+        env: &'env Env,
+        sessions: Unknown<'env>,
+        lease_ms: Unknown<'env>,
+        claims: Unknown<'env>,
+        host: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || {
+                let sessions = value::string_array_arg(env.raw(), sessions.raw(), "sessions")?;
+                let claims = value::string_array_arg(env.raw(), claims.raw(), "claims")?;
+                if claims.len() != sessions.len() {
+                    return Err(StoreError::invalid("one claim per session"));
+                }
+                let host = value::string_arg(env.raw(), host.raw(), "host")?;
+                let lease_ms = lease_ms_arg(env, &lease_ms)?;
+                sessions
+                    .into_iter()
+                    .zip(claims)
+                    .map(|(session, claim)| Ok((session, LeaseRequest::new(lease_ms, Claim::parse(&claim)?, host.clone()))))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            },
+            |s, requests| s.acquire_leases(&requests),
+            |outcomes| Reply::Bytes(wire::write_lease_outcomes(&outcomes)),
+        )
+    }
+
+    /// Renews several leases in one go (`Store::renew_leases`): resolves to a codec blob of
+    /// each one's outcome, in order (`wire::write_lease_outcomes`).
+    #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "sessions: string[], fences: string[], leaseMs: number")]
+    pub fn renew_leases<'env>(
+        &self,
+        env: &'env Env,
+        sessions: Unknown<'env>,
+        fences: Unknown<'env>,
+        lease_ms: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || {
+                let sessions = value::string_array_arg(env.raw(), sessions.raw(), "sessions")?;
+                let fences = value::string_array_arg(env.raw(), fences.raw(), "fences")?;
+                if fences.len() != sessions.len() {
+                    return Err(StoreError::invalid("one fence per session"));
+                }
+                let renewals = sessions.into_iter().zip(fences).map(|(session, fence)| Ok((session, Fence::parse(&fence)?)));
+                Ok((renewals.collect::<Result<Vec<_>, StoreError>>()?, lease_ms_arg(env, &lease_ms)?))
+            },
+            |s, (renewals, lease_ms)| s.renew_leases(&renewals, lease_ms),
+            |outcomes| Reply::Bytes(wire::write_lease_outcomes(&outcomes)),
+        )
+    }
+
     /// Gives the lease `fence` names back (nothing happens if it was taken over).
     #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, fence: string")]
     pub fn release_lease<'env>(

@@ -102,6 +102,14 @@ impl<S: Store> Store for Checked<S> {
         self.inner.renew_lease(session, fence, lease_ms)
     }
 
+    fn acquire_leases(&mut self, requests: &[(String, LeaseRequest)]) -> Result<Vec<Result<LeaseInfo>>> {
+        self.inner.acquire_leases(requests)
+    }
+
+    fn renew_leases(&mut self, leases: &[(String, Fence)], lease_ms: u64) -> Result<Vec<Result<LeaseInfo>>> {
+        self.inner.renew_leases(leases, lease_ms)
+    }
+
     fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
         self.inner.release_lease(session, fence)
     }

@@ -235,43 +235,76 @@ impl Store for SqliteStore {
     }
 
     fn acquire_lease(&mut self, session: &str, request: &LeaseRequest) -> Result<LeaseInfo> {
-        leases::check_lease_ms(request.lease_ms)?;
+        let mut granted = self.acquire_leases(&[(session.to_owned(), request.clone())])?;
+        granted.pop().expect("one outcome per request")
+    }
+
+    fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo> {
+        let mut renewed = self.renew_leases(&[(session.to_owned(), fence.clone())], lease_ms)?;
+        renewed.pop().expect("one outcome per lease")
+    }
+
+    /// All in one transaction without fsync (see [`without_fsync`]); a session refused does not
+    /// fail the others, a store error fails them all (and gives back the locks taken for them).
+    fn acquire_leases(&mut self, requests: &[(String, LeaseRequest)]) -> Result<Vec<Result<LeaseInfo>>> {
+        for (_, request) in requests {
+            leases::check_lease_ms(request.lease_ms)?;
+        }
         let locks = &self.locks;
-        let mut took_lock = false;
+        let mut took = Vec::new();
         let granted = without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
             let now = HostClock::now();
-            let previous = lease::read(tx, session)?;
-            leases::decide(session, previous.as_ref(), request, &now, || previous.as_ref().is_some_and(|r| locks.holder_died(r, session)))?;
-            let (holds, took) = locks.take(session);
-            took_lock = took;
-            let record = leases::grant(previous.as_ref(), request, &now, holds);
-            lease::write(tx, session, &record)?;
-            Ok(record.info(true))
+            let mut outcomes = Vec::with_capacity(requests.len());
+            for (session, request) in requests {
+                let previous = lease::read(tx, session)?;
+                let died = || previous.as_ref().is_some_and(|r| locks.holder_died(r, session));
+                if let Err(refused) = leases::decide(session, previous.as_ref(), request, &now, died) {
+                    outcomes.push(Err(refused));
+                    continue;
+                }
+                let (holds, took_now) = locks.take(session);
+                if took_now {
+                    took.push(session.as_str());
+                }
+                let record = leases::grant(previous.as_ref(), request, &now, holds);
+                lease::write(tx, session, &record)?;
+                outcomes.push(Ok(record.info(true)));
+            }
+            Ok(outcomes)
         });
-        if granted.is_err() && took_lock {
-            self.locks.give_back(session);
+        if granted.is_err() {
+            for session in took {
+                self.locks.give_back(session);
+            }
         }
         granted
     }
 
-    fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo> {
+    /// All in one transaction without fsync; a fenced lease does not fail the others.
+    fn renew_leases(&mut self, renewals: &[(String, Fence)], lease_ms: u64) -> Result<Vec<Result<LeaseInfo>>> {
         leases::check_lease_ms(lease_ms)?;
         let locks = &self.locks;
         without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
-            let record = match lease::read(tx, session)? {
-                Some(record) if record.holder == fence.holder && record.epoch == fence.epoch => record,
-                other => {
-                    locks.fenced(other.as_ref(), session);
-                    return Err(leases::fenced(session, fence, other.as_ref().map(|r| (r.holder.as_str(), r.epoch, &r.owner))));
+            let now = HostClock::now();
+            let mut outcomes = Vec::with_capacity(renewals.len());
+            for (session, fence) in renewals {
+                let record = match lease::read(tx, session)? {
+                    Some(record) if record.holder == fence.holder && record.epoch == fence.epoch => record,
+                    other => {
+                        locks.fenced(other.as_ref(), session);
+                        outcomes.push(Err(leases::fenced(session, fence, other.as_ref().map(|r| (r.holder.as_str(), r.epoch, &r.owner)))));
+                        continue;
+                    }
+                };
+                let mut next = leases::renewed(&record, lease_ms, &now);
+                // A lease taken while a stopped process still held the lock file picks it up now.
+                if next.kernel_lock == leases::KernelLock::None {
+                    next.kernel_lock = locks.take(session).0;
                 }
-            };
-            let mut next = leases::renewed(&record, lease_ms, &HostClock::now());
-            // A lease taken while a stopped process still held the lock file picks it up now.
-            if next.kernel_lock == leases::KernelLock::None {
-                next.kernel_lock = locks.take(session).0;
+                lease::write(tx, session, &next)?;
+                outcomes.push(Ok(next.info(true)));
             }
-            lease::write(tx, session, &next)?;
-            Ok(next.info(true))
+            Ok(outcomes)
         })
     }
 
