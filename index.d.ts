@@ -125,6 +125,21 @@ export declare class AuthStore {
   acquireLease(sessionId: string, options?: { leaseMs?: number; claim?: 'refuse' | 'process' | 'takeover' }): Promise<GrantedLease>
   /** Extends the lease `fence` names by `leaseMs` from now; `ERR_SESSION_FENCED` if it is no longer the session's. */
   renewLease(sessionId: string, fence: string, leaseMs?: number): Promise<GrantedLease>
+  /**
+   * Takes several sessions' leases in one go (SQLite: one transaction): for each, in order,
+   * `{ lease }` or `{ error }` (ERR_SESSION_LOCKED with `owner`). `claims[i]` as acquireLease's `claim`.
+   */
+  acquireLeases(
+    sessionIds: string[],
+    claims: Array<'refuse' | 'process' | 'takeover'>,
+    leaseMs?: number,
+  ): Promise<Array<{ lease: GrantedLease; error?: undefined } | { lease?: undefined; error: AuthStoreError }>>
+  /** Renews several leases in one go (SQLite: one transaction): for each, in order, `{ lease }` or `{ error }` (ERR_SESSION_FENCED). */
+  renewLeases(
+    sessionIds: string[],
+    fences: string[],
+    leaseMs?: number,
+  ): Promise<Array<{ lease: GrantedLease; error?: undefined } | { lease?: undefined; error: AuthStoreError }>>
   /** Gives the lease back, so that the next owner takes the session at once; a lease already taken over is left alone. */
   releaseLease(sessionId: string, fence: string): Promise<void>
   /** The session's stored lease, or `null` if it was never leased. Reads only. */

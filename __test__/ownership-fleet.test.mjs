@@ -80,6 +80,8 @@ test('sqlite-file: acquisitions issued together each get their own result: one L
   t.is(outcomes[2].lease.epoch, 1)
   // Bad input is refused before anything is granted.
   await t.throwsAsync(store.acquireLeases(['g'], ['sometimes'], 5000), { code: ErrorCodes.INVALID_ARG })
+  await t.throwsAsync(store.acquireLeases('g', ['refuse'], 5000), { code: ErrorCodes.INVALID_ARG })
+  await t.throwsAsync(store.acquireLeases(['g', 'h'], ['refuse'], 5000), { code: ErrorCodes.INVALID_ARG })
   t.is(await store.lease('g'), null)
 })
 

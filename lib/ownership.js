@@ -104,15 +104,18 @@ class Renewer {
 }
 
 /**
- * Acquisitions issued in one turn of the event loop on one store (Promise.all over many
- * useRustAuthState calls) go to the store together: one transaction for hundreds of sessions
- * instead of one each. Each still gets its own result.
+ * Acquisitions on one store go to it together: one is sent at once when none is in flight; those
+ * issued meanwhile (Promise.all over many useRustAuthState calls) wait for it and go next, all
+ * together: one transaction for hundreds of sessions instead of one each, and no added wait for
+ * a lone acquisition. The store has one worker thread, so waiting behind the batch in flight
+ * costs nothing. Each still gets its own result.
  */
 class Acquirer {
   static #all = new WeakMap()
   static MAX_BATCH = 1000
   #store
   #queue = []
+  #inFlight = false
 
   static of(store) {
     let acquirer = Acquirer.#all.get(store)
@@ -126,26 +129,20 @@ class Acquirer {
 
   acquire(session, leaseMs, claim) {
     return new Promise((resolve, reject) => {
-      if (this.#queue.length === 0) setImmediate(() => this.#flush())
       this.#queue.push({ session, leaseMs, claim, resolve, reject })
+      if (!this.#inFlight) this.#sendNext()
     })
   }
 
-  #flush() {
-    const queue = this.#queue
-    this.#queue = []
-    const byMs = new Map()
-    for (const request of queue) {
-      const group = byMs.get(request.leaseMs) ?? []
-      group.push(request)
-      byMs.set(request.leaseMs, group)
-    }
-    for (const [leaseMs, group] of byMs) {
-      for (let i = 0; i < group.length; i += Acquirer.MAX_BATCH) this.#send(leaseMs, group.slice(i, i + Acquirer.MAX_BATCH))
-    }
-  }
-
-  async #send(leaseMs, batch) {
+  /** Sends the queued requests of the first one's leaseMs (up to MAX_BATCH), then the rest. */
+  async #sendNext() {
+    if (this.#queue.length === 0) return
+    this.#inFlight = true
+    const { leaseMs } = this.#queue[0]
+    const batch = []
+    const rest = []
+    for (const request of this.#queue) (request.leaseMs === leaseMs && batch.length < Acquirer.MAX_BATCH ? batch : rest).push(request)
+    this.#queue = rest
     try {
       const outcomes = await this.#store.acquireLeases(
         batch.map((r) => r.session),
@@ -155,6 +152,9 @@ class Acquirer {
       outcomes.forEach(({ lease, error }, i) => (error ? batch[i].reject(error) : batch[i].resolve(lease)))
     } catch (err) {
       for (const request of batch) request.reject(err)
+    } finally {
+      this.#inFlight = false
+      this.#sendNext()
     }
   }
 }

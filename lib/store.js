@@ -20,6 +20,13 @@ function readLease(blob, decoded = codec.decodeValue(blob)) {
   return { fence, epoch, host, pid, acquiredAt: new Date(acquiredAt), expiresAt: new Date(expiresAt), live }
 }
 
+/** The arguments of acquireLeases and renewLeases: two arrays, one item of `what` per session. */
+function sameLengthArrays(sessionIds, items, what) {
+  if (!Array.isArray(sessionIds) || !Array.isArray(items) || sessionIds.length !== items.length) {
+    throw storeError(ErrorCodes.INVALID_ARG, `sessionIds and ${what} must be arrays of one length`)
+  }
+}
+
 /** Each lease's outcome from the binding (src/core/wire.rs write_lease_outcomes). */
 function readOutcomes(blob) {
   return codec.decodeValue(blob).map((item) => {
@@ -115,6 +122,7 @@ class AuthStore {
    * reject (ERR_SESSION_LOCKED with `owner`). `claims[i]` as acquireLease's `claim`.
    */
   async acquireLeases(sessionIds, claims, leaseMs = DEFAULT_LEASE_MS) {
+    sameLengthArrays(sessionIds, claims, 'claims')
     sessionIds.forEach((id) => args.sessionId(id))
     args.leaseMs(leaseMs)
     return readOutcomes(await this.#native.acquireLeases(sessionIds, leaseMs, claims, hostName()))
@@ -122,6 +130,7 @@ class AuthStore {
 
   /** Renews several leases in one go: for each, in order, `{ lease }` or `{ error }` (ERR_SESSION_FENCED). */
   async renewLeases(sessionIds, fences, leaseMs = DEFAULT_LEASE_MS) {
+    sameLengthArrays(sessionIds, fences, 'fences')
     sessionIds.forEach((id) => args.sessionId(id))
     args.leaseMs(leaseMs)
     return readOutcomes(await this.#native.renewLeases(sessionIds, fences.map((f) => args.fence(f, true)), leaseMs))
