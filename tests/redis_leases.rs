@@ -424,3 +424,30 @@ fn on_a_cluster_leases_and_fenced_writes_work_in_every_slot_and_are_all_listed()
         assert!(!store.lease(session).unwrap().unwrap().live);
     }
 }
+
+/// One renewal for many leases (`renew_leases`: the first alone, the rest in one pipeline),
+/// each with its own outcome: the lease taken over is fenced, the others renewed, also after
+/// the server forgot its scripts (`SCRIPT FLUSH`, as a restart does).
+#[test]
+fn renewals_together_fence_only_the_lease_taken_over() {
+    let dir = test_dir("renew-many");
+    let Some(server) = RedisServer::start(&dir, false) else { return };
+    let mut store = open(&server, RedisOptions::default());
+    let sessions = ["a", "b", "c", "d"];
+    let granted: Vec<_> = sessions.iter().map(|s| store.acquire_lease(s, &request_from("p1", Claim::Refuse)).unwrap()).collect();
+    store.acquire_lease("c", &request_from("p2", Claim::Takeover)).unwrap();
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut server.raw()).unwrap();
+    let leases: Vec<(String, Fence)> = sessions.iter().zip(&granted).map(|(s, g)| (s.to_string(), g.fence())).collect();
+    let outcomes = store.renew_leases(&leases, 1_200_000).unwrap();
+    assert_eq!(outcomes.len(), 4);
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if sessions[i] == "c" {
+            assert_eq!(outcome.as_ref().unwrap_err().code(), "ERR_SESSION_FENCED");
+        } else {
+            let renewed = outcome.as_ref().unwrap();
+            assert_eq!(renewed.epoch, 1);
+            assert!(renewed.owner.expires_at_ms > granted[i].owner.expires_at_ms, "{}: renewed for 20 minutes", sessions[i]);
+        }
+    }
+    assert_eq!(store.renew_leases(&[], 120_000).unwrap(), vec![]);
+}

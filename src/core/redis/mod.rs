@@ -539,6 +539,43 @@ impl Store for RedisStore {
         lease_outcome(session, Some(fence), reply)?.ok_or_else(|| StoreError::Io("Redis renewed a lease it does not hold".into()))
     }
 
+    /// The first lease by [`renew_lease`](Store::renew_lease), which loads the script if the
+    /// server lacks it; the others in ONE pipeline of `renew.lua` calls (one round trip however
+    /// many sessions), each with its own outcome. Should the pipeline fail short of the network
+    /// (a cluster node without the script, say), each is renewed on its own; renewing twice only
+    /// extends a lease twice.
+    fn renew_leases(&mut self, leases: &[(String, Fence)], lease_ms: u64) -> Result<Vec<Result<LeaseInfo>>> {
+        lease::check_lease_ms(lease_ms)?;
+        let Some(((session, fence), rest)) = leases.split_first() else { return Ok(Vec::new()) };
+        let mut outcomes = vec![self.renew_lease(session, fence, lease_ms)];
+        if rest.is_empty() {
+            return Ok(outcomes);
+        }
+        // As `script` invokes one (same KEYS and ARGV).
+        let mut pipe = redis::pipe();
+        for (session, fence) in rest {
+            let keys = self.keys(session);
+            let mut invocation = self.scripts.renew.prepare_invoke();
+            invocation.key(keys.creds).key(keys.types).key(keys.updated).key(keys.lease);
+            invocation.arg(self.ttl_ms()).arg(keys.hash_prefix).arg(now_millis());
+            invocation.arg(fence.holder.as_str()).arg(fence.epoch).arg(lease_ms.to_string());
+            pipe.invoke_script(&invocation);
+        }
+        let deadline = self.round_trip_deadline();
+        match block_on(&self.runtime, deadline, pipe.query_async::<Vec<LeaseReply>>(&mut self.connection)) {
+            Ok(replies) if replies.len() == rest.len() => {
+                for ((session, fence), reply) in rest.iter().zip(replies) {
+                    let renewed = lease_outcome(session, Some(fence), reply)
+                        .and_then(|l| l.ok_or_else(|| StoreError::Io("Redis renewed a lease it does not hold".into())));
+                    outcomes.push(renewed);
+                }
+            }
+            Err(err @ StoreError::Unavailable(_)) => outcomes.extend(rest.iter().map(|_| Err(err.clone()))),
+            _ => outcomes.extend(rest.iter().map(|(session, fence)| self.renew_lease(session, fence, lease_ms))),
+        }
+        Ok(outcomes)
+    }
+
     /// A fence that no longer matches releases nothing, and is no error.
     fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
         self.script::<i64>(|s| &s.release, session, Some(fence), vec![]).map(drop)
