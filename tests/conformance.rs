@@ -701,3 +701,38 @@ fn a_write_without_a_fence_ends_a_lapsed_lease_so_its_holder_cannot_write_on() {
         assert_eq!(store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap().epoch, 2, "{name}");
     }
 }
+
+/// Leases in batches (`acquire_leases`, `renew_leases`), as a fleet process takes and keeps
+/// many sessions: each lease has its own outcome, one refused or fenced fails no other, and
+/// a bad lease duration refuses the whole call with nothing granted.
+#[test]
+fn leases_in_batches_each_have_their_own_outcome() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        store.acquire_lease("taken", &request_from("elsewhere", Claim::Refuse)).unwrap();
+        let requests: Vec<(String, LeaseRequest)> =
+            ["a", "taken", "b", "c"].iter().map(|s| (s.to_string(), this_process(Claim::SameProcess))).collect();
+        let outcomes = store.acquire_leases(&requests).unwrap();
+        assert_eq!(outcomes.len(), 4, "{name}");
+        assert_eq!(outcomes[1].as_ref().unwrap_err().code(), "ERR_SESSION_LOCKED", "{name}");
+        let granted: Vec<_> = [0, 2, 3].iter().map(|&i| outcomes[i].as_ref().unwrap().clone()).collect();
+        assert!(granted.iter().all(|g| g.epoch == 1 && g.live), "{name}");
+        // "b" taken over by another process: only its renewal is refused.
+        store.acquire_lease("b", &request_from("elsewhere", Claim::Takeover)).unwrap();
+        let renewals: Vec<(String, Fence)> = ["a", "b", "c"].iter().zip(&granted).map(|(s, g)| (s.to_string(), g.fence())).collect();
+        let renewed = store.renew_leases(&renewals, 90_000).unwrap();
+        assert_eq!(renewed[1].as_ref().unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        for i in [0, 2] {
+            let lease = renewed[i].as_ref().unwrap();
+            assert_eq!(lease.epoch, 1, "{name}");
+            assert!(lease.owner.expires_at_ms >= granted[i].owner.expires_at_ms + 59_000, "{name}: renewed");
+            store.set_creds(&renewals[i].0, &creds(b"mine"), Some(&lease.fence())).unwrap();
+        }
+        assert_eq!(store.renew_leases(&renewals, 10).unwrap_err().code(), "ERR_INVALID_ARG", "{name}");
+        let bad = vec![("d".to_string(), LeaseRequest { lease_ms: 10, ..this_process(Claim::Refuse) })];
+        assert_eq!(store.acquire_leases(&bad).unwrap_err().code(), "ERR_INVALID_ARG", "{name}");
+        assert_eq!(store.lease("d").unwrap(), None, "{name}: nothing granted");
+        assert!(store.acquire_leases(&[]).unwrap().is_empty(), "{name}");
+        assert!(store.renew_leases(&[], 30_000).unwrap().is_empty(), "{name}");
+    }
+}

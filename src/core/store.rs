@@ -137,6 +137,9 @@ pub trait Store: Send {
     /// The outer error is the store's (nothing of the call was granted). Backends may grant
     /// them in one transaction: many sessions starting at once cost few.
     fn acquire_leases(&mut self, requests: &[(String, LeaseRequest)]) -> Result<Vec<Result<LeaseInfo>>> {
+        for (_, request) in requests {
+            super::lease::check_lease_ms(request.lease_ms)?;
+        }
         Ok(requests.iter().map(|(session, request)| self.acquire_lease(session, request)).collect())
     }
 
@@ -144,6 +147,7 @@ pub trait Store: Send {
     /// would, with each its own outcome (a fenced one does not fail the others): one renewal
     /// per store and process however many sessions it owns (`lib/ownership.js`).
     fn renew_leases(&mut self, leases: &[(String, Fence)], lease_ms: u64) -> Result<Vec<Result<LeaseInfo>>> {
+        super::lease::check_lease_ms(lease_ms)?;
         Ok(leases.iter().map(|(session, fence)| self.renew_lease(session, fence, lease_ms)).collect())
     }
 }
