@@ -26,7 +26,8 @@ async function startOwner(t, url, sessions, options = {}) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     return exited
   })
-  const first = await new Promise((resolve) => createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l))))
+  const lines = createInterface({ input: child.stdout })
+  const first = await new Promise((resolve) => lines.once('line', (line) => resolve(JSON.parse(line))))
   return { child, first, exited }
 }
 
@@ -127,7 +128,8 @@ test('sqlite-file: handles renewed together: the one taken over is lost, the oth
   await until(() => handles[1].stats().lease.lost, 'the taken session reported lost')
   t.is((await handles[1].lost).code, ErrorCodes.SESSION_FENCED)
   // The others go on being renewed, several times over: never lost.
-  await until(() => handles[0].stats().lease.expiresAt.getTime() > first[0] + 1000 && handles[2].stats().lease.expiresAt.getTime() > first[2] + 1000, 'renewals')
+  const renewedSince = (i) => handles[i].stats().lease.expiresAt.getTime() > first[i] + 1000
+  await until(() => renewedSince(0) && renewedSince(2), 'renewals of the others')
   t.false(handles[0].stats().lease.lost)
   t.false(handles[2].stats().lease.lost)
   await handles[0].saveCreds()

@@ -38,6 +38,8 @@ const hostName = () => {
  */
 class Renewer {
   static #all = new WeakMap()
+  /** Leases per store call: a renewal of 5,000 on SQLite is one transaction of a few ms. */
+  static SLICE = 5000
   #store
   #leaseMs
   #leases = new Set()
@@ -80,22 +82,27 @@ class Renewer {
     const leases = [...this.#leases]
     if (leases.length === 0) return
     this.#running = true
-    const issuedAt = performance.now()
     let next = this.#leaseMs / 3
     try {
-      const outcomes = await this.#store.renewLeases(
-        leases.map((l) => l.session),
-        leases.map((l) => l.renewalFence),
-        this.#leaseMs,
-      )
-      outcomes.forEach((outcome, i) => leases[i].renewed(outcome, issuedAt))
-    } catch (err) {
-      if (err?.code === ErrorCodes.STORE_CLOSED) {
-        for (const lease of leases) lease.renewed({ error: err }, issuedAt)
-      } else {
-        // Unreachable for now: try again soon; each watchdog reports the loss if it lasts.
-        next = Math.min(this.#leaseMs / 6, 2000)
+      // In slices, so that other calls on the store's worker thread wait behind one slice only.
+      for (let i = 0; i < leases.length; i += Renewer.SLICE) {
+        const slice = leases.slice(i, i + Renewer.SLICE)
+        const issuedAt = performance.now()
+        try {
+          const outcomes = await this.#store.renewLeases(
+            slice.map((l) => l.session),
+            slice.map((l) => l.renewalFence),
+            this.#leaseMs,
+          )
+          outcomes.forEach((outcome, j) => slice[j].renewed(outcome, issuedAt))
+        } catch (err) {
+          if (err?.code !== ErrorCodes.STORE_CLOSED) throw err
+          for (const lease of slice) lease.renewed({ error: err }, issuedAt)
+        }
       }
+    } catch {
+      // Unreachable for now: try again soon; each watchdog reports the loss if it lasts.
+      next = Math.min(this.#leaseMs / 6, 2000)
     } finally {
       this.#running = false
     }
@@ -141,7 +148,10 @@ class Acquirer {
     const { leaseMs } = this.#queue[0]
     const batch = []
     const rest = []
-    for (const request of this.#queue) (request.leaseMs === leaseMs && batch.length < Acquirer.MAX_BATCH ? batch : rest).push(request)
+    for (const request of this.#queue) {
+      if (request.leaseMs === leaseMs && batch.length < Acquirer.MAX_BATCH) batch.push(request)
+      else rest.push(request)
+    }
     this.#queue = rest
     try {
       const outcomes = await this.#store.acquireLeases(

@@ -32,7 +32,8 @@ function readOutcomes(blob) {
   return codec.decodeValue(blob).map((item) => {
     if (item.code === undefined) return { lease: readLease(null, item) }
     const error = storeError(item.code, item.message)
-    if (item.owner) error.owner = { ...item.owner, acquiredAt: new Date(item.owner.acquiredAt), expiresAt: new Date(item.owner.expiresAt) }
+    const { owner } = item
+    if (owner) error.owner = { ...owner, acquiredAt: new Date(owner.acquiredAt), expiresAt: new Date(owner.expiresAt) }
     return { error }
   })
 }
