@@ -16,7 +16,10 @@
 //! that is dead or owns nothing here any more: the prober deletes it (Unix) while still holding
 //! its lock, and an owner that (re)creates its file checks, once it holds the lock, that the
 //! name still leads to the file it locked, so nobody ever holds a lock on a deleted file.
-//! Windows keeps them (its files cannot be told apart by inode with std).
+//! Windows keeps them (its files cannot be told apart by inode with std). Probes, like grants,
+//! run only inside a write transaction, which holds the database's write lock: two contenders
+//! never probe one file at once (neither could see the other's brief lock and judge a dead
+//! holder alive), and a probe never falls between an owner's lock and the row that names it.
 //!
 //! Rows of schema version 3 name a lock file per session (`<hash of the session>.lock`); those
 //! are still asked, never deleted (a version 3 process may be probing them), never taken.
