@@ -214,3 +214,19 @@ test('strings at the Writer growth boundaries and the ASCII/UTF-8 paths survive 
     }
   }
 })
+
+test('one non-ASCII character anywhere in a short string sends it down the UTF-8 path', (t) => {
+  // Including characters whose low byte is ASCII (U+0141 'Ł' stored as a byte would be 'A'),
+  // at every position of the four-character steps and the tail.
+  for (const odd of ['\u0080', 'é', '\u0100', 'Ł', '\u4141', '\uFFFF', '🤖']) {
+    for (let length = 1; length <= 13; length++) {
+      for (let at = 0; at < length; at++) {
+        const s = 'a'.repeat(at) + odd + 'b'.repeat(length - at - 1)
+        assertExact(t, { [s]: s }, `${JSON.stringify(odd)} at ${at} of ${length}`)
+      }
+    }
+  }
+  for (let at = 0; at < 9; at++) {
+    t.throws(() => codec.encodeBlob('x'.repeat(at) + '\uD800' + 'y'.repeat(8 - at), 'value'), { code: 'ERR_INVALID_ARG', message: /lone UTF-16 surrogate/ })
+  }
+})
