@@ -230,3 +230,14 @@ test('one non-ASCII character anywhere in a short string sends it down the UTF-8
     t.throws(() => codec.encodeBlob('x'.repeat(at) + '\uD800' + 'y'.repeat(8 - at), 'value'), { code: 'ERR_INVALID_ARG', message: /lone UTF-16 surrogate/ })
   }
 })
+
+test('objects whose first keys are integer-like are objects unless every key is', (t) => {
+  // Base64 ids start with a digit or a sign one time in six: an app-state index map.
+  for (const first of ['0', '9', '+', '-', ' 1']) {
+    const value = { [`${first}AbC=`]: { valueMac: Buffer.from([1]) } }
+    for (let i = 0; i < 300; i++) value[`x${i}`] = { valueMac: Buffer.from([i & 0xff]) }
+    assertExact(t, value, `first key ${first}`)
+  }
+  assertExact(t, { 1: 5, 2: 6, a: 7 }, 'numbers, one key not integer-like')
+  t.deepEqual(codec.decodeValue(codec.encodeBlob({ 1: 5, 2: 6, ' 3': 7 }, 'value')), Buffer.from([5, 6, 7]), 'every key integer-like')
+})

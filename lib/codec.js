@@ -316,19 +316,27 @@ function writePlainObject(w, value, keys, depth) {
 
 /**
  * Whether an object may be a serialized Buffer (lib/buffer-json.js), from its keys alone:
- * it names a tag (`type` or `buffer`), or its first key is integer-like (an object of numbers).
+ * it names a tag (`type` or `buffer`), or every key is integer-like (an object of numbers).
  */
 function mayBeSerializedBuffer(keys) {
   const length = keys.length
   if (length === 0) return false
-  const c = keys[0].charCodeAt(0)
-  // Only a key that starts with white space, a sign or a digit is integer-like; letters are common.
-  if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f) && INTEGER_LIKE.test(keys[0])) return true
+  let integerLike = true
   for (let i = 0; i < length; i++) {
     const key = keys[i]
     if (key === 'type' || key === 'buffer') return true
+    if (integerLike && !isIntegerLike(key)) integerLike = false
   }
-  return false
+  return integerLike
+}
+
+/** INTEGER_LIKE.test(key), without the regular expression for keys that start with a letter. */
+function isIntegerLike(key) {
+  const c = key.charCodeAt(0)
+  // Only white space, a sign or a digit can start an integer-like key; letters are common
+  // (and base64 ids, which start with a digit or a sign one time in six, end at their first letter).
+  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f) return false
+  return INTEGER_LIKE.test(key)
 }
 
 /** An object that may be a serialized Buffer: its entries are read first, then classified. */

@@ -8,7 +8,8 @@
 //   node scripts/codec-speed.mjs [--messages 2000] [--json]
 //
 // Runs from the repo root; needs only lib/ (not the native addon) and the devDependency baileys.
-// Every value is checked to round-trip before it is timed. Times are medians over many warm
+// Every value is checked to round-trip before it is timed. Times are CPU time (process.cpuUsage:
+// on a shared machine, wall time also counts the waits for a core), medians over many warm
 // samples, each sample a run of enough iterations to last ~2 ms; the methods are sampled in turn,
 // round by round, so load from other processes falls on all of them alike.
 import assert from 'node:assert/strict'
@@ -101,11 +102,9 @@ function time(methods) {
     for (let i = 0; i < 20; i++) fn() // warm: let V8 optimise before calibrating
     let n = 1
     for (;;) {
-      const t0 = process.hrtime.bigint()
-      for (let i = 0; i < n; i++) fn()
-      const ns = Number(process.hrtime.bigint() - t0)
-      if (ns >= 2e6 || n >= 1 << 20) break
-      n = Math.min(n * 2, Math.ceil((n * 2.2e6) / Math.max(ns, 1)))
+      const us = cpuMicros(fn, n)
+      if (us >= 2000 || n >= 1 << 20) break
+      n = Math.min(n * 2, Math.ceil((n * 2200) / Math.max(us, 1)))
     }
     reps[name] = n
   }
@@ -113,13 +112,18 @@ function time(methods) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of names) {
       const fn = methods[name]
-      const n = reps[name]
-      const t0 = process.hrtime.bigint()
-      for (let i = 0; i < n; i++) fn()
-      samples[name].push(Number(process.hrtime.bigint() - t0) / n / 1000)
+      samples[name].push(cpuMicros(fn, reps[name]) / reps[name])
     }
   }
   return Object.fromEntries(names.map((name) => [name, median(samples[name])]))
+}
+
+/** CPU µs that `n` calls of `fn` take. */
+function cpuMicros(fn, n) {
+  const start = process.cpuUsage()
+  for (let i = 0; i < n; i++) fn()
+  const { user, system } = process.cpuUsage(start)
+  return user + system
 }
 
 function median(xs) {
@@ -179,7 +183,7 @@ if (opts.json) {
       ratio(c.encode, c.jsonStringify), ratio(c.decode, c.jsonParse),
     ]),
   ]
-  console.log(`node ${process.version}; medians of ${ROUNDS} warm samples; µs per call; ratios < 1 mean the codec is faster`)
+  console.log(`node ${process.version}; medians of ${ROUNDS} warm samples; CPU µs per call; ratios < 1 mean the codec is faster`)
   console.log('')
   console.log(`| ${rows[0].join(' | ')} |`)
   console.log(`| ${rows[0].map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`)
