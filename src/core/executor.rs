@@ -418,6 +418,80 @@ mod tests {
         assert_eq!(rx.recv().unwrap().unwrap(), vec![Some(vec![99])]);
     }
 
+    /// Blocks the worker until the returned sender is dropped or sent to, so that what is
+    /// submitted meanwhile queues up behind it.
+    fn hold_worker(exec: &Executor) -> mpsc::Sender<()> {
+        let (release, held) = mpsc::channel::<()>();
+        exec.submit(move |_| Ok(held.recv().unwrap_or(())), |r| r.unwrap());
+        release
+    }
+
+    fn keys(session: &str, id: &str, value: u8) -> QueuedWrite {
+        QueuedWrite::Keys {
+            session: session.into(),
+            writes: vec![KeyWrite { kind: "t".into(), id: id.into(), value: Some(vec![value]) }],
+            fence: None,
+        }
+    }
+
+    #[test]
+    fn queued_writes_share_a_group_that_stops_at_the_first_other_operation() {
+        let (tx, rx) = mpsc::channel();
+        Executor::open(
+            || Ok(Box::new(crate::core::sqlite::SqliteStore::open_in_memory()?) as Box<dyn Store>),
+            move |r| tx.send(r).unwrap(),
+        );
+        let exec = rx.recv().unwrap().unwrap();
+        let release = hold_worker(&exec);
+        let (acks, acked) = mpsc::channel();
+        for i in 0..10u8 {
+            let acks = acks.clone();
+            let write = if i == 4 { QueuedWrite::Creds { session: "s".into(), creds: vec![i], fence: None } } else { keys("s", "k", i) };
+            exec.submit_write(write, move |r| acks.send((i, r)).unwrap());
+        }
+        // A read issued after the writes, before the next ones: it must see the first ten.
+        let (read_tx, read) = mpsc::channel();
+        exec.submit(|s| Ok((s.get_keys("s", "t", &["k".into()])?, s.get_creds("s")?)), move |r| read_tx.send(r).unwrap());
+        for i in 10..15u8 {
+            let acks = acks.clone();
+            exec.submit_write(keys("s", "k", i), move |r| acks.send((i, r)).unwrap());
+        }
+        drop(release);
+        assert_eq!(read.recv().unwrap().unwrap(), (vec![Some(vec![9])], Some(vec![4])));
+        let order: Vec<u8> = (0..15).map(|_| acked.recv().unwrap()).map(|(i, r)| r.map(|()| i).unwrap()).collect();
+        assert_eq!(order, (0..15).collect::<Vec<_>>(), "acknowledged in issue order");
+        assert_eq!(exec.write_groups(), (2, 15), "one group of ten before the read, one of five after it");
+        let (tx, rx) = mpsc::channel();
+        exec.submit(|s| s.get_keys("s", "t", &["k".into()]), move |r| tx.send(r).unwrap());
+        assert_eq!(rx.recv().unwrap().unwrap(), vec![Some(vec![14])]);
+    }
+
+    #[test]
+    fn a_group_is_capped_by_count() {
+        let exec = open_memory();
+        let release = hold_worker(&exec);
+        let (acks, acked) = mpsc::channel();
+        let total = GROUP_MAX_WRITES + 1;
+        for i in 0..total {
+            let acks = acks.clone();
+            exec.submit_write(keys("s", &i.to_string(), 1), move |r| acks.send(r).unwrap());
+        }
+        drop(release);
+        for _ in 0..total {
+            acked.recv().unwrap().unwrap();
+        }
+        assert_eq!(exec.write_groups(), (2, total as u64));
+    }
+
+    #[test]
+    fn a_write_submitted_after_close_fails_with_closed() {
+        let exec = open_memory();
+        exec.close(|| {});
+        let (tx, rx) = mpsc::channel();
+        exec.submit_write(keys("s", "k", 1), move |r| tx.send(r).unwrap());
+        assert_eq!(rx.recv().unwrap(), Err(StoreError::Closed));
+    }
+
     #[test]
     fn close_finishes_queued_work_then_refuses() {
         let exec = open_memory();
