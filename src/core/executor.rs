@@ -422,7 +422,7 @@ mod tests {
     /// submitted meanwhile queues up behind it.
     fn hold_worker(exec: &Executor) -> mpsc::Sender<()> {
         let (release, held) = mpsc::channel::<()>();
-        exec.submit(move |_| Ok(held.recv().unwrap_or(())), |r| r.unwrap());
+        exec.submit(move |_| held.recv().or(Ok(())), |r| r.unwrap());
         release
     }
 

@@ -381,7 +381,7 @@ impl RedisStore {
             Write::Creds { session, creds, fence } => {
                 Some(("set_creds", self.script_cmd(&self.scripts.set_creds, session, fence, vec![creds.to_vec()])))
             }
-            Write::Keys { writes, .. } if writes.is_empty() => None,
+            Write::Keys { writes: [], .. } => None,
             Write::Keys { session, writes, fence } => {
                 Some(("apply", self.script_cmd(&self.scripts.apply, session, fence, apply_args(writes))))
             }
@@ -429,7 +429,7 @@ impl RedisStore {
         let mut names = names.into_iter();
         for &i in which {
             let (session, fence) = match group[i] {
-                Write::Keys { writes, .. } if writes.is_empty() => {
+                Write::Keys { writes: [], .. } => {
                     results[i] = Some(Ok(()));
                     continue;
                 }
