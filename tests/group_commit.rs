@@ -222,3 +222,26 @@ fn a_redis_group_whose_scripts_were_flushed_loads_them_and_applies_every_write_o
     assert_eq!(read(&mut store, "s", "b"), Some(v(b"2")));
     assert_eq!(store.get_creds("s").unwrap(), Some(c));
 }
+
+#[test]
+fn a_redis_script_that_fails_in_a_pipeline_fails_only_its_own_write() {
+    let dir = test_dir();
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let mut store = RedisStore::open(&RedisTarget::Server(server.url.clone()), RedisOptions::default()).unwrap();
+    let mut admin = redis::Client::open(server.url.as_str()).unwrap().get_connection().unwrap();
+    // Damage: the session's type set is a string, so its apply script refuses before writing.
+    redis::cmd("SET").arg("baileys:{broken}:types").arg("not a set").query::<()>(&mut admin).unwrap();
+    let (one, two) = ([put("a", b"1")], [put("b", b"2")]);
+    let results = store.write_group(&[
+        Write::Keys { session: "fine", writes: &one, fence: None },
+        Write::Keys { session: "broken", writes: &two, fence: None },
+        Write::Keys { session: "fine", writes: &two, fence: None },
+    ]);
+    assert_eq!(codes(&results)[0], "ok");
+    assert_ne!(codes(&results)[1], "ok", "{results:?}");
+    assert_eq!(codes(&results)[2], "ok");
+    assert_eq!(read(&mut store, "fine", "a"), Some(v(b"1")));
+    assert_eq!(read(&mut store, "fine", "b"), Some(v(b"2")));
+    let hash: Option<Vec<u8>> = redis::cmd("HGET").arg("baileys:{broken}:keys:t").arg("b").query(&mut admin).unwrap();
+    assert_eq!(hash, None, "nothing of the failed script was written");
+}
