@@ -443,10 +443,12 @@ impl Store for SqliteStore {
     }
 
     /// One transaction and one commit for the whole group; see [`SqliteStore::write_group_tx`].
-    /// A lone write takes the plain path (no savepoint).
+    /// A lone write takes the plain path (no savepoint); no write, no transaction.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
-        if let [write] = group {
-            return vec![write.apply_to(self)];
+        match group {
+            [] => return Vec::new(),
+            [write] => return vec![write.apply_to(self)],
+            _ => {}
         }
         match self.write_group_tx(group) {
             Ok(results) => results,
