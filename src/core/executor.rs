@@ -467,6 +467,37 @@ mod tests {
     }
 
     #[test]
+    fn each_write_of_a_group_is_acknowledged_only_once_another_connection_can_read_it() {
+        let dir = std::env::temp_dir().join(format!("bra-executor-{}-acks", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("auth.db");
+        let (tx, rx) = mpsc::channel();
+        let open = path.clone();
+        Executor::open(
+            move || Ok(Box::new(crate::core::sqlite::SqliteStore::open(&open)?) as Box<dyn Store>),
+            move |r| tx.send(r).unwrap(),
+        );
+        let exec = rx.recv().unwrap().unwrap();
+        let release = hold_worker(&exec);
+        let (acks, acked) = mpsc::channel();
+        for i in 0..8u8 {
+            let (acks, path) = (acks.clone(), path.clone());
+            exec.submit_write(keys(&format!("s{i}"), "k", i), move |r| {
+                // Another connection sees only committed data.
+                let other = rusqlite::Connection::open(&path).unwrap();
+                let visible: i64 = other.query_row("SELECT count(*) FROM keys WHERE value = ?1", [vec![i]], |row| row.get(0)).unwrap();
+                acks.send((r, visible)).unwrap();
+            });
+        }
+        drop(release);
+        for _ in 0..8 {
+            assert_eq!(acked.recv().unwrap(), (Ok(()), 1));
+        }
+        assert_eq!(exec.write_groups(), (1, 8), "one group of eight");
+    }
+
+    #[test]
     fn a_group_is_capped_by_count() {
         let exec = open_memory();
         let release = hold_worker(&exec);
