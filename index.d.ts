@@ -107,6 +107,11 @@ export declare class AuthStore {
   readonly url: string
   /** Whether `close()` has been called. */
   readonly closed: boolean
+  /**
+   * Group commit counts since the store opened: write `groups` committed (on SQLite one commit,
+   * one fsync, each; on Redis one pipeline) and the creds saves and key batches (`writes`) they held.
+   */
+  readonly writeGroups: { groups: number; writes: number }
   /** Every session that has creds or keys, sorted. */
   sessions(): Promise<string[]>
   /** What the store is, whatever URL opened it: equal for two stores on one SQLite file or one Redis server, db and prefix. */

@@ -22,6 +22,7 @@ import test from 'ava'
 
 import { openStore } from '../index.mjs'
 import { batchWrites, credsFields, CREDS_EVERY } from './fixtures/crash-writer.mjs'
+import { CREDS_EVERY as GROUP_CREDS_EVERY, groupBatch, groupCreds, sessionName } from './fixtures/crash-group-writer.mjs'
 
 const WRITER = fileURLToPath(new URL('./fixtures/crash-writer.mjs', import.meta.url))
 const TRIALS_PER_CHAIN = Number(process.env.CRASH_TRIALS ?? 15)
@@ -463,4 +464,126 @@ test.after((t) => {
       `${stats.inFlightAtKill} batches in flight at the kills, ${stats.inFlightCommitted} of them found committed; ` +
       `${stats.misorders} keys.set promises settled out of issue order (must be 0)`,
   )
+})
+
+// ---- group commit: many sessions in one process ------------------------------------------
+
+const GROUP_WRITER = fileURLToPath(new URL('./fixtures/crash-group-writer.mjs', import.meta.url))
+const GROUP_SESSIONS = 40
+const GROUP_IN_FLIGHT = 4
+const GROUP_TRIALS = Number(process.env.CRASH_GROUP_TRIALS ?? 6)
+
+/** Runs the group writer on `db` and SIGKILLs it `delayMs` after its first ack: per session the last ack, and the last group counts. */
+function runGroupWriter(db, delayMs, where) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [GROUP_WRITER, db, String(GROUP_SESSIONS), String(GROUP_IN_FLIGHT)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const lastAck = new Array(GROUP_SESSIONS).fill(-1)
+    const problems = []
+    let groups = { groups: 0, writes: 0 }
+    let buffered = ''
+    let stderr = ''
+    let killTimer
+    let killed = false
+    const watchdog = setTimeout(() => {
+      problems.push('no ack within 20 s')
+      child.kill('SIGKILL')
+    }, 20_000)
+    const onLine = (line) => {
+      const [word, a, b] = line.split(' ')
+      if (word === 'ack') {
+        const [s, i] = [Number(a), Number(b)]
+        if (i !== lastAck[s] + 1) problems.push(`session ${s}: ack ${i} after ack ${lastAck[s]}`)
+        lastAck[s] = i
+        killTimer ??= setTimeout(() => {
+          killed = true
+          child.kill('SIGKILL')
+        }, delayMs)
+      } else if (word === 'groups') {
+        groups = { groups: Number(a), writes: Number(b) }
+      } else if (word !== 'ready') {
+        problems.push(line)
+      }
+    }
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk
+      let nl
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        onLine(buffered.slice(0, nl))
+        buffered = buffered.slice(nl + 1)
+      }
+    })
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(watchdog)
+      clearTimeout(killTimer)
+      if (!killed || signal !== 'SIGKILL' || problems.length) {
+        reject(new Error(`${where}: group writer failed (exit ${code}, signal ${signal}): ${problems.join('; ')}${stderr ? `\nstderr: ${stderr}` : ''}`))
+      } else {
+        resolve({ lastAck, groups })
+      }
+    })
+  })
+}
+
+/** Checks one session after the kill: whole batches 0..C with C >= its last ack, `latest` = C, creds of the right batch. Returns C. */
+async function verifyGroupSession(t, store, s, lastAck, where) {
+  const session = sessionName(s)
+  const upTo = lastAck + GROUP_IN_FLIGHT + 2
+  const ids = []
+  for (let i = 0; i <= upTo; i++) ids.push(`a${i}`, `b${i}`)
+  const got = await store.getKeys(session, 'session', ids)
+  let committed = -1
+  const problems = []
+  for (let i = 0; i <= upTo; i++) {
+    const want = groupBatch(s, i).session
+    const [a, b] = [got[`a${i}`], got[`b${i}`]]
+    const present = [a, b].filter((x) => x !== undefined && x !== null).length
+    if (present === 1) problems.push(`batch ${i} is TORN (one of its two keys only)`)
+    if (present === 2) {
+      if (!isDeepStrictEqual(a, want[`a${i}`]) || !isDeepStrictEqual(b, want[`b${i}`])) problems.push(`batch ${i} holds wrong values`)
+      if (committed !== i - 1) problems.push(`batch ${i} present after missing batch ${committed + 1}`)
+      committed = i
+    }
+  }
+  if (committed < lastAck) problems.push(`acknowledged batches ${committed + 1}..${lastAck} were LOST`)
+  const latest = (await store.getKeys(session, 'sender-key-memory', ['latest'])).latest
+  if ((latest?.batch ?? -1) !== committed) problems.push(`latest names batch ${latest?.batch} instead of ${committed}`)
+  // Creds of batch m (the last multiple of CREDS_EVERY <= C) are committed once batch m + 1 is;
+  // those of C itself, saved after its keys, may be in flight unless C was acknowledged.
+  const m = committed - (committed % GROUP_CREDS_EVERY)
+  const allowed = committed >= 0 && m === committed && lastAck < committed ? [m, m - GROUP_CREDS_EVERY] : [committed >= 0 ? m : -GROUP_CREDS_EVERY]
+  const creds = await store.getCreds(session)
+  const credsBatch = creds?.batch ?? -GROUP_CREDS_EVERY
+  if (!allowed.includes(credsBatch)) problems.push(`creds of batch ${creds?.batch} (allowed: ${allowed.join(' or ')}; -${GROUP_CREDS_EVERY} is none)`)
+  else if (creds && !isDeepStrictEqual(creds, groupCreds(s, credsBatch))) problems.push(`creds of batch ${credsBatch} hold wrong values`)
+  t.deepEqual(problems, [], `${where}, session ${s} (last ack ${lastAck}, committed ${committed})`)
+  return committed
+}
+
+test('many sessions writing at once share commits, and SIGKILL keeps every acknowledged batch of each, none torn', async (t) => {
+  const rand = mulberry32(SEED ^ 0x9c0)
+  let shared = 0
+  for (let n = 0; n < GROUP_TRIALS; n++) {
+    const where = `group trial ${n} (seed ${SEED})`
+    const db = join(workDir, `group-${n}.db`)
+    const run = await runGroupWriter(db, randInt(rand, 20, 400), where)
+    const store = await openStore(`sqlite:${db}`)
+    try {
+      let inFlightCommitted = 0
+      for (let s = 0; s < GROUP_SESSIONS; s++) inFlightCommitted += (await verifyGroupSession(t, store, s, run.lastAck[s], where)) - run.lastAck[s]
+      t.deepEqual(await store.check(), [], `${where}: integrity check`)
+      const acks = run.lastAck.reduce((sum, a) => sum + a + 1, 0)
+      t.log(`${where}: ${acks} acks, ${inFlightCommitted} unacknowledged batches found committed; ${run.groups.writes} writes in ${run.groups.groups} groups`)
+    } finally {
+      await store.close()
+    }
+    shared += run.groups.writes - run.groups.groups
+  }
+  // Not vacuous: the writes did share commits (more writes than groups).
+  t.true(shared > 0, 'no two writes ever shared a commit: groups never formed')
 })

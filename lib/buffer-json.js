@@ -84,4 +84,4 @@ function replaceBuffers(_key, value) {
   return value
 }
 
-module.exports = { classifyEntries, reviveBuffers, replaceBuffers }
+module.exports = { classifyEntries, reviveBuffers, replaceBuffers, INTEGER_LIKE }

@@ -17,7 +17,7 @@
 
 const { isUtf8 } = require('node:buffer')
 const { ErrorCodes, storeError } = require('./errors.js')
-const { classifyEntries } = require('./buffer-json.js')
+const { classifyEntries, INTEGER_LIKE } = require('./buffer-json.js')
 
 const FORMAT_VERSION = 1
 const MAX_DEPTH = 128
@@ -105,13 +105,30 @@ class Writer {
       this.ensure(length * 3 + 10)
       const buf = this.buf
       const start = this.pos + head
+      // Four characters a step, and one test at the end (a byte store keeps the low 8 bits;
+      // `seen` keeps any high one): V8 does not unroll this loop itself, and the copy is the
+      // largest part of encoding a session record. A non-ASCII string is rewritten as UTF-8
+      // from the same position.
       let i = 0
+      let seen = 0
+      const quads = length & ~3
+      for (; i < quads; i += 4) {
+        const a = s.charCodeAt(i)
+        const b = s.charCodeAt(i + 1)
+        const c = s.charCodeAt(i + 2)
+        const d = s.charCodeAt(i + 3)
+        seen |= a | b | c | d
+        buf[start + i] = a
+        buf[start + i + 1] = b
+        buf[start + i + 2] = c
+        buf[start + i + 3] = d
+      }
       for (; i < length; i++) {
         const c = s.charCodeAt(i)
-        if (c >= 0x80) break
+        seen |= c
         buf[start + i] = c
       }
-      if (i === length) {
+      if (seen < 0x80) {
         if (head === 1) {
           buf[this.pos] = length
         } else {
@@ -147,6 +164,22 @@ class Writer {
 }
 
 function writeNumber(w, n) {
+  if ((n | 0) === n) {
+    // An int32 (counters, ids, types; -0 too, written as 0): its zigzag is below 2^32, so
+    // unsigned 32-bit shifts are exact.
+    w.ensure(6)
+    const buf = w.buf
+    let pos = w.pos
+    buf[pos++] = TAG_INT
+    let z = n < 0 ? -2 * n - 1 : 2 * n
+    while (z >= 0x80) {
+      buf[pos++] = (z & 0x7f) | 0x80
+      z >>>= 7
+    }
+    buf[pos++] = z
+    w.pos = pos
+    return
+  }
   if (!Number.isFinite(n)) return w.byte(TAG_NULL)
   if (Number.isInteger(n) && Math.abs(n) < MAX_ZIGZAG) {
     w.byte(TAG_INT)
@@ -239,6 +272,75 @@ function writeObject(w, value, depth) {
     if (value instanceof Boolean) return w.byte(value.valueOf() ? TAG_TRUE : TAG_FALSE)
   }
   const keys = Object.keys(value)
+  if (mayBeSerializedBuffer(keys)) return writeCandidateObject(w, value, keys, depth)
+  writePlainObject(w, value, keys, depth)
+}
+
+/**
+ * An object that cannot be a serialized Buffer (the common case: libsignal's records, key
+ * pairs): written in one pass, each property read once, its toJSON applied and the entry
+ * written straight away, as JSON.stringify walks it. The count is reserved for every key and
+ * patched at the end, since properties that are undefined are dropped.
+ */
+function writePlainObject(w, value, keys, depth) {
+  const length = keys.length
+  const countSize = varintSize(length)
+  w.ensure(1 + countSize)
+  const start = w.pos
+  w.buf[start] = TAG_OBJECT
+  w.pos += 1 + countSize
+  let count = 0
+  let key
+  try {
+    for (let i = 0; i < length; i++) {
+      key = keys[i]
+      let item = value[key]
+      if (typeof item === 'object' && item !== null) item = toJSON(item, key)
+      // JSON.stringify drops properties that are (or whose toJSON gives) undefined.
+      if (item === undefined) continue
+      w.wellFormedText(key)
+      writeValue(w, item, depth + 1)
+      count++
+    }
+  } catch (err) {
+    throw at(err, key)
+  }
+  const size = varintSize(count)
+  if (size !== countSize) {
+    // Dropped properties made the count's varint shorter: the bytes stay minimal.
+    w.buf.copyWithin(start + 1 + size, start + 1 + countSize, w.pos)
+    w.pos -= countSize - size
+  }
+  putVarint(w.buf, start + 1, count)
+}
+
+/**
+ * Whether an object may be a serialized Buffer (lib/buffer-json.js), from its keys alone:
+ * it names a tag (`type` or `buffer`), or every key is integer-like (an object of numbers).
+ */
+function mayBeSerializedBuffer(keys) {
+  const length = keys.length
+  if (length === 0) return false
+  let integerLike = true
+  for (let i = 0; i < length; i++) {
+    const key = keys[i]
+    if (key === 'type' || key === 'buffer') return true
+    if (integerLike && !isIntegerLike(key)) integerLike = false
+  }
+  return integerLike
+}
+
+/** INTEGER_LIKE.test(key), without the regular expression for keys that start with a letter. */
+function isIntegerLike(key) {
+  const c = key.charCodeAt(0)
+  // Only white space, a sign or a digit can start an integer-like key; letters are common
+  // (and base64 ids, which start with a digit or a sign one time in six, end at their first letter).
+  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f) return false
+  return INTEGER_LIKE.test(key)
+}
+
+/** An object that may be a serialized Buffer: its entries are read first, then classified. */
+function writeCandidateObject(w, value, keys, depth) {
   const items = new Array(keys.length)
   let count = 0
   for (let i = 0; i < keys.length; i++) {
@@ -270,6 +372,24 @@ function writeObject(w, value, depth) {
       throw at(err, keys[i])
     }
   }
+}
+
+function varintSize(n) {
+  let size = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80)
+    size++
+  }
+  return size
+}
+
+/** A minimal varint at buf[at], in the bytes varintSize(n) counted. */
+function putVarint(buf, at, n) {
+  while (n >= 0x80) {
+    buf[at++] = (n % 0x80) | 0x80
+    n = Math.floor(n / 0x80)
+  }
+  buf[at] = n
 }
 
 function at(err, key) {
@@ -386,6 +506,44 @@ class Reader {
   }
 }
 
+// Property names repeat thousands of times in a value (a session record holds a thousand
+// chains, each `{chainKey: {counter}, chainType, messageKeys}`): short ASCII keys are read
+// through a direct-mapped cache of the strings last made, so a repeated key costs a hash and
+// a compare instead of a new string, and V8 stores a property under the same string each time.
+// A hit is checked byte for byte, so the cache can only ever return the key the bytes spell.
+const KEY_CACHE_SLOTS = 1024 // a power of two
+const KEY_CACHE_MAX_BYTES = 24 // libsignal's and Baileys' property names; base64 ids are longer
+const keyCache = new Array(KEY_CACHE_SLOTS).fill('')
+
+/** An object key: as Reader#text, through the cache when short and ASCII. */
+function readKey(r) {
+  const buf = r.buf
+  const at = r.pos
+  // One length byte (< 0x80) within bounds, else the general path (which reports damage).
+  const n = at < r.end ? buf[at] : 0
+  if (n === 0 || n > KEY_CACHE_MAX_BYTES || at + 1 + n > r.end) return r.text()
+  const start = at + 1
+  let hash = n
+  let seen = 0
+  for (let i = 0; i < n; i++) {
+    const b = buf[start + i]
+    seen |= b
+    hash = (Math.imul(hash, 31) + b) | 0
+  }
+  if (seen >= 0x80) return r.text()
+  r.pos = start + n
+  const slot = hash & (KEY_CACHE_SLOTS - 1)
+  const cached = keyCache[slot]
+  if (cached.length === n) {
+    let i = 0
+    while (i < n && cached.charCodeAt(i) === buf[start + i]) i++
+    if (i === n) return cached
+  }
+  const key = buf.latin1Slice(start, start + n) // ASCII, checked above
+  keyCache[slot] = key
+  return key
+}
+
 function bigZigzag(r) {
   let z = 0n
   let shift = 0n
@@ -412,6 +570,7 @@ function readValue(r, depth) {
     case TAG_INT: {
       const start = r.pos
       const z = r.varint()
+      if (z < 0x80000000) return (z >>> 1) ^ -(z & 1)
       if (z < MAX_ZIGZAG) return z % 2 === 0 ? z / 2 : -(z + 1) / 2
       // Rust writes integers up to 2^53 as varints: redo the large ones exactly.
       r.pos = start
@@ -447,7 +606,7 @@ function readValue(r, depth) {
       const n = r.length(2)
       const object = {}
       for (let i = 0; i < n; i++) {
-        const key = r.text()
+        const key = readKey(r)
         setEntry(object, key, readValue(r, depth + 1))
       }
       return object

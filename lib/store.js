@@ -76,6 +76,15 @@ class AuthStore {
     return this.#native.closed
   }
 
+  /**
+   * Group commit counts since the store opened: `groups` committed (on SQLite one commit, one
+   * fsync, each; on Redis one pipeline) and the creds saves and key batches (`writes`) they
+   * held. More writes than groups means writes shared a commit (docs/architecture.md).
+   */
+  get writeGroups() {
+    return this.#native.writeGroups
+  }
+
   /** Every session that has creds or keys, sorted. */
   sessions() {
     return this.#native.sessions()

@@ -4,19 +4,68 @@
 //! This gives the two guarantees the JavaScript API promises: blocking database work never
 //! runs on the JavaScript thread, and an operation issued after another (even without
 //! awaiting it) sees its effect, because one thread applies them first come, first served.
+//!
+//! Group commit: a creds save or key batch submitted with [`Executor::submit_write`] is
+//! applied together with the writes queued right behind it (never waiting for more, so a lone
+//! write is not delayed), through [`Store::write_group`]: on SQLite one transaction and one
+//! fsync for all of them, on Redis one pipeline. The group stops at the first operation that is
+//! not such a write, which runs after the group has committed, so issue order holds. Each write
+//! keeps its own result, and every `done` is called only after the whole group returned, that
+//! is after its commit.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 
 use super::error::{Result, StoreError};
-use super::store::Store;
+use super::lease::Fence;
+use super::store::{KeyWrite, Store, Write};
 
 type Job = Box<dyn FnOnce(&mut dyn Store) + Send>;
 
 enum Message {
     Run(Job),
+    Write(WriteJob),
     Close(Box<dyn FnOnce() + Send>),
+}
+
+/// A write that may share a commit with the writes queued around it
+/// ([`Executor::submit_write`]), owned while it waits in line.
+#[derive(Debug, Clone)]
+pub enum QueuedWrite {
+    Creds { session: String, creds: Vec<u8>, fence: Option<Fence> },
+    Keys { session: String, writes: Vec<KeyWrite>, fence: Option<Fence> },
+}
+
+impl QueuedWrite {
+    fn as_write(&self) -> Write<'_> {
+        match self {
+            QueuedWrite::Creds { session, creds, fence } => Write::Creds { session, creds, fence: fence.as_ref() },
+            QueuedWrite::Keys { session, writes, fence } => Write::Keys { session, writes, fence: fence.as_ref() },
+        }
+    }
+}
+
+struct WriteJob {
+    write: QueuedWrite,
+    issued: std::time::Instant,
+    done: Box<dyn FnOnce(Result<()>) + Send>,
+}
+
+/// At most this many writes share one commit: a failing write costs its group a savepoint
+/// rollback, and the first write of a group waits for the last one's work before its ack.
+const GROUP_MAX_WRITES: usize = 64;
+/// A group stops taking writes once it carries this many bytes, so that one transaction (and
+/// the WAL growth of one commit) stays bounded whatever the batches' sizes.
+const GROUP_MAX_BYTES: usize = 4 << 20;
+
+/// How many groups the worker committed and how many writes they held, since the store opened
+/// (see [`Executor::write_groups`]).
+#[derive(Debug, Default)]
+struct GroupCounters {
+    groups: AtomicU64,
+    writes: AtomicU64,
 }
 
 /// A handle to a store's worker thread. Dropping it (without [`Executor::close`]) lets the
@@ -25,6 +74,7 @@ pub struct Executor {
     sender: Mutex<Option<Sender<Message>>>,
     /// The store's [`Store::identity`], read when it opened.
     identity: String,
+    groups: Arc<GroupCounters>,
 }
 
 impl Executor {
@@ -52,11 +102,15 @@ impl Executor {
                 Ok(store) => store,
                 Err(err) => return report(Err(err)),
             };
-            report(Ok(Executor { sender: Mutex::new(Some(sender)), identity: store.identity() }));
+            let groups = Arc::new(GroupCounters::default());
+            report(Ok(Executor { sender: Mutex::new(Some(sender)), identity: store.identity(), groups: Arc::clone(&groups) }));
             let mut spin = SpinGate::default();
-            while let Some(message) = next_message(&receiver, spin.allowed()) {
+            // A message taken while gathering a group, which runs right after it.
+            let mut held = None;
+            while let Some(message) = held.take().or_else(|| next_message(&receiver, spin.allowed())) {
                 match message {
                     Message::Run(job) => job(store.as_mut()),
+                    Message::Write(first) => held = run_group(store.as_mut(), first, &receiver, &groups),
                     Message::Close(closed) => {
                         drop(store);
                         return closed();
@@ -99,6 +153,35 @@ impl Executor {
                 job(&mut ClosedStore)
             }
         }
+    }
+
+    /// Queues a creds save or key batch that may share a commit with the writes queued next to
+    /// it (see the module doc); `done` receives its own result, after the group's commit.
+    /// In every other way like [`Executor::submit`].
+    pub fn submit_write<D>(&self, write: QueuedWrite, done: D)
+    where
+        D: FnOnce(Result<()>) + Send + 'static,
+    {
+        let job = WriteJob { write, issued: std::time::Instant::now(), done: Box::new(done) };
+        let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        let unsent = match guard.as_ref() {
+            Some(sender) => match sender.send(Message::Write(job)) {
+                Ok(()) => return,
+                Err(unsent) => unsent.0,
+            },
+            None => Message::Write(job),
+        };
+        drop(guard);
+        if let Message::Write(job) = unsent {
+            (job.done)(Err(StoreError::Closed))
+        }
+    }
+
+    /// How many write groups the store committed since it opened, and how many writes they
+    /// held: `writes > groups` means some writes shared a commit. On SQLite each group is one
+    /// commit (one fsync); on Redis one pipeline.
+    pub fn write_groups(&self) -> (u64, u64) {
+        (self.groups.groups.load(Ordering::Relaxed), self.groups.writes.load(Ordering::Relaxed))
     }
 
     /// Closes the store after every operation submitted before this call has finished.
@@ -204,11 +287,52 @@ fn next_message(receiver: &std::sync::mpsc::Receiver<Message>, spin: bool) -> Op
     }
 }
 
+/// Applies `first` with the writes queued right behind it, as one [`Store::write_group`], and
+/// then calls each one's `done` with its own result. Takes only what is already queued, up to
+/// [`GROUP_MAX_WRITES`] and [`GROUP_MAX_BYTES`]; returns the first other message it took,
+/// which must run next.
+fn run_group(
+    store: &mut dyn Store,
+    first: WriteJob,
+    receiver: &std::sync::mpsc::Receiver<Message>,
+    counters: &GroupCounters,
+) -> Option<Message> {
+    let mut bytes = first.write.as_write().size();
+    let mut jobs = vec![first];
+    let mut next = None;
+    while jobs.len() < GROUP_MAX_WRITES && bytes < GROUP_MAX_BYTES {
+        match receiver.try_recv() {
+            Ok(Message::Write(job)) => {
+                bytes += job.write.as_write().size();
+                jobs.push(job);
+            }
+            Ok(other) => {
+                next = Some(other);
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    // The group's one round trip is due when its oldest write's would have been.
+    store.operation_issued(jobs[0].issued);
+    let writes: Vec<Write<'_>> = jobs.iter().map(|job| job.write.as_write()).collect();
+    let results = catch_unwind(AssertUnwindSafe(|| store.write_group(&writes))).unwrap_or_default();
+    drop(writes);
+    counters.groups.fetch_add(1, Ordering::Relaxed);
+    counters.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+    // A panic (or a backend returning too few results) fails every write it left unanswered.
+    let mut results = results.into_iter();
+    for job in jobs {
+        (job.done)(results.next().unwrap_or_else(|| Err(panicked())));
+    }
+    next
+}
+
 fn panicked() -> StoreError {
     StoreError::Io("internal error: a store operation panicked".into())
 }
 
-use super::lease::{Fence, LeaseInfo, LeaseRequest};
+use super::lease::{LeaseInfo, LeaseRequest};
 
 /// What jobs submitted after close run against: every operation fails with `Closed`.
 struct ClosedStore;
@@ -292,6 +416,111 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         exec.submit(|s| s.get_keys("s", "t", &["k".into()]), move |r| tx.send(r).unwrap());
         assert_eq!(rx.recv().unwrap().unwrap(), vec![Some(vec![99])]);
+    }
+
+    /// Blocks the worker until the returned sender is dropped or sent to, so that what is
+    /// submitted meanwhile queues up behind it.
+    fn hold_worker(exec: &Executor) -> mpsc::Sender<()> {
+        let (release, held) = mpsc::channel::<()>();
+        exec.submit(move |_| held.recv().or(Ok(())), |r| r.unwrap());
+        release
+    }
+
+    fn keys(session: &str, id: &str, value: u8) -> QueuedWrite {
+        QueuedWrite::Keys {
+            session: session.into(),
+            writes: vec![KeyWrite { kind: "t".into(), id: id.into(), value: Some(vec![value]) }],
+            fence: None,
+        }
+    }
+
+    #[test]
+    fn queued_writes_share_a_group_that_stops_at_the_first_other_operation() {
+        let (tx, rx) = mpsc::channel();
+        Executor::open(
+            || Ok(Box::new(crate::core::sqlite::SqliteStore::open_in_memory()?) as Box<dyn Store>),
+            move |r| tx.send(r).unwrap(),
+        );
+        let exec = rx.recv().unwrap().unwrap();
+        let release = hold_worker(&exec);
+        let (acks, acked) = mpsc::channel();
+        for i in 0..10u8 {
+            let acks = acks.clone();
+            let write = if i == 4 { QueuedWrite::Creds { session: "s".into(), creds: vec![i], fence: None } } else { keys("s", "k", i) };
+            exec.submit_write(write, move |r| acks.send((i, r)).unwrap());
+        }
+        // A read issued after the writes, before the next ones: it must see the first ten.
+        let (read_tx, read) = mpsc::channel();
+        exec.submit(|s| Ok((s.get_keys("s", "t", &["k".into()])?, s.get_creds("s")?)), move |r| read_tx.send(r).unwrap());
+        for i in 10..15u8 {
+            let acks = acks.clone();
+            exec.submit_write(keys("s", "k", i), move |r| acks.send((i, r)).unwrap());
+        }
+        drop(release);
+        assert_eq!(read.recv().unwrap().unwrap(), (vec![Some(vec![9])], Some(vec![4])));
+        let order: Vec<u8> = (0..15).map(|_| acked.recv().unwrap()).map(|(i, r)| r.map(|()| i).unwrap()).collect();
+        assert_eq!(order, (0..15).collect::<Vec<_>>(), "acknowledged in issue order");
+        assert_eq!(exec.write_groups(), (2, 15), "one group of ten before the read, one of five after it");
+        let (tx, rx) = mpsc::channel();
+        exec.submit(|s| s.get_keys("s", "t", &["k".into()]), move |r| tx.send(r).unwrap());
+        assert_eq!(rx.recv().unwrap().unwrap(), vec![Some(vec![14])]);
+    }
+
+    #[test]
+    fn each_write_of_a_group_is_acknowledged_only_once_another_connection_can_read_it() {
+        let dir = std::env::temp_dir().join(format!("bra-executor-{}-acks", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("auth.db");
+        let (tx, rx) = mpsc::channel();
+        let open = path.clone();
+        Executor::open(
+            move || Ok(Box::new(crate::core::sqlite::SqliteStore::open(&open)?) as Box<dyn Store>),
+            move |r| tx.send(r).unwrap(),
+        );
+        let exec = rx.recv().unwrap().unwrap();
+        let release = hold_worker(&exec);
+        let (acks, acked) = mpsc::channel();
+        for i in 0..8u8 {
+            let (acks, path) = (acks.clone(), path.clone());
+            exec.submit_write(keys(&format!("s{i}"), "k", i), move |r| {
+                // Another connection sees only committed data.
+                let other = rusqlite::Connection::open(&path).unwrap();
+                let visible: i64 = other.query_row("SELECT count(*) FROM keys WHERE value = ?1", [vec![i]], |row| row.get(0)).unwrap();
+                acks.send((r, visible)).unwrap();
+            });
+        }
+        drop(release);
+        for _ in 0..8 {
+            assert_eq!(acked.recv().unwrap(), (Ok(()), 1));
+        }
+        assert_eq!(exec.write_groups(), (1, 8), "one group of eight");
+    }
+
+    #[test]
+    fn a_group_is_capped_by_count() {
+        let exec = open_memory();
+        let release = hold_worker(&exec);
+        let (acks, acked) = mpsc::channel();
+        let total = GROUP_MAX_WRITES + 1;
+        for i in 0..total {
+            let acks = acks.clone();
+            exec.submit_write(keys("s", &i.to_string(), 1), move |r| acks.send(r).unwrap());
+        }
+        drop(release);
+        for _ in 0..total {
+            acked.recv().unwrap().unwrap();
+        }
+        assert_eq!(exec.write_groups(), (2, total as u64));
+    }
+
+    #[test]
+    fn a_write_submitted_after_close_fails_with_closed() {
+        let exec = open_memory();
+        exec.close(|| {});
+        let (tx, rx) = mpsc::channel();
+        exec.submit_write(keys("s", "k", 1), move |r| tx.send(r).unwrap());
+        assert_eq!(rx.recv().unwrap(), Err(StoreError::Closed));
     }
 
     #[test]

@@ -132,6 +132,17 @@ pub trait Store: Send {
     /// and key prefix through two URLs). Tools compare it before copying a store onto another.
     fn identity(&self) -> String;
 
+    /// Applies several independent writes (of any sessions) and returns one result per write,
+    /// in order, each exactly what [`Store::set_creds`] or [`Store::apply`] would have
+    /// returned for it alone: a write that fails writes nothing and does not stop the others.
+    /// Every `Ok` is durable on return. Backends that can make them share one commit (SQLite:
+    /// one transaction, one fsync) or one round trip (Redis: one pipeline) do; by default they
+    /// run one by one. The [`Executor`](super::executor::Executor) calls it with the writes
+    /// that queued up behind each other.
+    fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
+        group.iter().map(|write| write.apply_to(self)).collect()
+    }
+
     /// Takes several sessions' leases, each as [`acquire_lease`](Store::acquire_lease) would,
     /// with each its own outcome (one refused `ERR_SESSION_LOCKED` does not fail the others).
     /// The outer error is the store's (nothing of the call was granted). Backends may grant
@@ -149,6 +160,33 @@ pub trait Store: Send {
     fn renew_leases(&mut self, leases: &[(String, Fence)], lease_ms: u64) -> Result<Vec<Result<LeaseInfo>>> {
         super::lease::check_lease_ms(lease_ms)?;
         Ok(leases.iter().map(|(session, fence)| self.renew_lease(session, fence, lease_ms)).collect())
+    }
+}
+
+/// One of the writes [`Store::write_group`] takes: a creds save or a key batch.
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    Creds { session: &'a str, creds: &'a [u8], fence: Option<&'a Fence> },
+    Keys { session: &'a str, writes: &'a [KeyWrite], fence: Option<&'a Fence> },
+}
+
+impl Write<'_> {
+    /// Applies this write alone, with [`Store::set_creds`] or [`Store::apply`].
+    pub fn apply_to<S: Store + ?Sized>(&self, store: &mut S) -> Result<()> {
+        match *self {
+            Write::Creds { session, creds, fence } => store.set_creds(session, creds, fence),
+            Write::Keys { session, writes, fence } => store.apply(session, writes, fence),
+        }
+    }
+
+    /// The bytes it carries (values and names), to bound a group's size.
+    pub fn size(&self) -> usize {
+        match *self {
+            Write::Creds { session, creds, .. } => session.len() + creds.len(),
+            Write::Keys { session, writes, .. } => {
+                session.len() + writes.iter().map(|w| w.kind.len() + w.id.len() + w.value.as_ref().map_or(0, Vec::len)).sum::<usize>()
+            }
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use reply::Reply;
 use settle::{Settle, Settler};
 
 use crate::core::error::{Result as CoreResult, StoreError};
-use crate::core::executor::Executor;
+use crate::core::executor::{Executor, QueuedWrite};
 use crate::core::lease::{check_lease_ms, Claim, Fence, LeaseRequest, MAX_LEASE_MS};
 use crate::core::open::{open_url, OpenOptions};
 use crate::core::redis::RedisOptions;
@@ -158,6 +158,31 @@ impl NativeStore {
     }
 }
 
+/// Counts of the store's group commits (see `docs/architecture.md`).
+#[napi(object)]
+pub struct WriteGroups {
+    /// Write groups committed since the store opened: on SQLite one commit (one fsync) each.
+    pub groups: f64,
+    /// Creds saves and key batches those groups held; more writes than groups means some
+    /// shared a commit.
+    pub writes: f64,
+}
+
+impl NativeStore {
+    /// Like [`NativeStore::call`] for a creds save or key batch: submitted with
+    /// [`Executor::submit_write`], so it may share a commit with the writes queued next to it.
+    fn write<'env>(
+        &self,
+        env: &'env Env,
+        args: impl FnOnce() -> Result<QueuedWrite, StoreError>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        promise(env, &self.settler, || {
+            let write = args()?;
+            Ok(move |settle: Settle| self.exec.submit_write(write, move |result| settle(result.map(unit))))
+        })
+    }
+}
+
 /// The session id argument of most methods.
 fn session_arg(env: &Env, session: &Unknown<'_>) -> Result<String, StoreError> {
     value::string_arg(env.raw(), session.raw(), "sessionId")
@@ -218,12 +243,13 @@ impl NativeStore {
         creds: Unknown<'env>,
         fence: Unknown<'env>,
     ) -> napi::Result<Object<'env>, &'static str> {
-        self.call(
-            env,
-            || Ok((session_arg(env, &session)?, value::bytes_arg(env.raw(), creds.raw(), "creds")?, fence_arg(env, &fence)?)),
-            |s, (session, creds, fence)| s.set_creds(&session, &creds, fence.as_ref()),
-            unit,
-        )
+        self.write(env, || {
+            Ok(QueuedWrite::Creds {
+                session: session_arg(env, &session)?,
+                creds: value::bytes_arg(env.raw(), creds.raw(), "creds")?,
+                fence: fence_arg(env, &fence)?,
+            })
+        })
     }
 
     /// The values of `ids`, as one results buffer (`src/core/wire.rs`).
@@ -256,15 +282,10 @@ impl NativeStore {
         batch: Unknown<'env>,
         fence: Unknown<'env>,
     ) -> napi::Result<Object<'env>, &'static str> {
-        self.call(
-            env,
-            || {
-                let batch = wire::read_batch(&value::bytes_arg(env.raw(), batch.raw(), "batch")?)?;
-                Ok((session_arg(env, &session)?, batch, fence_arg(env, &fence)?))
-            },
-            |s, (session, writes, fence)| s.apply(&session, &writes, fence.as_ref()),
-            unit,
-        )
+        self.write(env, || {
+            let writes = wire::read_batch(&value::bytes_arg(env.raw(), batch.raw(), "batch")?)?;
+            Ok(QueuedWrite::Keys { session: session_arg(env, &session)?, writes, fence: fence_arg(env, &fence)? })
+        })
     }
 
     #[napi(ts_return_type = "Promise<void>", ts_args_type = "session: string, fence?: string")]
@@ -491,6 +512,13 @@ impl NativeStore {
     #[napi(getter)]
     pub fn identity(&self) -> String {
         self.exec.identity().to_owned()
+    }
+
+    /// How many write groups the store committed and how many writes they held.
+    #[napi(getter)]
+    pub fn write_groups(&self) -> WriteGroups {
+        let (groups, writes) = self.exec.write_groups();
+        WriteGroups { groups: groups as f64, writes: writes as f64 }
     }
 
     #[napi(getter)]

@@ -22,7 +22,7 @@ use std::time::Instant;
 use crate::core::codec;
 use crate::core::error::{Result, StoreError};
 use crate::core::lease::{Fence, LeaseInfo, LeaseRequest};
-use crate::core::store::{KeyInfo, KeyWrite, SessionStats, Store};
+use crate::core::store::{KeyInfo, KeyWrite, SessionStats, Store, Write};
 
 /// A store whose values are checked on their way in and out; see the module doc.
 pub struct Checked<S> {
@@ -44,6 +44,26 @@ fn why(err: StoreError) -> String {
     }
 }
 
+/// Refuses creds that are not a codec blob of an object.
+fn check_creds(creds: &[u8]) -> Result<()> {
+    codec::validate(creds).map_err(|e| StoreError::invalid(format!("creds are not a codec blob: {}", why(e))))?;
+    if !codec::is_object(creds) {
+        return Err(StoreError::invalid("creds must serialize to an object"));
+    }
+    Ok(())
+}
+
+/// Refuses a key batch with any value that is not a codec blob.
+fn check_batch(writes: &[KeyWrite]) -> Result<()> {
+    for write in writes {
+        if let Some(value) = &write.value {
+            codec::validate(value)
+                .map_err(|e| StoreError::invalid(format!("malformed key batch: value of {:?} {:?}: {}", write.kind, write.id, why(e))))?;
+        }
+    }
+    Ok(())
+}
+
 impl<S: Store> Store for Checked<S> {
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
         let creds = self.inner.get_creds(session)?;
@@ -57,10 +77,7 @@ impl<S: Store> Store for Checked<S> {
     }
 
     fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()> {
-        codec::validate(creds).map_err(|e| StoreError::invalid(format!("creds are not a codec blob: {}", why(e))))?;
-        if !codec::is_object(creds) {
-            return Err(StoreError::invalid("creds must serialize to an object"));
-        }
+        check_creds(creds)?;
         self.inner.set_creds(session, creds, fence)
     }
 
@@ -76,13 +93,7 @@ impl<S: Store> Store for Checked<S> {
     }
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
-        for write in writes {
-            if let Some(value) = &write.value {
-                codec::validate(value).map_err(|e| {
-                    StoreError::invalid(format!("malformed key batch: value of {:?} {:?}: {}", write.kind, write.id, why(e)))
-                })?;
-            }
-        }
+        check_batch(writes)?;
         self.inner.apply(session, writes, fence)
     }
 
@@ -148,6 +159,29 @@ impl<S: Store> Store for Checked<S> {
 
     fn identity(&self) -> String {
         self.inner.identity()
+    }
+
+    /// Checks each write as [`Store::set_creds`] and [`Store::apply`] do; the refused ones get
+    /// their error and never reach the backend, which gets the rest as one group.
+    fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
+        let mut results: Vec<Option<Result<()>>> = group
+            .iter()
+            .map(|write| {
+                let checked = match write {
+                    Write::Creds { creds, .. } => check_creds(creds),
+                    Write::Keys { writes, .. } => check_batch(writes),
+                };
+                checked.err().map(Err)
+            })
+            .collect();
+        let passed: Vec<Write<'_>> = group.iter().zip(&results).filter(|(_, refused)| refused.is_none()).map(|(w, _)| *w).collect();
+        let mut applied = self.inner.write_group(&passed).into_iter();
+        results
+            .iter_mut()
+            .map(|result| {
+                result.take().unwrap_or_else(|| applied.next().unwrap_or_else(|| Err(StoreError::Io("no result for a write".into()))))
+            })
+            .collect()
     }
 }
 

@@ -30,6 +30,12 @@
 //! `stats`, `sessions`, `leases`) are the exception: they walk the data in pages, see
 //! `scripts/list_page.lua` (`leases` scans for lease hashes, then reads each in a round trip).
 //!
+//! Pipelining ([`Store::write_group`]): the creds saves and key batches queued together on one
+//! store go out as one pipeline of their `EVALSHA`s, one round trip for all; each script stays
+//! atomic on its own and each reply is its own write's result (a refused or failed script fails
+//! only its write). Scripts Redis does not know yet (`NOSCRIPT`) are loaded and those writes
+//! sent again. On a cluster, writes go one by one (a pipeline there could span nodes).
+//!
 //! Deadlines: `commandTimeoutMs` bounds one round trip. The first round trip of an operation
 //! is counted from when the operation was issued (waiting in line behind others counts);
 //! each later page of a paged walk gets a deadline of its own, so listing 100,000 keys takes
@@ -54,7 +60,7 @@ pub use options::{RedisOptions, RedisTarget, MAX_TIMEOUT, MAX_TTL};
 
 use crate::core::error::{Result, StoreError};
 use crate::core::lease::{self, Claim, Fence, LeaseInfo, LeaseOwner, LeaseRequest};
-use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
+use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 
 /// One connection, to a server or to a cluster.
 enum Connection {
@@ -352,6 +358,107 @@ impl RedisStore {
         block_on(&self.runtime, deadline, invocation.invoke_async(&mut self.connection))
     }
 
+    /// The `EVALSHA` that [`RedisStore::script`] sends, as a command for a pipeline.
+    fn script_cmd(&self, script: &Script, session: &str, fence: Option<&Fence>, extra: Vec<Vec<u8>>) -> Cmd {
+        let keys = self.keys(session);
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(script.get_hash()).arg(4).arg(keys.creds).arg(keys.types).arg(keys.updated).arg(keys.lease);
+        cmd.arg(self.ttl_ms()).arg(keys.hash_prefix).arg(now_millis());
+        match fence {
+            Some(fence) => cmd.arg(fence.holder.as_str()).arg(fence.epoch),
+            None => cmd.arg("").arg(""),
+        };
+        for arg in extra {
+            cmd.arg(arg);
+        }
+        cmd
+    }
+
+    /// The write script of a grouped write, with its command, or `None` for an empty key
+    /// batch (which writes nothing, and succeeds).
+    fn write_cmd(&self, write: &Write<'_>) -> Option<(&'static str, Cmd)> {
+        match *write {
+            Write::Creds { session, creds, fence } => {
+                Some(("set_creds", self.script_cmd(&self.scripts.set_creds, session, fence, vec![creds.to_vec()])))
+            }
+            Write::Keys { writes: [], .. } => None,
+            Write::Keys { session, writes, fence } => {
+                Some(("apply", self.script_cmd(&self.scripts.apply, session, fence, apply_args(writes))))
+            }
+        }
+    }
+
+    /// Sends the writes `which` of `group` as one pipeline (one round trip, bounded by one
+    /// deadline) and stores each reply's outcome in `results`; returns the writes that found
+    /// their script missing (`NOSCRIPT`: not run), with the scripts to load.
+    fn send_pipeline(
+        &mut self,
+        group: &[Write<'_>],
+        which: &[usize],
+        results: &mut [Option<Result<()>>],
+    ) -> (Vec<usize>, BTreeSet<&'static str>) {
+        let mut pipe = redis::pipe();
+        let mut names = Vec::with_capacity(which.len());
+        for &i in which {
+            if let Some((name, cmd)) = self.write_cmd(&group[i]) {
+                pipe.add_command(cmd);
+                names.push(name);
+            }
+        }
+        let deadline = self.round_trip_deadline();
+        let replies: Result<Vec<redis::RedisResult<Value>>> =
+            block_on(&self.runtime, deadline, pipe.ignore_errors().query_async(&mut self.connection));
+        let replies = replies.and_then(|replies| {
+            if replies.len() == names.len() {
+                Ok(replies)
+            } else {
+                Err(StoreError::Io(format!("Redis answered {} of {} pipelined writes", replies.len(), names.len())))
+            }
+        });
+        let mut missing = (Vec::new(), BTreeSet::new());
+        let mut replies = match replies {
+            Ok(replies) => replies.into_iter(),
+            Err(err) => {
+                // The outcome of every write is unknown: each gets the error.
+                for &i in which {
+                    results[i] = Some(Err(err.clone()));
+                }
+                return missing;
+            }
+        };
+        let mut names = names.into_iter();
+        for &i in which {
+            let (session, fence) = match group[i] {
+                Write::Keys { writes: [], .. } => {
+                    results[i] = Some(Ok(()));
+                    continue;
+                }
+                Write::Creds { session, fence, .. } | Write::Keys { session, fence, .. } => (session, fence),
+            };
+            let (Some(reply), Some(name)) = (replies.next(), names.next()) else { break };
+            results[i] = Some(match reply {
+                Ok(value) => write_outcome(session, fence, value),
+                Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                    missing.0.push(i);
+                    missing.1.insert(name);
+                    continue;
+                }
+                Err(err) => Err(map_error(err)),
+            });
+        }
+        missing
+    }
+
+    /// Loads the write scripts `names` into Redis, a round trip (and deadline) each.
+    fn load_scripts(&mut self, names: &BTreeSet<&'static str>) -> Result<()> {
+        for name in names {
+            let deadline = self.round_trip_deadline();
+            let script = if *name == "apply" { &self.scripts.apply } else { &self.scripts.set_creds };
+            block_on(&self.runtime, deadline, script.prepare_invoke().load_async(&mut self.connection))?;
+        }
+        Ok(())
+    }
+
     /// Every id of the hash `hash` with its value's length, sorted, one page per round trip.
     fn scan_hash(&mut self, hash: &str) -> Result<BTreeMap<String, u64>> {
         let mut ids = BTreeMap::new();
@@ -488,15 +595,7 @@ impl Store for RedisStore {
         if writes.is_empty() {
             return Ok(());
         }
-        let mut extra = Vec::with_capacity(writes.len() * 4);
-        for write in writes {
-            let (op, value) = match &write.value {
-                Some(value) => (b"S".to_vec(), value.clone()),
-                None => (b"D".to_vec(), Vec::new()),
-            };
-            extra.extend([op, write.kind.as_bytes().to_vec(), write.id.as_bytes().to_vec(), value]);
-        }
-        let reply = self.script(|s| &s.apply, session, fence, extra)?;
+        let reply = self.script(|s| &s.apply, session, fence, apply_args(writes))?;
         write_outcome(session, fence, reply)
     }
 
@@ -641,6 +740,25 @@ impl Store for RedisStore {
         Ok(Vec::new())
     }
 
+    /// One pipeline for the group (see the module doc); on a cluster, one write at a time.
+    fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
+        if group.len() < 2 || matches!(self.connection, Connection::Cluster(_)) {
+            return group.iter().map(|write| write.apply_to(self)).collect();
+        }
+        let mut results: Vec<Option<Result<()>>> = vec![None; group.len()];
+        let all: Vec<usize> = (0..group.len()).collect();
+        let (missing, scripts) = self.send_pipeline(group, &all, &mut results);
+        if !missing.is_empty() {
+            // Those writes did not run: load their scripts (Redis restarted or flushed them),
+            // then send them again, each round trip with a deadline of its own.
+            match self.load_scripts(&scripts) {
+                Ok(()) => drop(self.send_pipeline(group, &missing, &mut results)),
+                Err(err) => missing.iter().for_each(|&i| results[i] = Some(Err(err.clone()))),
+            }
+        }
+        results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::Io("Redis: script not found after loading it".into())))).collect()
+    }
+
     fn identity(&self) -> String {
         self.identity.clone()
     }
@@ -714,6 +832,19 @@ fn write_outcome(session: &str, fence: Option<&Fence>, reply: Value) -> Result<(
         }
         other => Err(StoreError::Io(format!("unexpected reply from Redis to a write: {other:?}"))),
     }
+}
+
+/// The extra arguments of the apply script: (op 'S' or 'D', type, id, value) per write.
+fn apply_args(writes: &[KeyWrite]) -> Vec<Vec<u8>> {
+    let mut extra = Vec::with_capacity(writes.len() * 4);
+    for write in writes {
+        let (op, value) = match &write.value {
+            Some(value) => (b"S".to_vec(), value.clone()),
+            None => (b"D".to_vec(), Vec::new()),
+        };
+        extra.extend([op, write.kind.as_bytes().to_vec(), write.id.as_bytes().to_vec(), value]);
+    }
+    extra
 }
 
 /// rustls needs one process-wide crypto provider for `rediss://`; installing it twice is harmless.

@@ -2,6 +2,9 @@
 //!
 //! - Durability: WAL journal with `synchronous=FULL`, so a write is on disk before the
 //!   call that made it is acknowledged; a key batch is one `IMMEDIATE` transaction.
+//! - Group commit ([`Store::write_group`]): the key batches and creds saves queued together
+//!   share one `IMMEDIATE` transaction, one `SAVEPOINT` each (its fence check and its writes),
+//!   and one commit, so one fsync; a batch that fails is rolled back to its savepoint alone.
 //! - Privacy: a new database file is created with mode 0600 (SQLite gives its `-wal` and
 //!   `-shm` files the same mode), because it holds private keys.
 //! - Versioning: `PRAGMA user_version` is the schema version and `application_id` marks the
@@ -30,8 +33,9 @@ pub use migrate::{APPLICATION_ID, SCHEMA_VERSION};
 use open::{files_in_place, Check, Companions, Opened};
 
 use crate::core::error::Result;
+use crate::core::error::StoreError;
 use crate::core::lease::{self as leases, Fence, HostClock, LeaseInfo, LeaseRequest};
-use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store};
+use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 use lease::LockFiles;
 
 /// Refreshes a session's `updated_at` after a key write, unless it is less than a second old.
@@ -77,14 +81,93 @@ impl SqliteStore {
     /// Runs `work` in one `IMMEDIATE` transaction after the session's fence check
     /// ([`LockFiles::check_write`]), and commits it; see [`write_tx`].
     fn write<T>(&mut self, session: &str, fence: Option<&Fence>, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        if self.relaxed {
-            self.conn.pragma_update(None, "synchronous", "FULL")?;
-            self.relaxed = false;
-        }
+        self.durable_again()?;
         let locks = &self.locks;
         write_tx(&mut self.conn, &self.companions, |tx| {
             locks.check_write(tx, session, fence)?;
             work(tx)
+        })
+    }
+
+    /// Puts the connection back at `synchronous=FULL` if a lease write left it at `NORMAL`
+    /// (see [`without_fsync`]): every data write calls it first.
+    fn durable_again(&mut self) -> Result<()> {
+        if self.relaxed {
+            self.conn.pragma_update(None, "synchronous", "FULL")?;
+            self.relaxed = false;
+        }
+        Ok(())
+    }
+
+    /// The writes of [`Store::set_creds`], inside the caller's transaction.
+    fn write_creds(tx: &rusqlite::Transaction<'_>, session: &str, creds: &[u8]) -> Result<()> {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO sessions (name, creds, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET creds = excluded.creds, updated_at = excluded.updated_at",
+        )?;
+        stmt.execute(params![session, creds, now_millis()])?;
+        Ok(())
+    }
+
+    /// The writes of [`Store::apply`], inside the caller's transaction.
+    fn write_keys(tx: &rusqlite::Transaction<'_>, session: &str, writes: &[KeyWrite]) -> Result<()> {
+        let session_id = if writes.iter().any(|w| w.value.is_some()) {
+            Self::session_id(tx, session)?
+        } else {
+            // Deletes only: nothing to do for a session that does not exist.
+            let mut stmt = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
+            match stmt.query_row([session], |r| r.get::<_, i64>(0)).optional()? {
+                Some(id) => id,
+                None => return Ok(()),
+            }
+        };
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO keys (session_id, type, id, value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (session_id, type, id) DO UPDATE SET value = excluded.value",
+        )?;
+        let mut delete = tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1 AND type = ?2 AND id = ?3")?;
+        for write in writes {
+            match &write.value {
+                Some(value) => upsert.execute(params![session_id, write.kind, write.id, value])?,
+                None => delete.execute(params![session_id, write.kind, write.id])?,
+            };
+        }
+        tx.prepare_cached(TOUCH_SESSION)?.execute(params![session_id, now_millis()])?;
+        Ok(())
+    }
+
+    /// The group of [`Store::write_group`] in one `IMMEDIATE` transaction: each write in a
+    /// savepoint of its own (its fence check, then its rows), rolled back alone if it fails;
+    /// then one commit with the file checks of [`write_tx`]. Returns each write's result, or
+    /// the one error that fails them all (the transaction could not begin or commit, the files
+    /// moved, or SQLite ended the transaction itself, e.g. on a full disk).
+    fn write_group_tx(&mut self, group: &[Write<'_>]) -> Result<Vec<Result<()>>> {
+        self.durable_again()?;
+        let locks = &self.locks;
+        write_tx(&mut self.conn, &self.companions, |tx| {
+            let mut results = Vec::with_capacity(group.len());
+            for write in group {
+                tx.execute_batch("SAVEPOINT batch")?;
+                let result = match *write {
+                    Write::Creds { session, creds, fence } => {
+                        locks.check_write(tx, session, fence).and_then(|()| Self::write_creds(tx, session, creds))
+                    }
+                    Write::Keys { session, writes, fence } => {
+                        locks.check_write(tx, session, fence).and_then(|()| Self::write_keys(tx, session, writes))
+                    }
+                };
+                if tx.is_autocommit() {
+                    // SQLite rolled the whole transaction back (it does on some I/O errors):
+                    // the writes before this one are gone too.
+                    return Err(result.err().unwrap_or_else(|| StoreError::Io("the group's transaction ended early".into())));
+                }
+                match &result {
+                    Ok(()) => tx.execute_batch("RELEASE batch")?,
+                    Err(_) => tx.execute_batch("ROLLBACK TO batch; RELEASE batch")?,
+                }
+                results.push(result);
+            }
+            Ok(results)
         })
     }
 
@@ -151,14 +234,7 @@ impl Store for SqliteStore {
     }
 
     fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()> {
-        self.write(session, fence, |tx| {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO sessions (name, creds, updated_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET creds = excluded.creds, updated_at = excluded.updated_at",
-            )?;
-            stmt.execute(params![session, creds, now_millis()])?;
-            Ok(())
-        })
+        self.write(session, fence, |tx| Self::write_creds(tx, session, creds))
     }
 
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -187,31 +263,7 @@ impl Store for SqliteStore {
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
         // One transaction: an error anywhere writes nothing.
-        self.write(session, fence, |tx| {
-            let session_id = if writes.iter().any(|w| w.value.is_some()) {
-                Self::session_id(tx, session)?
-            } else {
-                // Deletes only: nothing to do for a session that does not exist.
-                let mut stmt = tx.prepare_cached("SELECT id FROM sessions WHERE name = ?1")?;
-                match stmt.query_row([session], |r| r.get::<_, i64>(0)).optional()? {
-                    Some(id) => id,
-                    None => return Ok(()),
-                }
-            };
-            let mut upsert = tx.prepare_cached(
-                "INSERT INTO keys (session_id, type, id, value) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (session_id, type, id) DO UPDATE SET value = excluded.value",
-            )?;
-            let mut delete = tx.prepare_cached("DELETE FROM keys WHERE session_id = ?1 AND type = ?2 AND id = ?3")?;
-            for write in writes {
-                match &write.value {
-                    Some(value) => upsert.execute(params![session_id, write.kind, write.id, value])?,
-                    None => delete.execute(params![session_id, write.kind, write.id])?,
-                };
-            }
-            tx.prepare_cached(TOUCH_SESSION)?.execute(params![session_id, now_millis()])?;
-            Ok(())
-        })
+        self.write(session, fence, |tx| Self::write_keys(tx, session, writes))
     }
 
     fn clear_keys(&mut self, session: &str, fence: Option<&Fence>) -> Result<()> {
@@ -424,6 +476,20 @@ impl Store for SqliteStore {
     fn identity(&self) -> String {
         self.identity.clone()
     }
+
+    /// One transaction and one commit for the whole group; see [`SqliteStore::write_group_tx`].
+    /// A lone write takes the plain path (no savepoint); no write, no transaction.
+    fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
+        match group {
+            [] => return Vec::new(),
+            [write] => return vec![write.apply_to(self)],
+            _ => {}
+        }
+        match self.write_group_tx(group) {
+            Ok(results) => results,
+            Err(err) => group.iter().map(|_| Err(err.clone())).collect(),
+        }
+    }
 }
 
 impl Drop for SqliteStore {
@@ -473,6 +539,73 @@ mod tests {
         assert_eq!((synchronous(&store), store.relaxed), (2, false));
         store.release_lease("s", &lease.fence()).unwrap();
         assert!(path.with_extension("db.leases").is_dir(), "the lock files live beside the database");
+    }
+
+    /// A trigger that fails any key write of id `poison`: with `ABORT` SQLite fails the
+    /// statement only, with `ROLLBACK` it ends the whole transaction.
+    fn poison(store: &SqliteStore, how: &str) {
+        let sql =
+            format!("CREATE TEMP TRIGGER poison BEFORE INSERT ON keys WHEN NEW.id = 'poison' BEGIN SELECT RAISE({how}, 'poisoned'); END");
+        store.conn.execute_batch(&sql).unwrap();
+    }
+
+    #[test]
+    fn a_write_failing_halfway_in_a_group_is_rolled_back_alone_and_the_others_commit() {
+        let path = temp_path("group-halfway");
+        let mut store = SqliteStore::open(&path).unwrap();
+        poison(&store, "ABORT");
+        let first = [put("t", "a", b"1")];
+        // Its first row is written before its second fails: the savepoint takes it back.
+        let torn = [put("t", "b", b"2"), put("t", "poison", b"x")];
+        let last = [put("t", "c", b"3")];
+        let results = store.write_group(&[
+            Write::Keys { session: "s", writes: &first, fence: None },
+            Write::Keys { session: "s", writes: &torn, fence: None },
+            Write::Creds { session: "s", creds: b"creds", fence: None },
+            Write::Keys { session: "s", writes: &last, fence: None },
+        ]);
+        assert!(results[1].as_ref().unwrap_err().to_string().contains("poisoned"), "{results:?}");
+        assert_eq!(results.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false, true, true]);
+        drop(store);
+        let mut store = SqliteStore::open(&path).unwrap();
+        let ids: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        assert_eq!(store.get_keys("s", "t", &ids).unwrap(), vec![Some(b"1".to_vec()), None, Some(b"3".to_vec())]);
+        assert_eq!(store.get_creds("s").unwrap(), Some(b"creds".to_vec()));
+    }
+
+    #[test]
+    fn a_group_whose_transaction_sqlite_ends_fails_whole_and_writes_nothing() {
+        let mut store = SqliteStore::open_in_memory().unwrap();
+        poison(&store, "ROLLBACK");
+        let before = [put("t", "a", b"1")];
+        let bad = [put("t", "poison", b"x")];
+        let results = store.write_group(&[
+            Write::Keys { session: "s", writes: &before, fence: None },
+            Write::Keys { session: "s", writes: &bad, fence: None },
+            Write::Creds { session: "s", creds: b"creds", fence: None },
+        ]);
+        assert!(results.iter().all(|r| r.as_ref().is_err_and(|e| e.to_string().contains("poisoned"))), "{results:?}");
+        assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "the write before it is gone too, so it is not acknowledged");
+        // The connection is usable again afterwards.
+        store.apply("s", &before, None).unwrap();
+    }
+
+    #[test]
+    fn a_group_after_a_lease_write_commits_at_synchronous_full() {
+        use crate::core::lease::{Claim, LeaseRequest};
+        let mut store = SqliteStore::open(&temp_path("group-sync")).unwrap();
+        let lease = store.acquire_lease("s", &LeaseRequest::new(30_000, Claim::Refuse, "h")).unwrap();
+        store.relaxed = true;
+        store.conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
+        let writes = [put("t", "1", b"v")];
+        let fence = lease.fence();
+        let results = store.write_group(&[
+            Write::Keys { session: "s", writes: &writes, fence: Some(&fence) },
+            Write::Creds { session: "s", creds: b"c", fence: Some(&fence) },
+        ]);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let synchronous = store.conn.pragma_query_value(None, "synchronous", |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!((synchronous, store.relaxed), (2, false));
     }
 
     #[test]

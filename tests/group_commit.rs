@@ -1,0 +1,247 @@
+//! Group commit (`Store::write_group`) on every store, bare and from the URL factory: each
+//! write of a group gets exactly the result it would get alone, a failing one writes nothing,
+//! and the others commit. The executor's side (which writes form a group, issue order) is
+//! tested in `src/core/executor.rs`; SQLite's savepoints and its whole-group failure in
+//! `src/core/sqlite/mod.rs`.
+
+use baileys_rust_auth::core::codec::{encode, Value};
+use baileys_rust_auth::core::lease::{new_holder, Claim, LeaseRequest};
+use baileys_rust_auth::core::memory::MemoryStore;
+use baileys_rust_auth::core::open::{open_url, OpenOptions};
+use baileys_rust_auth::core::redis::{RedisOptions, RedisStore, RedisTarget};
+use baileys_rust_auth::core::sqlite::SqliteStore;
+use baileys_rust_auth::core::store::{KeyWrite, Store, Write};
+use baileys_rust_auth::core::url::StoreUrl;
+
+/// A private redis-server on a unix socket, killed when dropped (as in `conformance.rs`).
+struct RedisServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl RedisServer {
+    /// `None` where redis-server is not installed; in CI (`CI=true`) that is a failure.
+    fn start(dir: &std::path::Path) -> Option<RedisServer> {
+        let socket = dir.join("redis.sock");
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--port", "0", "--save", "", "--appendonly", "no", "--unixsocket"])
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("skipping the Redis backend: cannot run redis-server ({e})");
+                return None;
+            }
+            Err(e) => panic!("redis-server is required in CI: {e}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Some(RedisServer { child, url: format!("redis+unix://{}", socket.display()) })
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type NamedStores = Vec<(&'static str, Box<dyn Store>)>;
+
+fn test_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("bra-group-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every backend, bare and from the URL factory, each empty; the server must outlive them.
+fn backends() -> (NamedStores, Option<RedisServer>) {
+    let dir = test_dir();
+    let from_url = |url: &str| open_url(&StoreUrl::parse(url).unwrap(), OpenOptions::default()).unwrap();
+    let mut stores: NamedStores = vec![
+        ("memory", Box::new(MemoryStore::new())),
+        ("sqlite-memory", Box::new(SqliteStore::open_in_memory().unwrap())),
+        ("sqlite-file", Box::new(SqliteStore::open(&dir.join("auth.db")).unwrap())),
+        ("url memory:", from_url("memory:")),
+        ("url sqlite-file", from_url(&format!("sqlite:{}", dir.join("url.db").display()))),
+    ];
+    let redis = RedisServer::start(&dir);
+    if let Some(server) = &redis {
+        stores.push(("redis", Box::new(RedisStore::open(&RedisTarget::Server(server.url.clone()), RedisOptions::default()).unwrap())));
+        let options =
+            OpenOptions { redis: Some(RedisOptions { key_prefix: "url".into(), ..RedisOptions::default() }), ..OpenOptions::default() };
+        stores.push(("url redis+unix", open_url(&StoreUrl::parse(&server.url).unwrap(), options).unwrap()));
+    }
+    (stores, redis)
+}
+
+fn v(raw: &[u8]) -> Vec<u8> {
+    encode(&Value::Bytes(raw.to_vec()))
+}
+
+fn creds(raw: &[u8]) -> Vec<u8> {
+    encode(&Value::Object(vec![("c".into(), Value::Bytes(raw.to_vec()))]))
+}
+
+fn put(id: &str, value: &[u8]) -> KeyWrite {
+    KeyWrite { kind: "t".into(), id: id.into(), value: Some(v(value)) }
+}
+
+fn read(store: &mut dyn Store, session: &str, id: &str) -> Option<Vec<u8>> {
+    store.get_keys(session, "t", &[id.to_string()]).unwrap().remove(0)
+}
+
+fn codes(results: &[baileys_rust_auth::core::error::Result<()>]) -> Vec<&'static str> {
+    results.iter().map(|r| r.as_ref().map_or_else(|e| e.code(), |()| "ok")).collect()
+}
+
+#[test]
+fn a_fenced_out_write_in_a_group_writes_nothing_while_the_others_commit() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let request = |process: &str, claim| LeaseRequest {
+            holder: new_holder(),
+            process: process.into(),
+            host: "h".into(),
+            pid: 1,
+            lease_ms: 30_000,
+            claim,
+        };
+        let stale = store.acquire_lease("owned", &request("first", Claim::Refuse)).unwrap().fence();
+        let current = store.acquire_lease("owned", &request("second", Claim::Takeover)).unwrap().fence();
+        let free = [put("a", b"free")];
+        let fenced = [put("a", b"stale"), put("b", b"stale")];
+        let owned = [put("a", b"owner")];
+        let (stale_creds, owner_creds) = (creds(b"stale"), creds(b"owner"));
+        let results = store.write_group(&[
+            Write::Keys { session: "free", writes: &free, fence: None },
+            Write::Keys { session: "owned", writes: &fenced, fence: Some(&stale) },
+            Write::Creds { session: "owned", creds: &stale_creds, fence: Some(&stale) },
+            Write::Keys { session: "owned", writes: &owned, fence: Some(&current) },
+            Write::Creds { session: "owned", creds: &owner_creds, fence: Some(&current) },
+        ]);
+        assert_eq!(codes(&results), ["ok", "ERR_SESSION_FENCED", "ERR_SESSION_FENCED", "ok", "ok"], "{name}");
+        assert_eq!(read(store.as_mut(), "free", "a"), Some(v(b"free")), "{name}");
+        assert_eq!(read(store.as_mut(), "owned", "a"), Some(v(b"owner")), "{name}");
+        assert_eq!(read(store.as_mut(), "owned", "b"), None, "{name}: nothing of the fenced batch");
+        assert_eq!(store.get_creds("owned").unwrap(), Some(owner_creds.clone()), "{name}");
+    }
+}
+
+#[test]
+fn a_refused_write_in_a_group_writes_nothing_and_later_writes_see_the_earlier_ones() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let layered = name.starts_with("url");
+        let first = [put("k", b"1")];
+        let second = [put("k", b"2"), put("other", b"2")];
+        // Not a codec blob: the byte check of the factory's stores refuses it.
+        let bad = [put("bad", b"x"), KeyWrite { kind: "t".into(), id: "k".into(), value: Some(b"not a blob".to_vec()) }];
+        let not_an_object = v(b"creds that are no object");
+        let empty: [KeyWrite; 0] = [];
+        let results = store.write_group(&[
+            Write::Keys { session: "s", writes: &first, fence: None },
+            Write::Keys { session: "s", writes: &bad, fence: None },
+            Write::Creds { session: "s", creds: &not_an_object, fence: None },
+            Write::Keys { session: "s", writes: &empty, fence: None },
+            Write::Keys { session: "s", writes: &second, fence: None },
+        ]);
+        if layered {
+            assert_eq!(codes(&results), ["ok", "ERR_INVALID_ARG", "ERR_INVALID_ARG", "ok", "ok"], "{name}");
+            assert_eq!(read(store.as_mut(), "s", "bad"), None, "{name}: nothing of the refused batch");
+            assert_eq!(store.get_creds("s").unwrap(), None, "{name}");
+        } else {
+            assert_eq!(codes(&results), ["ok"; 5], "{name}: a bare backend stores bytes as they come");
+        }
+        assert_eq!(read(store.as_mut(), "s", "k"), Some(v(b"2")), "{name}: the group's writes apply in order");
+        assert_eq!(read(store.as_mut(), "s", "other"), Some(v(b"2")), "{name}");
+    }
+}
+
+#[test]
+fn a_group_leaves_the_store_as_the_same_writes_one_by_one_leave_the_reference() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let mut reference = MemoryStore::new();
+        let batches: Vec<Vec<KeyWrite>> = (0..40u8)
+            .map(|i| {
+                let mut batch = vec![put(&format!("k{}", i % 7), &[i]), put(&format!("n{i}"), &[i; 300])];
+                if i % 3 == 0 {
+                    batch.push(KeyWrite { kind: "t".into(), id: format!("k{}", (i + 2) % 7), value: None });
+                }
+                batch
+            })
+            .collect();
+        let creds: Vec<Vec<u8>> = (0..40u8).map(|i| creds(&[i])).collect();
+        let sessions = ["a", "b", "c"];
+        let group: Vec<Write<'_>> = (0..40)
+            .map(|i| match i % 5 {
+                4 => Write::Creds { session: sessions[i % 3], creds: &creds[i], fence: None },
+                _ => Write::Keys { session: sessions[i % 3], writes: &batches[i], fence: None },
+            })
+            .collect();
+        let results = store.write_group(&group);
+        assert!(results.iter().all(Result::is_ok), "{name}: {results:?}");
+        for write in &group {
+            write.apply_to(&mut reference).unwrap();
+        }
+        for session in sessions {
+            assert_eq!(store.get_creds(session).unwrap(), reference.get_creds(session).unwrap(), "{name} {session}");
+            let keys = store.list_keys(session).unwrap();
+            assert_eq!(keys, reference.list_keys(session).unwrap(), "{name} {session}");
+            let ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
+            assert_eq!(store.get_keys(session, "t", &ids).unwrap(), reference.get_keys(session, "t", &ids).unwrap(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn a_redis_group_whose_scripts_were_flushed_loads_them_and_applies_every_write_once() {
+    let dir = test_dir();
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let mut store = RedisStore::open(&RedisTarget::Server(server.url.clone()), RedisOptions::default()).unwrap();
+    store.apply("s", &[put("warm", b"1")], None).unwrap();
+    let mut admin = redis::Client::open(server.url.as_str()).unwrap().get_connection().unwrap();
+    redis::cmd("SCRIPT").arg("FLUSH").query::<()>(&mut admin).unwrap();
+    let (one, two) = ([put("a", b"1")], [put("b", b"2")]);
+    let c = creds(b"c");
+    let results = store.write_group(&[
+        Write::Keys { session: "s", writes: &one, fence: None },
+        Write::Creds { session: "s", creds: &c, fence: None },
+        Write::Keys { session: "s", writes: &two, fence: None },
+    ]);
+    assert_eq!(codes(&results), ["ok"; 3]);
+    assert_eq!(read(&mut store, "s", "a"), Some(v(b"1")));
+    assert_eq!(read(&mut store, "s", "b"), Some(v(b"2")));
+    assert_eq!(store.get_creds("s").unwrap(), Some(c));
+}
+
+#[test]
+fn a_redis_script_that_fails_in_a_pipeline_fails_only_its_own_write() {
+    let dir = test_dir();
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let mut store = RedisStore::open(&RedisTarget::Server(server.url.clone()), RedisOptions::default()).unwrap();
+    let mut admin = redis::Client::open(server.url.as_str()).unwrap().get_connection().unwrap();
+    // Damage: the session's type set is a string, so its apply script refuses before writing.
+    redis::cmd("SET").arg("baileys:{broken}:types").arg("not a set").query::<()>(&mut admin).unwrap();
+    let (one, two) = ([put("a", b"1")], [put("b", b"2")]);
+    let results = store.write_group(&[
+        Write::Keys { session: "fine", writes: &one, fence: None },
+        Write::Keys { session: "broken", writes: &two, fence: None },
+        Write::Keys { session: "fine", writes: &two, fence: None },
+    ]);
+    assert_eq!(codes(&results)[0], "ok");
+    assert_ne!(codes(&results)[1], "ok", "{results:?}");
+    assert_eq!(codes(&results)[2], "ok");
+    assert_eq!(read(&mut store, "fine", "a"), Some(v(b"1")));
+    assert_eq!(read(&mut store, "fine", "b"), Some(v(b"2")));
+    let hash: Option<Vec<u8>> = redis::cmd("HGET").arg("baileys:{broken}:keys:t").arg("b").query(&mut admin).unwrap();
+    assert_eq!(hash, None, "nothing of the failed script was written");
+}
