@@ -11,7 +11,14 @@ export const FULL = {
   appstateIterations: 200,
   appstateEntries: 5000,
   coldstartSessions: 1000,
+  // fleet: sessions in one store (N/2 pairs talking at once) and messages over all of them.
+  fleet100: { sessions: 100, messages: 1000 },
+  fleet1000: { sessions: 1000, messages: 2000 },
+  idleSessions: 100_000,
 }
+
+// fixtures make the largest fleet once; fleet-100 uses its first devices.
+export const fleetSessions = (z) => [z.fleet100.sessions, z.fleet1000.sessions]
 
 export const QUICK = {
   preKeys: 812,
@@ -24,4 +31,7 @@ export const QUICK = {
   appstateIterations: 10,
   appstateEntries: 1000,
   coldstartSessions: 100,
+  fleet100: { sessions: 10, messages: 40 },
+  fleet1000: { sessions: 40, messages: 80 },
+  idleSessions: 2000,
 }
