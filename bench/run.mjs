@@ -2,8 +2,9 @@
 // bench/'s own dependencies first), or `node bench/run.mjs`.
 //
 //   BENCH_RUNS=5        runs per store and workload; medians are reported (default 5, QUICK 1)
-//   BENCH_EXTRA_RUNS=1  runs of the `extra` rows (useMultiFileAuthState, better-sqlite3 NORMAL),
-//                       which no target depends on (default 1; at most BENCH_RUNS)
+//   BENCH_EXTRA_RUNS=1  runs of the `extra` rows (useMultiFileAuthState, better-sqlite3 NORMAL,
+//                       the ownership rows) and of the -wired workloads, which no target depends
+//                       on (default 1; at most BENCH_RUNS)
 //   BENCH_QUICK=1       smoke mode: smaller sizes (lib/sizes.mjs), under a minute
 //   BENCH_WORKLOADS=a,b only these workloads (ALL_WORKLOADS below; `floors` is the Rust engine floor)
 //   BENCH_STORES=a,b    only these stores (ids in peers/index.mjs)
@@ -45,6 +46,9 @@ const ALL_WORKLOADS = [
   // The same with makeCacheableSignalKeyStore around the keys (lib/child.mjs).
   'chat-wired', 'fanout-wired', 'fleet-100-wired', 'fleet-1000-wired',
 ]
+// No target uses the -wired workloads: like the extra rows, they run BENCH_EXTRA_RUNS times
+// (a full run at 5 runs would otherwise take well over 50 minutes on 2 cores).
+const EXTRA_WORKLOADS = new Set(['chat-wired', 'fanout-wired', 'fleet-100-wired', 'fleet-1000-wired'])
 // Workloads whose store is written once per run of the suite, before the first measurement.
 const POPULATED = { coldstart: { db: 1 }, 'idle-100k': { db: 2 } }
 const busy = process.argv.includes('--busy')
@@ -214,7 +218,7 @@ for (let run = 0; run < runs; run++) {
       if ((workload === 'coldstart' && !store.persistent) || store.skip?.includes(workload)) continue
       if (POPULATED[workload] && store.persistent && failures.some((f) => f.what === `${workload} populate ${store.id}`)) continue
       // Extra rows take the last runs, so that they still interleave with the others.
-      if (store.extra && run < runs - extraRuns) continue
+      if ((store.extra || EXTRA_WORKLOADS.has(workload)) && run < runs - extraRuns) continue
       if (errors[workload][store.id]) continue // a failed store is not retried
       const cold = Boolean(POPULATED[workload]) && store.persistent
       const dir = cold ? populatedDir(workload, store) : join(tmp, `r${run}-${workload}-${store.id}`)

@@ -117,7 +117,7 @@ export function renderMarkdown({ medians, samples, meta, stores, workloads, metr
   out.push(
     `${meta.date} · ${meta.machine} · Node ${meta.node} · Baileys ${meta.versions.baileys} · ` +
       `${meta.quick ? '**QUICK mode (smaller sizes, indicative only)**' : 'full sizes'} · ` +
-      `medians of ${meta.runs} run${meta.runs === 1 ? '' : 's'} (${meta.extraRuns} for the rows no target uses: useMultiFileAuthState, better-sqlite3 NORMAL), each in a fresh process · ` +
+      `medians of ${meta.runs} run${meta.runs === 1 ? '' : 's'} (${meta.extraRuns} for what no target uses: useMultiFileAuthState, better-sqlite3 NORMAL, the ownership rows, the -wired workloads), each in a fresh process · ` +
       `whole run ${Math.round(meta.durationSec)} s · load average ${meta.loadAverage.start[0]} at start, ${meta.loadAverage.end[0]} at end · ` +
       `ours at ${meta.versions.ours}`,
   )
