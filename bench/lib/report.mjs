@@ -231,9 +231,10 @@ export function renderBusy({ samples, medians }, targets, idle) {
       'Within spread: a higher-is-better ratio at least the idle run\'s lowest, a time ratio or an absolute value at most its highest.',
     '',
   )
-  const rows = targets.map((t, i) => {
-    const it = idle.targets?.[i]
-    const same = it && it.workload === t.workload && it.store === t.store && it.vs === t.vs && it.metric === t.metric
+  const key = (t) => [t.workload, t.store, t.vs, t.metric, t.kind].join('|')
+  const rows = targets.map((t) => {
+    const it = idle.targets?.find((x) => key(x) === key(t))
+    const same = Boolean(it)
     const runs = same ? perRunValues(idle.samples ?? {}, idle.medians ?? {}, t) : []
     const f = (v) => (v === null || !Number.isFinite(v) ? '–' : t.kind === 'absolute' ? (v >= 100 ? count(v) : v.toFixed(2)) : times(v))
     const lo = runs.length ? Math.min(...runs) : NaN
@@ -243,8 +244,9 @@ export function renderBusy({ samples, medians }, targets, idle) {
       const ok = t.kind === 'speedup' ? t.value >= lo : t.value <= hi
       within = ok ? 'yes' : '**no**'
     }
+    if (t.value === null && !runs.length) return null // measured in neither run
     return [t.workload, t.store, t.vs ?? '–', t.metric, f(t.value), same ? f(it.value) : '–', runs.length > 1 ? `${f(lo)}–${f(hi)}` : runs.length ? f(lo) : '–', within]
-  })
+  }).filter(Boolean)
   out.push(table(['workload', 'store', 'vs', 'metric', 'busy', 'idle (median)', 'idle runs (min–max)', 'within the idle spread'], rows), '')
   return out.join('\n')
 }
