@@ -188,8 +188,10 @@ export function renderMarkdown({ medians, samples, meta, stores, workloads, metr
     table(
       ['workload', 'store', 'target', 'measured', 'status'],
       targets.map((t) => {
+        const failed = medians[t.workload]?.[t.store]?.failed
         const measured =
-          t.value === null ? 'not measured'
+          failed ? `**failed** (${failed.length > 90 ? failed.slice(0, 90) + '…' : failed})`
+            : t.value === null ? 'not measured'
             : t.kind === 'overhead' ? `${(t.value * 100).toFixed(0)}% over`
             : t.kind === 'absolute' ? `${t.value >= 100 ? count(t.value) : t.value.toFixed(2)} ${t.unit ?? 'ms'}`
             : t.kind === 'time' ? `${t.value.toFixed(2)}× the time`
