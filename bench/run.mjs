@@ -5,7 +5,7 @@
 //   BENCH_EXTRA_RUNS=1  runs of the `extra` rows (useMultiFileAuthState, better-sqlite3 NORMAL,
 //                       the ownership rows) and of the -wired workloads, which no target depends
 //                       on (default 1; at most BENCH_RUNS)
-//   BENCH_QUICK=1       smoke mode: smaller sizes (lib/sizes.mjs), under a minute
+//   BENCH_QUICK=1       smoke mode: smaller sizes (lib/sizes.mjs), about two minutes
 //   BENCH_WORKLOADS=a,b only these workloads (ALL_WORKLOADS below; `floors` is the Rust engine floor)
 //   BENCH_STORES=a,b    only these stores (ids in peers/index.mjs)
 //   --busy              the same run with one core kept busy by a spinning child process; writes

@@ -1,5 +1,5 @@
 // Workload sizes. FULL is what the issue specifies; QUICK (BENCH_QUICK=1) is a smoke mode that
-// exercises every code path in well under a minute. Ratios from QUICK are indicative only.
+// exercises every code path in about two minutes. Ratios from QUICK are indicative only.
 export const FULL = {
   preKeys: 812, // one upload batch of Baileys >= 7.0.0-rc.9
   preKeyGets: 2000,

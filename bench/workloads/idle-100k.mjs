@@ -60,9 +60,9 @@ export async function run({ baileys, open, sizes, fixtures, measure, persistent 
   const n = sizes.idleSessions
   const backend = await open()
   const before = rss()
-  // A store with nothing to load from (the Map) gets its sessions written here, uncounted,
-  // with the same creds and key after the baseline, uncounted in the time; its open is then
-  // only the `get` of what it holds.
+  // A store with nothing to load from (the Map) gets its sessions written here, after the
+  // baseline and before the clock, with the same creds and key; its open is then only the
+  // `get` of what it holds.
   const held = new Array(n)
   if (!persistent) {
     const template = fixtures.coldstart.credsTemplate
@@ -73,6 +73,9 @@ export async function run({ baileys, open, sizes, fixtures, measure, persistent 
       held[i] = auth
     }
   }
+  // A failure says how far the open got (e.g. EMFILE after some thousands of sessions).
+  let opened = 0
+  const where = (e) => Object.assign(new Error(`with ${opened} of ${n} sessions open: ${e.message}`), { code: e.code })
   const { ms, eld } = await measure(() =>
     pool(n, OPEN_CONCURRENCY, async (i) => {
       const auth = held[i] ?? (await backend.use(sessionId(i)))
@@ -80,9 +83,17 @@ export async function run({ baileys, open, sizes, fixtures, measure, persistent 
       const { [KEY_ID]: key } = await auth.state.keys.get('pre-key', [KEY_ID])
       assert.ok(key && Buffer.from(key.public).equals(keyOf(baileys, i).public), `session ${i}: key missing or wrong`)
       held[i] = auth
+      opened++
     }),
-  )
-  const after = rss()
+  ).catch((e) => {
+    throw where(e)
+  })
+  let after
+  try {
+    after = rss()
+  } catch (e) {
+    throw where(Object.assign(new Error(`(all opened in ${ms.toFixed(0)} ms, then) ${e.message}`), { code: e.code }))
+  }
   // Still held (and so still open) up to here.
   assert.equal(held.filter(Boolean).length, n)
   return {
