@@ -2,18 +2,22 @@
 // bench/'s own dependencies first), or `node bench/run.mjs`.
 //
 //   BENCH_RUNS=5        runs per store and workload; medians are reported (default 5, QUICK 1)
-//   BENCH_EXTRA_RUNS=1  runs of the `extra` rows (useMultiFileAuthState, better-sqlite3 NORMAL),
-//                       which no target depends on (default 1; at most BENCH_RUNS)
-//   BENCH_QUICK=1       smoke mode: smaller sizes (lib/sizes.mjs), under a minute
-//   BENCH_WORKLOADS=a,b only these workloads (prekeys, sessions-micro, fanout, chat, appstate, coldstart)
+//   BENCH_EXTRA_RUNS=1  runs of the `extra` rows (useMultiFileAuthState, better-sqlite3 NORMAL,
+//                       the ownership rows) and of the -wired workloads, which no target depends
+//                       on (default 1; at most BENCH_RUNS)
+//   BENCH_QUICK=1       smoke mode: smaller sizes (lib/sizes.mjs), about two minutes
+//   BENCH_WORKLOADS=a,b only these workloads (ALL_WORKLOADS below; `floors` is the Rust engine floor)
 //   BENCH_STORES=a,b    only these stores (ids in peers/index.mjs)
+//   --busy              the same run with one core kept busy by a spinning child process; writes
+//                       results/busy.{json,md}, which set every target ratio beside the idle
+//                       run's (results/latest.json) and its spread
 //
 // Every measurement runs in a fresh child process (lib/child.mjs): one store, one workload, one
 // run. Runs are interleaved (run 1 of everything, then run 2, ...) and the store order rotates
 // from run to run, so that a slow minute of the machine does not land on one store only.
 // Writes results/latest.json, results/latest.md and results/chart.svg (`--render` redraws the
 // last two from the first, e.g. after changing the report's layout).
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
@@ -22,7 +26,8 @@ import { fileURLToPath } from 'node:url'
 
 import { redisAvailable, redisCommand, startRedis } from '../__test__/helpers/redis-server.mjs'
 import { renderChart } from './lib/chart.mjs'
-import { renderMarkdown } from './lib/report.mjs'
+import { FLOOR_ROWS, floorMedians, runFloors } from './lib/floors.mjs'
+import { renderBusy, renderMarkdown } from './lib/report.mjs'
 import { FULL, QUICK } from './lib/sizes.mjs'
 import { median } from './lib/stats.mjs'
 import { STORES } from './peers/index.mjs'
@@ -35,7 +40,18 @@ const git = (...args) => spawnSync('git', args, { cwd: root, encoding: 'utf8' })
 // The code under test may be changing while a run takes its minutes: say so when it did.
 const oursAtStart = git('describe', '--always', '--dirty') || 'no git'
 
-const ALL_WORKLOADS = ['prekeys', 'sessions-micro', 'fanout', 'chat', 'appstate', 'coldstart']
+const ALL_WORKLOADS = [
+  'prekeys', 'sessions-micro', 'fanout', 'chat', 'appstate', 'coldstart',
+  'fleet-100', 'fleet-1000', 'idle-100k',
+  // The same with makeCacheableSignalKeyStore around the keys (lib/child.mjs).
+  'chat-wired', 'fanout-wired', 'fleet-100-wired', 'fleet-1000-wired',
+]
+// No target uses the -wired workloads: like the extra rows, they run BENCH_EXTRA_RUNS times
+// (a full run at 5 runs would otherwise take well over 50 minutes on 2 cores).
+const EXTRA_WORKLOADS = new Set(['chat-wired', 'fanout-wired', 'fleet-100-wired', 'fleet-1000-wired'])
+// Workloads whose store is written once per run of the suite, before the first measurement.
+const POPULATED = { coldstart: { db: 1 }, 'idle-100k': { db: 2 } }
+const busy = process.argv.includes('--busy')
 const quick = process.env.BENCH_QUICK === '1'
 const runs = process.env.BENCH_RUNS ? Number(process.env.BENCH_RUNS) : quick ? 1 : 5
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, not ${process.env.BENCH_RUNS}`)
@@ -48,12 +64,13 @@ const pick = (env, all, idOf) => {
   for (const w of wanted) if (!all.some((x) => idOf(x) === w)) throw new Error(`${env}: unknown ${w}`)
   return all.filter((x) => wanted.includes(idOf(x)))
 }
-const workloads = pick('BENCH_WORKLOADS', ALL_WORKLOADS, (w) => w)
+const workloads = pick('BENCH_WORKLOADS', [...ALL_WORKLOADS, 'floors'], (w) => w).filter((w) => w !== 'floors')
+const wantFloors = !process.env.BENCH_WORKLOADS || process.env.BENCH_WORKLOADS.split(',').map((w) => w.trim()).includes('floors')
 let stores = pick('BENCH_STORES', STORES, (s) => s.id)
 
 // `node bench/run.mjs --render` only re-renders latest.md and chart.svg from latest.json.
 if (process.argv.includes('--render')) {
-  await writeReport(JSON.parse(readFileSync(join(here, 'results', 'latest.json'), 'utf8')))
+  await writeReport(JSON.parse(readFileSync(join(here, 'results', busy ? 'busy.json' : 'latest.json'), 'utf8')))
   process.exit(0)
 }
 
@@ -113,9 +130,10 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
 const fixturesPath = join(tmp, 'fixtures.json')
 const childPath = join(here, 'lib', 'child.mjs')
 
-function runChild(job) {
+function runChild(job, nodeArgs = []) {
   return new Promise((resolve) => {
-    current = execFile(process.execPath, [childPath, JSON.stringify({ sizes, fixturesPath, ...job })], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const args = [...nodeArgs, childPath, JSON.stringify({ sizes, fixturesPath, ...job })]
+    current = execFile(process.execPath, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       current = null
       const line = stdout.split('\n').find((l) => l.startsWith('@@result '))
       if (err || !line) {
@@ -128,7 +146,7 @@ function runChild(job) {
 }
 
 const redisUrlFor = (db) => (redis ? `${redis.url}/${db}` : undefined)
-const coldDir = (store) => join(tmp, `coldstart-${store.id}`)
+const populatedDir = (workload, store) => join(tmp, `${workload}-${store.id}`)
 
 const failures = []
 const fail = (what, message) => {
@@ -148,25 +166,49 @@ if (fx.failed) {
 }
 console.log(`fixtures made in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
-// coldstart reads stores populated once, before the first run (db 1 on Redis, so that
-// flushing db 0 between the other children leaves it alone).
-if (workloads.includes('coldstart')) {
+// coldstart and idle-100k read stores populated once, before the first run (their own Redis db,
+// so that flushing db 0 between the other children leaves them alone).
+for (const [workload, { db }] of Object.entries(POPULATED)) {
+  if (!workloads.includes(workload)) continue
   t0 = performance.now()
-  for (const store of stores.filter((s) => s.persistent && !s.skip?.includes('coldstart'))) {
-    mkdirSync(coldDir(store))
+  for (const store of stores.filter((s) => s.persistent && !s.skip?.includes(workload))) {
+    mkdirSync(populatedDir(workload, store))
     const r = await runChild({
-      kind: 'populate', workload: 'coldstart', store: store.id, dir: coldDir(store),
-      redisUrl: redisUrlFor(1), keyPrefix: `cold-${store.id}`,
+      kind: 'populate', workload, store: store.id, dir: populatedDir(workload, store),
+      redisUrl: redisUrlFor(db), keyPrefix: `${workload}-${store.id}`,
     })
-    if (r.failed) fail(`coldstart populate ${store.id}`, r.failed)
+    if (r.failed) fail(`${workload} populate ${store.id}`, r.failed)
   }
-  console.log(`coldstart stores populated in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  console.log(`${workload} stores populated in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+}
+if (workloads.includes('idle-100k') && stores.some((s) => s.id === 'multi-file')) {
+  notes.push('idle-100k: useMultiFileAuthState is not run (100,000 folders of files).')
+}
+
+// The engine floor (Rust, raw rusqlite at FULL and NORMAL): once per run, in its own process,
+// before the measurements start and after the fixtures (the machine is as quiet as this run
+// ever gets it).
+let floors = null
+if (wantFloors) {
+  t0 = performance.now()
+  floors = await runFloors({ root, tmp, track: (child) => (current = child) })
+  current = null
+  if (floors.failed) fail('floors', floors.failed)
+  else console.log(`engine floors measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 }
 
 const samples = Object.fromEntries(workloads.map((w) => [w, Object.fromEntries(stores.map((s) => [s.id, []]))]))
 const errors = Object.fromEntries(workloads.map((w) => [w, {}]))
 const workloadMeta = new Map()
-for (const w of workloads) workloadMeta.set(w, (await import(`./workloads/${w}.mjs`)).metrics)
+for (const w of workloads) workloadMeta.set(w, await workloadInfo(w))
+
+// --busy: one core taken by another process for the whole run.
+let spinner = null
+if (busy) {
+  spinner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' })
+  process.on('exit', () => spinner.kill('SIGKILL'))
+  notes.push(`--busy: a spinning process (pid ${spinner.pid}, \`node -e 'for (;;) {}'\`) kept one core busy for the whole run.`)
+}
 
 for (let run = 0; run < runs; run++) {
   for (const workload of workloads) {
@@ -174,18 +216,19 @@ for (let run = 0; run < runs; run++) {
     const order = stores.map((_, i) => stores[(i + run) % stores.length])
     for (const store of order) {
       if ((workload === 'coldstart' && !store.persistent) || store.skip?.includes(workload)) continue
+      if (POPULATED[workload] && store.persistent && failures.some((f) => f.what === `${workload} populate ${store.id}`)) continue
       // Extra rows take the last runs, so that they still interleave with the others.
-      if (store.extra && run < runs - extraRuns) continue
+      if ((store.extra || EXTRA_WORKLOADS.has(workload)) && run < runs - extraRuns) continue
       if (errors[workload][store.id]) continue // a failed store is not retried
-      const cold = workload === 'coldstart'
-      const dir = cold ? coldDir(store) : join(tmp, `r${run}-${workload}-${store.id}`)
+      const cold = Boolean(POPULATED[workload]) && store.persistent
+      const dir = cold ? populatedDir(workload, store) : join(tmp, `r${run}-${workload}-${store.id}`)
       if (!cold) mkdirSync(dir)
       const t0 = performance.now()
       const result = await runChild({
         kind: 'run', workload, store: store.id, dir,
-        redisUrl: redisUrlFor(cold ? 1 : 0),
-        keyPrefix: cold ? `cold-${store.id}` : `r${run}-${workload}`,
-      })
+        redisUrl: redisUrlFor(cold ? POPULATED[workload].db : 0),
+        keyPrefix: cold ? `${workload}-${store.id}` : `r${run}-${workload}`,
+      }, workloadMeta.get(workload).nodeArgs)
       const wall = (performance.now() - t0) / 1000
       if (!cold) rmSync(dir, { recursive: true, force: true })
       if (store.redis && !cold) await redisCommand(redis, 'FLUSHDB')
@@ -196,7 +239,7 @@ for (let run = 0; run < runs; run++) {
       }
       const { eld, ...metrics } = result
       samples[workload][store.id].push({ ...metrics, eldP99Ms: eld.p99Ms, eldMaxMs: eld.maxMs })
-      const [key, meta] = Object.entries(workloadMeta.get(workload))[0]
+      const [key, meta] = Object.entries(workloadMeta.get(workload).metrics)[0]
       console.log(
         `run ${run + 1}/${runs}  ${workload.padEnd(15)} ${store.id.padEnd(15)} ${wall.toFixed(1).padStart(5)} s (cpu ${metrics.cpuSec.toFixed(1).padStart(4)} s)  ` +
           `${meta.unit === 'ms' ? metrics[key].toFixed(1) : metrics[key].toFixed(metrics[key] >= 100 ? 0 : 1)} ${meta.unit}`,
@@ -207,6 +250,8 @@ for (let run = 0; run < runs; run++) {
 
 // ---------------------------------------------------------------------------------------------
 // Medians, report, chart
+
+if (spinner) spinner.kill('SIGKILL')
 
 const medians = {}
 for (const w of workloads) {
@@ -222,6 +267,8 @@ for (const w of workloads) {
     medians[w][s.id] = Object.fromEntries(keys.map((k) => [k, median(runsOf.map((r) => r[k]))]))
   }
 }
+// The floor rows join sessions-micro's table (and its targets) as if they were stores.
+if (floors && !floors.failed && medians['sessions-micro']) Object.assign(medians['sessions-micro'], floorMedians(floors))
 
 const versionOf = (pkg, from) => JSON.parse(readFileSync(createRequire(from).resolve(`${pkg}/package.json`), 'utf8')).version
 const oursAtEnd = git('describe', '--always', '--dirty') || 'no git'
@@ -239,6 +286,8 @@ const meta = {
   runs,
   extraRuns,
   sizes,
+  busy,
+  floors: floors && !floors.failed ? floors.meta : null,
   durationSec: (performance.now() - started) / 1000,
   versions: {
     ours,
@@ -248,26 +297,51 @@ const meta = {
   },
   notes,
 }
-await writeReport({ meta, stores, medians, samples, failures })
-console.log(`Wrote bench/results/latest.{json,md} and bench/results/chart.svg in ${Math.round(meta.durationSec)} s.`)
+const base = busy ? 'busy' : 'latest'
+await writeReport({ meta, stores, medians, samples, failures, floors: floors?.rows ?? null })
+console.log(`Wrote bench/results/${base}.{json,md}${busy ? '' : ' and bench/results/chart.svg'} in ${Math.round(meta.durationSec)} s.`)
 if (redis) await redis.stop()
 if (failures.length) {
   console.error(`${failures.length} measurement(s) failed (see above).`)
   process.exitCode = 1
 }
 
-/** Writes results/latest.{json,md} and chart.svg, prints the markdown; returns the targets. */
-async function writeReport({ meta, stores, medians, samples, failures }) {
+/** The metrics of a workload (a `-wired` one has its base's, relabelled) and its node flags. */
+async function workloadInfo(w) {
+  const wired = w.endsWith('-wired')
+  const mod = await import(`./workloads/${w.replace(/-wired$/, '')}.mjs`)
+  const metrics = !wired ? mod.metrics : Object.fromEntries(
+    Object.entries(mod.metrics).map(([k, m]) => [k, { ...m, label: `${m.label}, wired (makeCacheableSignalKeyStore)`, short: `${m.short} wired` }]),
+  )
+  return { metrics, nodeArgs: mod.nodeArgs ?? [] }
+}
+
+/**
+ * Writes results/latest.{json,md} and chart.svg (or, with --busy, results/busy.{json,md}, set
+ * against latest.json), prints the markdown; returns the targets.
+ */
+async function writeReport(report) {
+  const { meta, medians } = report
+  const stores = [...report.stores, ...(medians['sessions-micro'] ? FLOOR_ROWS.filter((r) => medians['sessions-micro'][r.id]) : [])]
   const workloads = ALL_WORKLOADS.filter((w) => medians[w])
   const metrics = new Map()
-  for (const w of workloads) metrics.set(w, (await import(`./workloads/${w}.mjs`)).metrics)
-  const view = { medians, samples, meta, stores, workloads, metricsOf: (w) => metrics.get(w) }
-  const { markdown, targets } = renderMarkdown(view)
+  for (const w of workloads) metrics.set(w, (await workloadInfo(w)).metrics)
+  const view = { ...report, stores, workloads, metricsOf: (w) => metrics.get(w) }
   const results = join(here, 'results')
   mkdirSync(results, { recursive: true })
-  writeFileSync(join(results, 'latest.json'), JSON.stringify({ meta, stores, medians, samples, targets, failures }, null, 2) + '\n')
-  writeFileSync(join(results, 'latest.md'), markdown)
-  writeFileSync(join(results, 'chart.svg'), renderChart(view))
+  let { markdown, targets } = renderMarkdown(view)
+  if (meta.busy) {
+    let idle = null
+    try {
+      idle = JSON.parse(readFileSync(join(results, 'latest.json'), 'utf8'))
+    } catch {}
+    markdown = renderBusy(view, targets, idle) + '\n' + markdown
+  }
+  const base = meta.busy ? 'busy' : 'latest'
+  const { stores: _, ...saved } = report
+  writeFileSync(join(results, `${base}.json`), JSON.stringify({ ...saved, stores: report.stores, targets }, null, 2) + '\n')
+  writeFileSync(join(results, `${base}.md`), markdown)
+  if (!meta.busy) writeFileSync(join(results, 'chart.svg'), renderChart({ ...view, stores: stores.filter((s) => !s.floor) }))
   console.log('\n' + markdown)
   return targets
 }

@@ -41,15 +41,20 @@ async function main() {
     return {}
   }
   const store = storeById(job.store)
-  const workload = await import(new URL(`../workloads/${job.workload}.mjs`, import.meta.url))
+  // `<workload>-wired` is <workload> with the keys wired as most apps wire them (see ctx.open).
+  const wired = job.workload.endsWith('-wired')
+  const workload = await import(new URL(`../workloads/${job.workload.replace(/-wired$/, '')}.mjs`, import.meta.url))
   const opened = []
   // Populating coldstart's 1,000 sessions would mint 1,000 throw-away identities through
-  // initAuthCreds (~10 ms each): the creds are overwritten anyway, so skip that there.
+  // initAuthCreds (~10 ms each): the creds are overwritten anyway, so skip that there, and in
+  // idle-100k, where the Map row makes its 100,000 sessions in the child (and a persistent
+  // store that lost one would hand out `{}`, which the workload's check rejects).
+  const cheapCreds = job.kind === 'populate' || job.workload === 'idle-100k'
   const config = {
     dir: job.dir,
     redisUrl: job.redisUrl,
     keyPrefix: job.keyPrefix,
-    baileys: job.kind === 'populate' ? { ...baileys, initAuthCreds: () => ({}) } : baileys,
+    baileys: cheapCreds ? { ...baileys, initAuthCreds: () => ({}) } : baileys,
   }
   const ctx = {
     baileys,
@@ -62,10 +67,21 @@ async function main() {
       return value
     },
     measure,
+    persistent: store.persistent,
     async open() {
       const backend = await openBackend(store, config)
       opened.push(backend)
-      return backend
+      if (!wired) return backend
+      // As Baileys' example and most apps do: makeCacheableSignalKeyStore (a NodeCache in front
+      // of the store); makeDevice then puts addTransactionCapability around that.
+      return {
+        ...backend,
+        async use(sessionId) {
+          const auth = await backend.use(sessionId)
+          auth.state.keys = baileys.makeCacheableSignalKeyStore(auth.state.keys)
+          return auth
+        },
+      }
     },
   }
   const metrics = job.kind === 'populate' ? await workload.populate(ctx) : await workload.run(ctx)

@@ -1,26 +1,37 @@
 // The issue's targets, each a ratio taken within one run of the suite. SQLite rows are judged
 // against the better-sqlite3 peer (synchronous=FULL, the same durability), Redis rows against
-// the ioredis peer, except where a target names another reference.
+// the ioredis peer, except where a target names another reference (the Map, the engine floor).
 //   kind 'speedup':  ours/peer of a higher-is-better metric, must be >= want
 //   kind 'time':     ours/peer of a time, must be <= want
 //   kind 'overhead': (ours - reference)/reference of a time, must be <= want
 //   kind 'absolute': ours' own value, must be < want
 export const TARGETS = [
-  { workload: 'sessions-micro', metric: 'opsPerSec', store: 'ours-sqlite', vs: 'bsqlite-full', kind: 'speedup', want: 4 },
-  { workload: 'sessions-micro', metric: 'opsPerSec', store: 'ours-redis', vs: 'ioredis', kind: 'speedup', want: 1.5 },
-  { workload: 'chat', metric: 'msgsPerSec', store: 'ours-sqlite', vs: 'bsqlite-full', kind: 'speedup', want: 2 },
-  { workload: 'chat', metric: 'totalMs', store: 'ours-sqlite', vs: 'memory-map', kind: 'overhead', want: 0.2 },
-  { workload: 'chat', metric: 'msgsPerSec', store: 'ours-redis', vs: 'ioredis', kind: 'speedup', want: 2 },
+  ...['fleet-100', 'fleet-1000'].flatMap((workload) => [
+    { workload, metric: 'msgsPerSec', store: 'ours-sqlite', vs: 'memory-map', kind: 'speedup', want: 0.9 },
+    { workload, metric: 'msgsPerSec', store: 'ours-redis', vs: 'memory-map', kind: 'speedup', want: 0.9 },
+  ]),
+  { workload: 'chat', metric: 'msgsPerSec', store: 'ours-sqlite', vs: 'memory-map', kind: 'speedup', want: 0.8 },
+  { workload: 'chat', metric: 'msgsPerSec', store: 'ours-redis', vs: 'memory-map', kind: 'speedup', want: 0.7 },
   { workload: 'fanout', metric: 'roundsPerSec', store: 'ours-sqlite', vs: 'memory-map', kind: 'speedup', want: 0.9 },
   { workload: 'fanout', metric: 'roundsPerSec', store: 'ours-redis', vs: 'ioredis', kind: 'speedup', want: 1.5 },
+  { workload: 'sessions-micro', metric: 'opsPerSec', store: 'ours-sqlite', vs: 'bsqlite-full', kind: 'speedup', want: 1.3 },
+  // The engine floor of the same run (lib/floors.mjs): how close to the disk the whole stack is.
+  { workload: 'sessions-micro', metric: 'opsPerSec', store: 'ours-sqlite', vs: 'floor-raw-full', kind: 'speedup', want: 0.8 },
+  { workload: 'sessions-micro', metric: 'opsPerSec', store: 'ours-redis', vs: 'ioredis', kind: 'speedup', want: 1.5 },
   { workload: 'appstate', metric: 'opsPerSec', store: 'ours-sqlite', vs: 'bsqlite-full', kind: 'speedup', want: 10 },
   { workload: 'appstate', metric: 'opsPerSec', store: 'ours-redis', vs: 'ioredis', kind: 'speedup', want: 10 },
   { workload: 'prekeys', metric: 'setMs', store: 'ours-sqlite', vs: 'bsqlite-full', kind: 'time', want: 0.5 },
   { workload: 'prekeys', metric: 'setMs', store: 'ours-redis', vs: 'ioredis', kind: 'time', want: 0.5 },
-  { workload: 'coldstart', metric: 'totalMs', store: 'ours-sqlite', vs: 'bsqlite-full', kind: 'time', want: 0.5 },
-  { workload: 'coldstart', metric: 'totalMs', store: 'ours-redis', vs: 'ioredis', kind: 'time', want: 0.7 },
-  { workload: 'chat', metric: 'eldP99Ms', store: 'ours-sqlite', kind: 'absolute', want: 2 },
-  { workload: 'chat', metric: 'eldP99Ms', store: 'ours-redis', kind: 'absolute', want: 2 },
+  { workload: 'idle-100k', metric: 'openMs', store: 'ours-sqlite', kind: 'absolute', want: 5000, unit: 'ms' },
+  { workload: 'idle-100k', metric: 'openMs', store: 'ours-redis', kind: 'absolute', want: 10000, unit: 'ms' },
+  { workload: 'idle-100k', metric: 'rssPerSessionBytes', store: 'ours-sqlite', kind: 'absolute', want: 2048, unit: 'B' },
+  // CPU seconds per 1,000 messages (process.cpuUsage over the timed part) against the Map's.
+  ...['chat', 'fleet-100', 'fleet-1000'].flatMap((workload) => [
+    { workload, metric: 'cpuSecPer1k', store: 'ours-sqlite', vs: 'memory-map', kind: 'time', want: 1.2, noun: 'CPU per 1,000 msgs' },
+    { workload, metric: 'cpuSecPer1k', store: 'ours-redis', vs: 'memory-map', kind: 'time', want: 1.3, noun: 'CPU per 1,000 msgs' },
+  ]),
+  { workload: 'chat', metric: 'eldP99Ms', store: 'ours-sqlite', kind: 'absolute', want: 2, unit: 'ms' },
+  { workload: 'chat', metric: 'eldP99Ms', store: 'ours-redis', kind: 'absolute', want: 2, unit: 'ms' },
 ]
 
 /**
@@ -59,6 +70,6 @@ export function describeTarget(t, labelOf) {
     case 'speedup': return `≥ ${t.want}× ${vs}`
     case 'time': return `≤ ${t.want}× ${vs}'s time`
     case 'overhead': return `≤ ${Math.round(t.want * 100)}% over ${vs}'s time`
-    default: return `< ${t.want} ms`
+    default: return `< ${t.want.toLocaleString('en-US')} ${t.unit ?? 'ms'}`
   }
 }

@@ -1,7 +1,7 @@
 // baileys-rust-auth itself, through its public API (useRustAuthState over one openStore), on
 // SQLite (a fresh file: WAL, synchronous=FULL, as shipped) or on the run's private Redis.
-// `cacheable: true` wraps the keys in Baileys' makeCacheableSignalKeyStore, as many apps do, to
-// measure whether that pays (README: "Baileys' makeCacheableSignalKeyStore"). `lease: false`
+// (The `-wired` workloads put Baileys' makeCacheableSignalKeyStore around any store's keys, as
+// many apps do: lib/child.mjs.) `lease: false`
 // and `cacheBytes: 0` measure what ownership costs and what the owner's cache gives
 // (docs/ownership.md): by default each session is owned (leased, fenced writes) and cached.
 //
@@ -25,7 +25,6 @@ export async function open({ dir, redisUrl, keyPrefix, baileys, options }) {
     async use(sessionId) {
       const ownership = { lease: options.lease, cacheBytes: options.cacheBytes }
       const { state, saveCreds, close } = await useRustAuthState(sessionId, { store, baileys, ...ownership })
-      if (options.cacheable) state.keys = baileys.makeCacheableSignalKeyStore(state.keys)
       // The store was passed in: closing a session releases it and leaves the store open.
       return { state, saveCreds, close }
     },

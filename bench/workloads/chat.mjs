@@ -20,6 +20,7 @@ export async function run({ baileys, devices, open, sizes, measure }) {
   await startSession(alice, bob)
 
   const perMessage = new Latencies()
+  const cpu0 = process.cpuUsage()
   const { ms, eld } = await measure(async () => {
     for (let i = 0; i < sizes.chatMessages; i++) {
       const [from, to] = i % 2 === 0 ? [alice, bob] : [bob, alice]
@@ -27,6 +28,7 @@ export async function run({ baileys, devices, open, sizes, measure }) {
       await nextTurn() // each message is its own event in an app
     }
   })
+  const cpu = process.cpuUsage(cpu0)
   const id = alice.repo.jidToSignalProtocolAddress(BOB)
   const { [id]: record } = await alice.auth.state.keys.get('session', [id])
   const m = perMessage.summary()
@@ -34,6 +36,7 @@ export async function run({ baileys, devices, open, sizes, measure }) {
     msgsPerSec: (sizes.chatMessages / ms) * 1000,
     totalMs: ms,
     msgP50Ms: m.p50, msgP99Ms: m.p99,
+    cpuSecPer1k: ((cpu.user + cpu.system) / 1e6 / sizes.chatMessages) * 1000,
     finalRecordBytes: JSON.stringify(record, baileys.BufferJSON.replacer).length,
     eld,
   }

@@ -89,6 +89,8 @@ pub(crate) fn raw_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
         });
     }
 
+    raw_micro(b, "raw/micro_session_1_9k", "`sessions-micro` (its get/set pair)", &mut conn, sid, &inp.session);
+
     let mut n = 0usize;
     b.io("raw/put_sessions_256", "a `fanout` commit", (inp.fanout[0][0].len(), FANOUT), || {
         let blobs = &inp.fanout[n % 2];
@@ -115,6 +117,24 @@ pub(crate) fn raw_group(b: &mut Bench, dir: &Path, inp: &Inputs) {
     let floor_of = "`sessions-micro` set without fsync (not shipped)";
     b.io("raw/put_session_1_9k_normal", floor_of, (blobs[0].len(), 1), || {
         raw_put(&mut normal, sid, "session", [(PEER, blobs[n % 2].as_slice())]);
+        n += 1;
+    });
+    b.io("raw/get_session_1_9k_normal", "`sessions-micro` get (NORMAL)", (blobs[0].len(), 1), || {
+        black_box(raw_get(&normal, sid, "session", PEER));
+    });
+    let floor_of = "`sessions-micro` (its get/set pair) without fsync (not shipped)";
+    raw_micro(b, "raw/micro_session_1_9k_normal", floor_of, &mut normal, sid, blobs);
+}
+
+/// sessions-micro's loop on the raw connection: one iteration is its get and its set (two of
+/// its ops), the set writing the other of two versions, as each of its sets changes the record.
+/// `bench/run.mjs` turns this case's median into the floor's ops/s (2 ops per iteration).
+fn raw_micro(b: &mut Bench, name: &str, floor_of: &'static str, conn: &mut Connection, sid: i64, blobs: &[Vec<u8>]) {
+    raw_put(conn, sid, "session", [(PEER, blobs[1].as_slice())]);
+    let mut n = 0usize;
+    b.io(name, floor_of, (blobs[0].len(), 1), || {
+        black_box(raw_get(conn, sid, "session", PEER));
+        raw_put(conn, sid, "session", [(PEER, blobs[n % 2].as_slice())]);
         n += 1;
     });
 }
