@@ -134,3 +134,25 @@ test('sqlite-file: handles renewed together: the one taken over is lost, the oth
   t.false(handles[2].stats().lease.lost)
   await handles[0].saveCreds()
 })
+
+test('an event loop blocked for longer than the lease does not lose the session when nobody took it meanwhile', async (t) => {
+  // Baileys' own work can stall the loop for seconds with a thousand sessions in one process:
+  // the renewals due meanwhile cannot be sent, and the first one sent afterwards must decide.
+  const { url } = sqliteUrl()
+  const leaseMs = 3000
+  const { state, saveCreds, lost, stats, close } = await useRustAuthState('stalled', { store: url, leaseMs })
+  t.teardown(close)
+  let lostWith = null
+  lost.then((err) => (lostWith = err))
+  const epoch = stats().lease.epoch
+  // Deliberately block this thread (no timer, no I/O can run) for longer than the whole lease.
+  const blockedUntil = Date.now() + leaseMs + 500
+  while (Date.now() < blockedUntil) {}
+  await state.keys.set({ 'pre-key': { 1: { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) } } })
+  await saveCreds()
+  // The late renewal is answered within its grace; poll for it rather than wait a fixed time.
+  await until(() => stats().lease.expiresAt.getTime() > Date.now(), 'the lease to be renewed after the stall')
+  t.is(lostWith, null)
+  t.is(stats().lease.lost, false)
+  t.is(stats().lease.epoch, epoch, 'the same lease, renewed late, not a new one')
+})

@@ -8,9 +8,12 @@
 // (`lost`, `onLost`), after which every call rejects ERR_SESSION_FENCED at once:
 // - a write or a renewal is refused ERR_SESSION_FENCED (taken over, or released elsewhere);
 // - another useRustAuthState of the same session in this process took it over;
-// - no renewal succeeded for 5/6 of leaseMs (the store is unreachable, the disk stuck, the
-//   event loop blocked): reported before the lease can have expired in the store, so that the
-//   app stops before a new owner may start.
+// - no renewal succeeded for 5/6 of leaseMs (the store is unreachable, the disk stuck):
+//   reported before the lease can have expired in the store, so that the app stops before a
+//   new owner may start. An event loop that was blocked for that long (Baileys' own work
+//   stalls it for seconds with a thousand sessions in one process) could not send the
+//   renewals that fell due meanwhile: the first one sent once it runs again decides instead,
+//   since only the store knows whether another owner took the session in between.
 
 const os = require('node:os')
 const { ErrorCodes, storeError } = require('./errors.js')
@@ -45,6 +48,8 @@ class Renewer {
   #leases = new Set()
   #timer
   #running = false
+  /** performance.now() when the latest renewal call was sent (0: none yet). */
+  lastSentAt = 0
 
   static of(store, leaseMs) {
     let byMs = Renewer.#all.get(store)
@@ -88,6 +93,7 @@ class Renewer {
       for (let i = 0; i < leases.length; i += Renewer.SLICE) {
         const slice = leases.slice(i, i + Renewer.SLICE)
         const issuedAt = performance.now()
+        this.lastSentAt = issuedAt
         try {
           const outcomes = await this.#store.renewLeases(
             slice.map((l) => l.session),
@@ -324,7 +330,18 @@ class SessionLease {
 
   #expired() {
     if (this.#released || this.#lostError) return
-    if (performance.now() - this.#grantedAt < (this.#leaseMs * 5) / 6) return this.#schedule()
+    const now = performance.now()
+    if (now - this.#grantedAt < (this.#leaseMs * 5) / 6) return this.#schedule()
+    // A renewal sent only just now (the loop was blocked when the earlier ones fell due) gets
+    // a sixth of the lease to answer: renewed, the session is still ours (nobody took it while
+    // it lapsed); refused, it is lost. A renewal stuck in flight since long ago gets no grace.
+    const sentAt = Renewer.of(this.#store, this.#leaseMs).lastSentAt
+    const grace = this.#leaseMs / 6
+    if (sentAt > this.#grantedAt && now - sentAt < grace) {
+      this.#watchdog = setTimeout(() => this.#expired(), sentAt + grace - now)
+      this.#watchdog.unref()
+      return
+    }
     this.lose(`its lease could not be renewed for ${Math.round((this.#leaseMs * 5) / 6)} ms (leaseMs ${this.#leaseMs}), so another owner may take it soon`)
   }
 }
