@@ -48,8 +48,8 @@ class Renewer {
   #leases = new Set()
   #timer
   #running = false
-  /** performance.now() when the latest renewal call was sent (0: none yet). */
-  lastSentAt = 0
+  /** performance.now() when the renewal call awaiting its answer was sent (null: none is). */
+  pendingSince = null
 
   static of(store, leaseMs) {
     let byMs = Renewer.#all.get(store)
@@ -93,7 +93,7 @@ class Renewer {
       for (let i = 0; i < leases.length; i += Renewer.SLICE) {
         const slice = leases.slice(i, i + Renewer.SLICE)
         const issuedAt = performance.now()
-        this.lastSentAt = issuedAt
+        this.pendingSince = issuedAt
         try {
           const outcomes = await this.#store.renewLeases(
             slice.map((l) => l.session),
@@ -104,6 +104,8 @@ class Renewer {
         } catch (err) {
           if (err?.code !== ErrorCodes.STORE_CLOSED) throw err
           for (const lease of slice) lease.renewed({ error: err }, issuedAt)
+        } finally {
+          this.pendingSince = null
         }
       }
     } catch {
@@ -186,6 +188,8 @@ class SessionLease {
   /** performance.now() when the last successful acquisition or renewal was issued */
   #grantedAt
   #watchdog
+  /** performance.now() the watchdog is due at: how late it fires tells a starved event loop */
+  #watchdogDue
   #lostError = null
   #resolveLost
   #onLost
@@ -312,8 +316,14 @@ class SessionLease {
     if (this.#released || this.#lostError) return
     Renewer.of(this.#store, this.#leaseMs).add(this)
     clearTimeout(this.#watchdog)
-    const left = this.#grantedAt + (this.#leaseMs * 5) / 6 - performance.now()
-    this.#watchdog = setTimeout(() => this.#expired(), Math.max(0, left))
+    this.#arm(this.#grantedAt + (this.#leaseMs * 5) / 6)
+  }
+
+  /** Arms the watchdog for performance.now() = `due`. */
+  #arm(due) {
+    clearTimeout(this.#watchdog)
+    this.#watchdogDue = due
+    this.#watchdog = setTimeout(() => this.#expired(), Math.max(0, due - performance.now()))
     this.#watchdog.unref()
   }
 
@@ -332,16 +342,15 @@ class SessionLease {
     if (this.#released || this.#lostError) return
     const now = performance.now()
     if (now - this.#grantedAt < (this.#leaseMs * 5) / 6) return this.#schedule()
-    // A renewal sent only just now (the loop was blocked when the earlier ones fell due) gets
-    // a sixth of the lease to answer: renewed, the session is still ours (nobody took it while
-    // it lapsed); refused, it is lost. A renewal stuck in flight since long ago gets no grace.
-    const sentAt = Renewer.of(this.#store, this.#leaseMs).lastSentAt
+    // While a renewal awaits its answer, the answer decides (renewed: nobody took the session
+    // while it lapsed; refused: lost) if the event loop is why it is late: it was sent only just
+    // now (the loop was blocked when the earlier ones fell due), or this very timer fired late
+    // (the loop is starved, and so is the answer's callback). A renewal that has been waiting
+    // on a responsive loop for a sixth of the lease gets no more: the store is stuck.
+    const pendingSince = Renewer.of(this.#store, this.#leaseMs).pendingSince
     const grace = this.#leaseMs / 6
-    if (sentAt > this.#grantedAt && now - sentAt < grace) {
-      this.#watchdog = setTimeout(() => this.#expired(), sentAt + grace - now)
-      this.#watchdog.unref()
-      return
-    }
+    const starved = now - this.#watchdogDue > grace
+    if (pendingSince !== null && (now - pendingSince < grace || starved)) return this.#arm(now + grace)
     this.lose(`its lease could not be renewed for ${Math.round((this.#leaseMs * 5) / 6)} ms (leaseMs ${this.#leaseMs}), so another owner may take it soon`)
   }
 }
