@@ -23,10 +23,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../src/core/sqlite/migrations/002_session_ids_never_reused.sql"),
     include_str!("../src/core/sqlite/migrations/003_leases.sql"),
     include_str!("../src/core/sqlite/migrations/004_process_lock_files.sql"),
+    include_str!("../src/core/sqlite/migrations/005_app_state_pieces.sql"),
 ];
 
 /// Every schema version before this one that a file can be upgraded from.
-const EARLIER: &[i64] = &[1, 2, 3];
+const EARLIER: &[i64] = &[1, 2, 3, 4];
 
 #[test]
 fn the_harness_knows_every_migration() {
