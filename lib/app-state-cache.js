@@ -37,6 +37,11 @@ class AppStateCopy {
   /** Per slot, the diff that last saw it (to find removed indexes). */
   #seen = new Uint32Array(0)
   #diffs = 0
+  /**
+   * Whether the next write must be all pieces: a copy made from a value read from the store
+   * cannot tell whether it is stored in pieces or whole (as version 4 wrote it).
+   */
+  #unsplit = true
 
   /**
    * A copy of a whole value (one read from the store, or one about to be written), or null if
@@ -95,13 +100,15 @@ class AppStateCopy {
         if (this.#seen[slot] !== diff) dirty[this.#remove(index, slot)] = 1
       }
     }
+    if (this.#unsplit) return this.prepareAll()
     const pieces = new Array(PIECES)
     for (let k = 0; k < PIECES; k++) if (dirty[k] === 1) pieces[k] = this.#piece(k)
     return new PreparedPieces(this.#storedHeader(), pieces)
   }
 
-  /** All pieces, for a write of a copy just made. */
+  /** All pieces: the first write of a copy. */
   prepareAll() {
+    this.#unsplit = false
     const pieces = new Array(PIECES)
     for (let k = 0; k < PIECES; k++) pieces[k] = this.#piece(k)
     return new PreparedPieces(this.#storedHeader(), pieces)
