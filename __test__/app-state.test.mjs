@@ -276,3 +276,18 @@ test('on Redis: incremental writes, whole reads, delete removes every piece, mig
   await migrate({ from: sqlite, to: url, session: 'm' })
   t.deepEqual(await readFresh(url, 'm', ['regular']), { regular: state })
 })
+
+test('the piece of an index is FNV-1a (32 bits) modulo 64, as docs/format.md says: stored layouts depend on it', (t) => {
+  // FNV-1a of '' is the offset basis 0x811c9dc5, of 'a' the published vector 0xe40c292c.
+  t.is(appState.pieceOf(''), 0x811c9dc5 % 64)
+  t.is(appState.pieceOf('a'), 0xe40c292c % 64)
+  t.is(appState.pieceOf('AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='), 0x4da41765 % 64)
+  t.is(appState.pieceOf('ü'), 0x790b80bb % 64, 'a UTF-16 code unit is XORed in whole')
+  // How expandBatch lays a value out: the header under its id, each entry in its piece.
+  const state = lthashState(200)
+  const expanded = appState.expandBatch({ [TYPE]: { regular: state } })[TYPE]
+  t.deepEqual(Object.keys(expanded.regular).sort(), ['\u0000pieces', 'hash', 'version'])
+  for (const index of Object.keys(state.indexValueMap)) {
+    t.is(expanded[`regular\u0000${appState.pieceOf(index)}`][index], state.indexValueMap[index])
+  }
+})
