@@ -207,7 +207,10 @@ class AuthStore {
     }
   }
 
-  /** Every key of a session, `[{ type, id, bytes }]` sorted by type and id (no values). */
+  /**
+   * Every key of a session, `[{ type, id, bytes }]` sorted by type and id (no values); an
+   * app-state version once, its bytes those of all its pieces (docs/format.md).
+   */
   async listKeys(sessionId) {
     args.sessionId(sessionId)
     return appState.foldList(wire.readKeyList(await this.#native.listKeys(sessionId)))
