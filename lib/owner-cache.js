@@ -17,9 +17,13 @@
 //   as given and not cached.
 // - Bounded: at most `maxBytes` of (estimated) value bytes, least recently used out first.
 // - Large values are lent (see LEND_BYTES): a hit hands the cache's copy out and forgets it.
+// - App-state versions are kept as an AppStateCopy (lib/app-state-cache.js): a write of one is
+//   diffed against it and writes only the pieces that changed; a hit builds a new value from it.
 
 const { classifyEntries } = require('./buffer-json.js')
 const { setEntry } = require('./codec.js')
+const { TYPE: APP_STATE } = require('./app-state.js')
+const { AppStateCopy } = require('./app-state-cache.js')
 
 /** The default bound of one handle's cache, in bytes of values. */
 const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024
@@ -202,6 +206,12 @@ class OwnerCache {
         continue
       }
       this.#hits++
+      if (entry.value instanceof AppStateCopy) {
+        this.#entries.delete(key)
+        this.#entries.set(key, entry) // most recently used: to the end
+        found.set(id, entry.value.materialize(copyKnown))
+        continue
+      }
       this.#entries.delete(key)
       if (entry.bytes > LEND_BYTES) {
         this.#bytes -= entry.bytes
@@ -220,6 +230,10 @@ class OwnerCache {
     const lastWrite = this.#lastWrite.get(key) ?? this.#forgottenWrite
     if (this.#lastWriteAll > seq || lastWrite > seq || this.#pendingAll > 0 || this.#pending.has(key)) return
     if (value === null) return this.#put(key, null, ENTRY_OVERHEAD)
+    if (type === APP_STATE) {
+      const copy = AppStateCopy.of(value, copyValue) // a decoded value: never throws
+      if (copy !== null) return this.#put(key, copy, copy.bytes + ENTRY_OVERHEAD)
+    }
     const size = { bytes: ENTRY_OVERHEAD, exact: true }
     if (!fitsCopy(value, size)) return // large: the caller has the only copy worth making
     const { copy, bytes, exact } = copyValue(value) // a decoded value: always exact
@@ -253,14 +267,22 @@ class OwnerCache {
         setEntry(toWrite, type, outById)
       }
       const key = cacheKey(type, id)
-      const entry = { key, value: null, bytes: ENTRY_OVERHEAD, cacheable: true }
-      if (value !== null && value !== undefined) {
+      const entry = { key, value: null, bytes: ENTRY_OVERHEAD, cacheable: true, mutated: false }
+      const appState = type === APP_STATE && value !== null && value !== undefined ? this.#prepareAppState(key, value) : null
+      if (appState !== null) {
+        entry.value = appState.copy
+        entry.bytes += appState.copy.bytes
+        entry.mutated = appState.mutated
+        setEntry(outById, id, appState.toWrite)
+      } else if (value !== null && value !== undefined) {
         const { copy, bytes, exact } = copyValue(value)
         entry.value = copy
         entry.bytes += bytes
         entry.cacheable = exact
+        setEntry(outById, id, copy)
+      } else {
+        setEntry(outById, id, null)
       }
-      setEntry(outById, id, entry.value)
       entries.push(entry)
       this.#pending.set(key, (this.#pending.get(key) ?? 0) + 1)
       this.#lastWrite.set(key, seq)
@@ -270,13 +292,36 @@ class OwnerCache {
   }
 
   /**
+   * A write of an app-state version: `{ copy, toWrite, mutated }`, the cache's copy made the new
+   * value (`mutated`: the one it held, updated in place) and the pieces to write; null when it
+   * cannot be held (it is then written whole, as any value).
+   */
+  #prepareAppState(key, value) {
+    const idle = this.#pendingAll === 0 && !this.#pending.has(key)
+    const held = idle ? this.#entries.get(key)?.value : undefined
+    try {
+      if (held instanceof AppStateCopy) {
+        const toWrite = held.update(value, copyValue)
+        if (toWrite !== null) return { copy: held, toWrite, mutated: true }
+        this.#drop(key) // updated halfway: no longer the stored value
+      }
+      const copy = AppStateCopy.of(value, copyValue)
+      return copy === null ? null : { copy, toWrite: copy.prepareAll(), mutated: false }
+    } catch {
+      // A Proxy's trap or a getter threw: the encoder meets it again and says why.
+      this.#drop(key)
+      return null
+    }
+  }
+
+  /**
    * After the keys.set of `token` settled. `outcome`: 'ok' (the store acknowledged it), 'failed'
    * (it wrote nothing: the cache keeps what it had) or 'unknown' (a networked store did not
    * answer in time: the write may have been applied, so the cache forgets its keys and the next
    * read asks the store).
    */
   writeDone({ seq, entries }, outcome) {
-    for (const { key, value, bytes, cacheable } of entries) {
+    for (const { key, value, bytes, cacheable, mutated } of entries) {
       const left = this.#pending.get(key) - 1
       if (left === 0) this.#pending.delete(key)
       else this.#pending.set(key, left)
@@ -286,7 +331,11 @@ class OwnerCache {
         this.#lastWrite.delete(key)
         this.#forgottenWrite = Math.max(this.#forgottenWrite, seq)
       }
-      if (outcome === 'failed') continue // the store kept the old value, and so does the cache
+      // The store kept the old value, and so does the cache, unless the write changed its copy.
+      if (outcome === 'failed') {
+        if (mutated) this.#drop(key)
+        continue
+      }
       // A later write of this key is in flight: it decides (reads bypass the cache meanwhile).
       if (outcome !== 'ok' || !latest || !cacheable) this.#drop(key)
       else this.#put(key, value, bytes)

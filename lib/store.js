@@ -13,6 +13,7 @@ const { track } = require('./spin.js')
 const { defaultStoreUrl } = require('./default-store.js')
 const { ErrorCodes, storeError } = require('./errors.js')
 const { withSessionLease, DEFAULT_LEASE_MS, hostName } = require('./ownership.js')
+const appState = require('./app-state.js')
 
 /** A lease blob from the binding (src/core/wire.rs write_lease), or its decoded value, with Dates. */
 function readLease(blob, decoded = codec.decodeValue(blob)) {
@@ -182,6 +183,9 @@ class AuthStore {
   async stats(sessionId) {
     args.sessionId(sessionId)
     const raw = wire.readStats(await this.#native.stats(sessionId))
+    // An app-state version counts once, however many pieces it is stored in (lib/app-state.js).
+    const versions = raw.types[appState.TYPE]
+    if (versions) versions.count = (await this.listKeys(sessionId)).filter((key) => key.type === appState.TYPE).length
     const keys = {}
     let totalKeys = 0
     let totalBytes = 0
@@ -203,10 +207,13 @@ class AuthStore {
     }
   }
 
-  /** Every key of a session, `[{ type, id, bytes }]` sorted by type and id (no values). */
+  /**
+   * Every key of a session, `[{ type, id, bytes }]` sorted by type and id (no values); an
+   * app-state version once, its bytes those of all its pieces (docs/format.md).
+   */
   async listKeys(sessionId) {
     args.sessionId(sessionId)
-    return wire.readKeyList(await this.#native.listKeys(sessionId))
+    return appState.foldList(wire.readKeyList(await this.#native.listKeys(sessionId)))
   }
 
   /**
@@ -256,15 +263,16 @@ class AuthStore {
     args.sessionId(sessionId)
     args.keyType(type)
     const asked = args.ids(ids)
-    const results = await track(this.#native.getKeys(sessionId, type, asked), 'read')
-    return wire.decodeResults(results, asked)
+    const read = async (ids) => wire.decodeResults(await track(this.#native.getKeys(sessionId, type, ids), 'read'), ids)
+    // App-state versions are stored in pieces (lib/app-state.js): read with them, as whole values.
+    return type === appState.TYPE ? appState.getWhole(asked, read) : read(asked)
   }
 
   /** Like SignalKeyStore.set: one atomic batch; null or undefined deletes. `fence` as for setCreds. */
   async setKeys(sessionId, data, fence) {
     args.sessionId(sessionId)
     args.keysData(data)
-    return track(this.#native.setKeys(sessionId, wire.encodeBatch(data), args.fence(fence)), 'write')
+    return track(this.#native.setKeys(sessionId, wire.encodeBatch(appState.expandBatch(data)), args.fence(fence)), 'write')
   }
 
   /** Removes every key of the session, keeping its creds. `fence` as for setCreds. */

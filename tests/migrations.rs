@@ -23,10 +23,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../src/core/sqlite/migrations/002_session_ids_never_reused.sql"),
     include_str!("../src/core/sqlite/migrations/003_leases.sql"),
     include_str!("../src/core/sqlite/migrations/004_process_lock_files.sql"),
+    include_str!("../src/core/sqlite/migrations/005_app_state_pieces.sql"),
 ];
 
 /// Every schema version before this one that a file can be upgraded from.
-const EARLIER: &[i64] = &[1, 2, 3];
+const EARLIER: &[i64] = &[1, 2, 3, 4];
 
 #[test]
 fn the_harness_knows_every_migration() {
@@ -74,6 +75,8 @@ fn generated(version: i64, name: &str) -> PathBuf {
         ("alice", "pre-key", "1", vec![1u8, 0, 255]),
         ("alice", "session", "12345.0@s.whatsapp.net", all_bytes.clone()),
         ("alice", "app-state-sync-key", "AAAAAKN7", vec![0; 4096]),
+        // A whole app-state version, as every version before 5 stored one: kept as it is.
+        ("alice", "app-state-sync-version", "regular_high", vec![1, 8, 1, 7, b'v', b'e', b'r', b's', b'i', b'o', b'n', 3, 2]),
         ("bob", "sender-key", "group@g.us::ünïcödé::0", vec![6, 1, 2]),
         ("keys-only", "pre-key", "", vec![1, 0]),
     ] {
@@ -154,6 +157,11 @@ fn file_bytes(path: &Path) -> (usize, u64) {
 fn a_failing_upgrade_rolls_back_and_leaves_the_file_byte_identical() {
     for (what, path) in earlier_files("failing") {
         let version = user_version(&path);
+        // 005 changes no table (only what rows may hold): nothing can squat on it, and an
+        // upgrade from version 4 has no step that can fail halfway.
+        if version >= 4 {
+            continue;
+        }
         // An object with the name a later migration creates: that step fails midway, after the
         // steps (and statements) before it have run inside the same transaction. Version 3 has
         // the leases table: there, the column 004 adds squats.

@@ -18,6 +18,7 @@
 const path = require('node:path')
 const codec = require('../codec.js')
 const wire = require('../wire.js')
+const { WholeValues } = require('./whole.js')
 const { ErrorCodes, storeError } = require('../errors.js')
 const { listFolder, readJsonFile, jsonText, MAX_FILE_BYTES } = require('../folder.js')
 const { KeyMap } = require('../key-map.js')
@@ -41,8 +42,11 @@ const SHOWN_MISMATCHES = 10
 const invalid = (message, cause) => storeError(ErrorCodes.INVALID_ARG, message, cause)
 const describeKey = ({ type, id }) => `${type} ${JSON.stringify(id)}`
 
+// `native`: a native store, or a WholeValues view of one (lib/transfer/whole.js).
+
 /** A store's keys of a session: `[{ type, id, bytes }]`, sorted. */
 async function listStoreKeys(native, session) {
+  if (native instanceof WholeValues) return native.list(session)
   return wire.readKeyList(await native.listKeys(session))
 }
 
@@ -56,7 +60,7 @@ async function readStoreBlobs(native, session, entries) {
   })
   for (const [type, indexes] of byType) {
     const ids = indexes.map((i) => entries[i].id)
-    const found = wire.splitResults(await native.getKeys(session, type, ids), ids.length)
+    const found = native instanceof WholeValues ? await native.read(session, type, ids) : wire.splitResults(await native.getKeys(session, type, ids), ids.length)
     indexes.forEach((at, n) => {
       blobs[at] = found[n]
     })

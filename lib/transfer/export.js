@@ -8,6 +8,7 @@ const path = require('node:path')
 const codec = require('../codec.js')
 const { ErrorCodes, isAuthStoreError, storeError } = require('../errors.js')
 const { jsonText, fileNameOf } = require('../folder.js')
+const { WholeValues } = require('./whole.js')
 const { DEFAULT_BATCH_SIZE, folderSource, storeSource, forEachBatch, verifySession, verifyFailed, disappeared, describeKey } = require('./copy.js')
 
 const invalid = (message, cause) => storeError(ErrorCodes.INVALID_ARG, message, cause)
@@ -28,7 +29,9 @@ async function exportSession(native, session, folder, options = {}) {
 /** The longest file name most file systems take, in bytes. */
 const MAX_FILE_NAME_BYTES = 255
 
-async function exportSessionTo(native, session, folder, options) {
+async function exportSessionTo(store, session, folder, options) {
+  // A folder holds whole app-state versions; the store, their pieces.
+  const native = new WholeValues(store)
   const { batchSize = DEFAULT_BATCH_SIZE, onProgress } = options
   const target = path.resolve(folder)
   const existing = await fs.promises.readdir(target).catch((err) => (err.code === 'ENOENT' ? null : Promise.reject(err)))

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_session_ids_never_reused.sql"),
     include_str!("migrations/003_leases.sql"),
     include_str!("migrations/004_process_lock_files.sql"),
+    include_str!("migrations/005_app_state_pieces.sql"),
 ];
 
 /// The schema version this code writes.
