@@ -21,14 +21,14 @@ const RANKS = [
   // what everything stands on: errors, the addon, small helpers with no view of the API
   ['lib/errors.js', 'lib/native.js', 'lib/redact.js', 'lib/buffer-json.js', 'lib/default-store.js', 'lib/spin.js',
     'lib/key-map.js', 'lib/bounded-reads.js', 'lib/did-you-mean.js'],
-  // the twins of src/core/codec.rs and src/core/wire.rs
-  ['lib/codec.js', 'lib/wire.js'],
+  // the twins of src/core/codec.rs and src/core/wire.rs, and the app-state layout over the codec
+  ['lib/codec.js', 'lib/wire.js', 'lib/app-state.js', 'lib/app-state-cache.js'],
   // the one gate for what callers pass
   ['lib/args.js'],
   // one open store, and one owned session: its lease and the owner's cache
   ['lib/store.js', 'lib/ownership.js', 'lib/owner-cache.js'],
   // what is built on stores: sharing them, moving sessions, the folder format
-  ['lib/shared-stores.js', 'lib/session-handle.js', 'lib/transfer/copy.js', 'lib/transfer/export.js', 'lib/transfer/migrate.js', 'lib/folder.js'],
+  ['lib/shared-stores.js', 'lib/session-handle.js', 'lib/transfer/copy.js', 'lib/transfer/export.js', 'lib/transfer/migrate.js', 'lib/transfer/whole.js', 'lib/folder.js'],
   // the faces of the package
   ['index.js', 'index.mjs', 'bin/baileys-rust-auth.js'],
 ]
