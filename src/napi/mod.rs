@@ -183,6 +183,23 @@ impl NativeStore {
     }
 }
 
+/// The batch lease methods' arguments: an array of session ids and an array of as many
+/// strings (`name`, one per session: the claims or the fences), paired in order.
+fn per_session_arg(
+    env: &Env,
+    sessions: &Unknown<'_>,
+    each: &Unknown<'_>,
+    name: &'static str,
+    one: &'static str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let sessions = value::string_array_arg(env.raw(), sessions.raw(), "sessions")?;
+    let each = value::string_array_arg(env.raw(), each.raw(), name)?;
+    if each.len() != sessions.len() {
+        return Err(StoreError::invalid(format!("{one} per session")));
+    }
+    Ok(sessions.into_iter().zip(each).collect())
+}
+
 /// The session id argument of most methods.
 fn session_arg(env: &Env, session: &Unknown<'_>) -> Result<String, StoreError> {
     value::string_arg(env.raw(), session.raw(), "sessionId")
@@ -378,16 +395,11 @@ impl NativeStore {
         self.call(
             env,
             || {
-                let sessions = value::string_array_arg(env.raw(), sessions.raw(), "sessions")?;
-                let claims = value::string_array_arg(env.raw(), claims.raw(), "claims")?;
-                if claims.len() != sessions.len() {
-                    return Err(StoreError::invalid("one claim per session"));
-                }
+                let pairs = per_session_arg(env, &sessions, &claims, "claims", "one claim")?;
                 let host = value::string_arg(env.raw(), host.raw(), "host")?;
                 let lease_ms = lease_ms_arg(env, &lease_ms)?;
-                sessions
+                pairs
                     .into_iter()
-                    .zip(claims)
                     .map(|(session, claim)| Ok((session, LeaseRequest::new(lease_ms, Claim::parse(&claim)?, host.clone()))))
                     .collect::<Result<Vec<_>, StoreError>>()
             },
@@ -409,12 +421,8 @@ impl NativeStore {
         self.call(
             env,
             || {
-                let sessions = value::string_array_arg(env.raw(), sessions.raw(), "sessions")?;
-                let fences = value::string_array_arg(env.raw(), fences.raw(), "fences")?;
-                if fences.len() != sessions.len() {
-                    return Err(StoreError::invalid("one fence per session"));
-                }
-                let renewals = sessions.into_iter().zip(fences).map(|(session, fence)| Ok((session, Fence::parse(&fence)?)));
+                let pairs = per_session_arg(env, &sessions, &fences, "fences", "one fence")?;
+                let renewals = pairs.into_iter().map(|(session, fence)| Ok((session, Fence::parse(&fence)?)));
                 Ok((renewals.collect::<Result<Vec<_>, StoreError>>()?, lease_ms_arg(env, &lease_ms)?))
             },
             |s, (renewals, lease_ms)| s.renew_leases(&renewals, lease_ms),
