@@ -23,6 +23,7 @@ pub mod memory;
 pub mod open;
 pub mod redact;
 pub mod redis;
+pub mod sql;
 pub mod sqlite;
 pub mod store;
 pub mod url;

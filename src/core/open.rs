@@ -7,6 +7,7 @@ use super::error::{Result, StoreError};
 use super::layers::checked::Checked;
 use super::memory::MemoryStore;
 use super::redis::{RedisOptions, RedisStore};
+use super::sql::{SqlOptions, SqlServer};
 use super::sqlite::SqliteStore;
 use super::store::Store;
 use super::url::StoreUrl;
@@ -14,29 +15,43 @@ use super::url::StoreUrl;
 /// Options of [`open_url`].
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
-    /// Create a SQLite database file that does not exist (the default); without it, a missing
-    /// file is `ERR_STORE_NOT_FOUND`.
+    /// Create a SQLite database file that does not exist, or a SQL server store's tables (the
+    /// default); without it, a missing file or tables are `ERR_STORE_NOT_FOUND`, and an older
+    /// schema is not upgraded.
     pub create: bool,
     /// Tuning of Redis stores; must be `None` for others.
     pub redis: Option<RedisOptions>,
+    /// Tuning of PostgreSQL and MySQL stores; must be `None` for others.
+    pub sql: Option<SqlOptions>,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { create: true, redis: None }
+        OpenOptions { create: true, redis: None, sql: None }
     }
 }
 
 /// Opens the store a URL names: its backend with every layer over it.
 pub fn open_url(url: &StoreUrl, options: OpenOptions) -> Result<Box<dyn Store>> {
     if options.redis.is_some() && !matches!(url, StoreUrl::Redis(_)) {
-        return Err(StoreError::invalid("keyPrefix, connectTimeoutMs, commandTimeoutMs and ttlSeconds apply to Redis stores only"));
+        return Err(StoreError::invalid("keyPrefix and ttlSeconds apply to Redis stores only, connectTimeoutMs and commandTimeoutMs to Redis, PostgreSQL and MySQL stores"));
+    }
+    if options.sql.is_some() && !matches!(url, StoreUrl::Sql(_)) {
+        return Err(StoreError::invalid("schema, tablePrefix and poolSize apply to PostgreSQL and MySQL stores only"));
     }
     Ok(match url {
         StoreUrl::SqliteFile(path) => layered(SqliteStore::open_with(path, options.create)?),
         StoreUrl::SqliteMemory => layered(SqliteStore::open_in_memory()?),
         StoreUrl::Memory => layered(MemoryStore::new()),
         StoreUrl::Redis(target) => layered(RedisStore::open(target, options.redis.unwrap_or_default())?),
+        StoreUrl::Sql(target) => {
+            let sql = options.sql.unwrap_or_default();
+            let _ = (sql, options.create);
+            match target.server {
+                SqlServer::Postgres => return Err(StoreError::Unsupported("PostgreSQL stores: being built".into())),
+                SqlServer::Mysql => return Err(StoreError::Unsupported("MySQL stores: being built".into())),
+            }
+        }
     })
 }
 

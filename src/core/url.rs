@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::error::{Result, StoreError};
 use super::redact::redact;
 use super::redis::RedisTarget;
+use super::sql::SqlTarget;
 
 /// A parsed store location.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,13 +18,16 @@ pub enum StoreUrl {
     Memory,
     /// A Redis server or cluster.
     Redis(RedisTarget),
+    /// A PostgreSQL or MySQL/MariaDB server (`SqlTarget::server` says which).
+    Sql(SqlTarget),
 }
 
 impl StoreUrl {
     /// Accepts `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:`, `memory:`, a plain file
     /// path (`sqlite:///abs/file.db` is the absolute path `/abs/file.db`), and for Redis
     /// `redis://[user:pass@]host:port[/db]`, `rediss://…` (TLS), `redis+unix:///path.sock`,
-    /// and `redis+cluster://host:port,host:port` (or `rediss+cluster://`).
+    /// and `redis+cluster://host:port,host:port` (or `rediss+cluster://`), and the SQL servers'
+    /// `postgres://`, `postgresql://`, `mysql://` and `mariadb://` (see [`SqlTarget::parse`]).
     pub fn parse(url: &str) -> Result<Self> {
         if url.is_empty() {
             return Err(StoreError::invalid("store URL must be a non-empty string"));
@@ -52,6 +56,7 @@ impl StoreUrl {
         if let Some((scheme, rest)) = url.split_once("://") {
             return match scheme {
                 "redis" | "rediss" | "redis+unix" | "unix" => Ok(StoreUrl::Redis(RedisTarget::Server(url.to_owned()))),
+                "postgres" | "postgresql" | "mysql" | "mariadb" => Ok(StoreUrl::Sql(SqlTarget::parse(url)?)),
                 "redis+cluster" | "rediss+cluster" => {
                     let node_scheme = scheme.trim_end_matches("+cluster");
                     let (hosts, tail) = rest.split_once('/').map_or((rest, ""), |(h, t)| (h, t));
@@ -71,7 +76,7 @@ impl StoreUrl {
                 }
                 // Whatever stands before "://" is a scheme, not part of a file name.
                 _ => Err(StoreError::invalid(format!(
-                    "unsupported store URL scheme {scheme:?}: use sqlite:PATH, sqlite::memory:, memory:, redis://, rediss://, redis+unix:// or redis+cluster://"
+                    "unsupported store URL scheme {scheme:?}: use sqlite:PATH, sqlite::memory:, memory:, redis://, rediss://, redis+unix://, redis+cluster://, postgres:// or mysql://"
                 ))),
             };
         }
@@ -83,7 +88,7 @@ impl StoreUrl {
                 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
             if looks_like_scheme {
                 return Err(StoreError::invalid(format!(
-                    "unknown store URL scheme {scheme:?}: use sqlite:PATH, sqlite::memory:, memory:, redis://, rediss://, redis+unix:// or redis+cluster:// (a file whose name has a colon is written ./NAME)"
+                    "unknown store URL scheme {scheme:?}: use sqlite:PATH, sqlite::memory:, memory:, redis://, rediss://, redis+unix://, redis+cluster://, postgres:// or mysql:// (a file whose name has a colon is written ./NAME)"
                 )));
             }
         }
@@ -94,6 +99,7 @@ impl StoreUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::sql::SqlServer;
 
     #[test]
     fn parses_every_documented_form() {
@@ -114,6 +120,15 @@ mod tests {
             StoreUrl::parse("redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:7001").unwrap(),
             StoreUrl::Redis(RedisTarget::Cluster(vec!["redis://:secret@10.0.0.1:7000".into(), "redis://:secret@10.0.0.2:7001".into()]))
         );
+        for (url, server) in [
+            ("postgres://u:p@h:5432/db?sslmode=require", SqlServer::Postgres),
+            ("postgresql:///db?host=/run/postgresql", SqlServer::Postgres),
+            ("mysql://root@127.0.0.1:3306/test", SqlServer::Mysql),
+            ("mariadb://root@127.0.0.1/test", SqlServer::Mysql),
+        ] {
+            let StoreUrl::Sql(target) = StoreUrl::parse(url).unwrap() else { panic!("{url}") };
+            assert_eq!(target.server, server, "{url}");
+        }
     }
 
     #[test]
@@ -136,7 +151,8 @@ mod tests {
             "",
             "sqlite:",
             "sqlite://",
-            "postgres://localhost/db",
+            "postgres://localhost/db?tablePrefix=x",
+            "mysql://localhost/db?schema=x",
             "ftp://x",
             "sqlite:/tmp/a\0b.db",
             "redis+cluster://",

@@ -27,6 +27,7 @@ use crate::core::executor::{Executor, QueuedWrite};
 use crate::core::lease::{check_lease_ms, Claim, Fence, LeaseRequest, MAX_LEASE_MS};
 use crate::core::open::{open_url, OpenOptions};
 use crate::core::redis::RedisOptions;
+use crate::core::sql::SqlOptions;
 use crate::core::store::Store;
 use crate::core::url::StoreUrl;
 use crate::core::wire;
@@ -54,15 +55,18 @@ where
     Ok(Object::from_raw(env.raw(), promise))
 }
 
-/// Reads `openStore`'s options: `create`, and the Redis ones (`redis` is `None` when no Redis
-/// option is given).
-fn open_options(env: sys::napi_env, options: sys::napi_value) -> Result<OpenOptions, StoreError> {
+/// Reads `openStore`'s options for a store at `url`: `create`, the Redis ones and the SQL
+/// server ones (`redis` and `sql` are `None` when none of theirs is given). The timeouts are
+/// both's; an option of another kind of store is refused by the factory
+/// ([`open_url`](crate::core::open::open_url)).
+fn open_options(env: sys::napi_env, options: sys::napi_value, url: &StoreUrl) -> Result<OpenOptions, StoreError> {
     let mut open = OpenOptions::default();
     if value::is_nullish(env, options) {
         return Ok(open);
     }
     let mut redis = RedisOptions::default();
-    let mut any_redis = false;
+    let mut sql = SqlOptions::default();
+    let (mut any_redis, mut any_sql) = (false, false);
     // A duration from a positive number of `unit`s; the core then checks its range.
     let duration = |value: sys::napi_value, name: &str, unit: f64| -> Result<Duration, StoreError> {
         value::number_arg(env, value)
@@ -70,25 +74,62 @@ fn open_options(env: sys::napi_env, options: sys::napi_value) -> Result<OpenOpti
             .and_then(|n| Duration::try_from_secs_f64(n * unit).ok())
             .ok_or_else(|| StoreError::invalid(format!("options.{name} must be a positive number in range")))
     };
+    let is_sql = matches!(url, StoreUrl::Sql(_));
     for (name, item) in value::object_entries(env, options, "options")? {
         if value::type_of(env, item) == sys::ValueType::napi_undefined {
             continue;
         }
-        if name == "create" {
-            open.create = value::bool_arg(env, item, "options.create")?;
-            continue;
-        }
-        any_redis = true;
         match name.as_str() {
-            "keyPrefix" => redis.key_prefix = value::string_arg(env, item, "options.keyPrefix")?,
-            "connectTimeoutMs" => redis.connect_timeout = duration(item, &name, 0.001)?,
-            "commandTimeoutMs" => redis.command_timeout = duration(item, &name, 0.001)?,
-            "ttlSeconds" => redis.ttl = Some(duration(item, &name, 1.0)?),
+            "create" => open.create = value::bool_arg(env, item, "options.create")?,
+            "connectTimeoutMs" | "commandTimeoutMs" => {
+                let timeout = duration(item, &name, 0.001)?;
+                let (redis_slot, sql_slot) = if name == "connectTimeoutMs" {
+                    (&mut redis.connect_timeout, &mut sql.connect_timeout)
+                } else {
+                    (&mut redis.command_timeout, &mut sql.command_timeout)
+                };
+                if is_sql {
+                    *sql_slot = timeout;
+                    any_sql = true;
+                } else {
+                    *redis_slot = timeout;
+                    any_redis = true;
+                }
+            }
+            "keyPrefix" => {
+                redis.key_prefix = value::string_arg(env, item, "options.keyPrefix")?;
+                any_redis = true;
+            }
+            "ttlSeconds" => {
+                redis.ttl = Some(duration(item, &name, 1.0)?);
+                any_redis = true;
+            }
+            "schema" | "tablePrefix" => {
+                let wanted = match url {
+                    StoreUrl::Sql(target) => target.server.namespace_option(),
+                    _ => "",
+                };
+                if is_sql && name != wanted {
+                    return Err(StoreError::invalid(format!("{name} is not an option of this store (use {wanted})")));
+                }
+                sql.namespace = Some(value::string_arg(env, item, &format!("options.{name}"))?);
+                any_sql = true;
+            }
+            "poolSize" => {
+                let size = value::number_arg(env, item)
+                    .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= f64::from(crate::core::sql::options::MAX_POOL_SIZE))
+                    .ok_or_else(|| StoreError::invalid("options.poolSize must be a whole number between 1 and 64"))?;
+                sql.pool_size = size as u32;
+                any_sql = true;
+            }
             other => return Err(StoreError::invalid(format!("unknown option {other:?}"))),
         }
     }
-    redis.validate()?;
+    if any_redis {
+        redis.validate()?;
+    }
     open.redis = any_redis.then_some(redis);
+    open.sql = any_sql.then_some(sql);
     Ok(open)
 }
 
@@ -99,7 +140,7 @@ fn open_options(env: sys::napi_env, options: sys::napi_value) -> Result<OpenOpti
 #[cfg_attr(test, allow(dead_code))]
 #[napi(object)]
 pub struct ParsedStoreUrl {
-    /// `sqlite-file`, `sqlite-memory`, `memory`, `redis` or `redis-cluster`.
+    /// `sqlite-file`, `sqlite-memory`, `memory`, `redis`, `redis-cluster`, `postgres` or `mysql`.
     pub kind: String,
     /// The database file of a `sqlite-file` URL, as written in the URL (not resolved).
     pub path: Option<String>,
@@ -119,6 +160,10 @@ pub fn parse_store_url(url: String) -> napi::Result<ParsedStoreUrl, &'static str
         StoreUrl::Memory => ("memory", None),
         StoreUrl::Redis(RedisTarget::Server(_)) => ("redis", None),
         StoreUrl::Redis(RedisTarget::Cluster(_)) => ("redis-cluster", None),
+        StoreUrl::Sql(target) => match target.server {
+            crate::core::sql::SqlServer::Postgres => ("postgres", None),
+            crate::core::sql::SqlServer::Mysql => ("mysql", None),
+        },
     };
     Ok(ParsedStoreUrl { kind: kind.into(), path, shown: crate::core::redact::redact(&url) })
 }
@@ -225,8 +270,10 @@ fn lease_ms_arg(env: &Env, lease_ms: &Unknown<'_>) -> Result<u64, StoreError> {
 
 #[napi]
 impl NativeStore {
-    /// Opens the store a URL names, on a thread of its own. `options`: `{ create?, keyPrefix?,
-    /// connectTimeoutMs?, commandTimeoutMs?, ttlSeconds? }` (the last four for Redis stores).
+    /// Opens the store a URL names, on a thread of its own. `options`: `{ create?,
+    /// connectTimeoutMs?, commandTimeoutMs?, keyPrefix?, ttlSeconds?, schema?, tablePrefix?,
+    /// poolSize? }` (the timeouts for Redis and SQL servers, the next two for Redis, the last
+    /// three for PostgreSQL (`schema`) and MySQL (`tablePrefix`)).
     #[napi(ts_return_type = "Promise<NativeStore>", ts_args_type = "url: string, options?: object")]
     pub fn open<'env>(env: &'env Env, url: Unknown<'env>, options: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
         let settler = Settler::new(env.raw()).map_err(coded)?;
@@ -234,7 +281,7 @@ impl NativeStore {
         promise(env, &settler, move || {
             let url_text = value::string_arg(env.raw(), url.raw(), "store URL")?;
             let url = StoreUrl::parse(&url_text)?;
-            let options = open_options(env.raw(), options.raw())?;
+            let options = open_options(env.raw(), options.raw(), &url)?;
             Ok(move |settle: Settle| {
                 Executor::open(
                     move || open_url(&url, options),

@@ -1,0 +1,144 @@
+//! The SQL server backends: [`postgres`] and [`mysql`], for fleets that keep their auth state in
+//! the database they already run (`docs/postgres.md`, `docs/mysql.md`). Both store what SQLite
+//! stores, with the same codec (so moving a session between any two backends is a copy): a
+//! `sessions` table (creds, last write), a `keys` table keyed by `(session, type, id)` with
+//! binary values, and a `leases` table whose row outlives the session, so that epochs never go
+//! back. Lease times come from the server's clock, as on Redis: every process of a fleet
+//! measures one lease by one clock.
+//!
+//! This file holds what the two share: the target and options ([`options`]), the runtime and
+//! deadline that bound every round trip, and the mapping of driver errors to our codes.
+//!
+//! Like the Redis backend, each store owns a single-threaded Tokio runtime on the thread its
+//! [`Executor`](crate::core::executor::Executor) gives it, and blocks on one round trip at a
+//! time: the [`Store`](crate::core::store::Store) trait is synchronous.
+
+pub mod options;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+pub use options::{SqlOptions, SqlServer, SqlTarget};
+
+use crate::core::error::{Result, StoreError};
+
+/// A store's runtime and the deadline of the operation under way.
+pub(crate) struct Rounds {
+    runtime: tokio::runtime::Runtime,
+    command_timeout: Duration,
+    /// The deadline of the current operation's first round trip, set when it is issued (its
+    /// issue time plus the command timeout) and used up by that round trip.
+    issued_deadline: Option<Instant>,
+    /// `PostgreSQL` or `MySQL`, and the URL without its password, for messages.
+    server: &'static str,
+    shown: String,
+}
+
+impl Rounds {
+    pub(crate) fn new(server: SqlServer, shown: String, command_timeout: Duration) -> Result<Rounds> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Io(format!("cannot start the SQL runtime: {e}")))?;
+        let server = match server {
+            SqlServer::Postgres => "PostgreSQL",
+            SqlServer::Mysql => "MySQL",
+        };
+        Ok(Rounds { runtime, command_timeout, issued_deadline: None, server, shown })
+    }
+
+    /// Records when the next operation was issued ([`Store::operation_issued`](crate::core::store::Store::operation_issued)).
+    pub(crate) fn issued(&mut self, at: Instant) {
+        self.issued_deadline = Some(at + self.command_timeout);
+    }
+
+    /// When the round trip about to be sent must have finished: the first one of an operation
+    /// has until its issue time plus `commandTimeoutMs` (waiting in line counts); every later one
+    /// (the next page of a listing) has `commandTimeoutMs` from now.
+    fn deadline(&mut self) -> Instant {
+        self.issued_deadline.take().unwrap_or_else(|| Instant::now() + self.command_timeout)
+    }
+
+    /// Runs one round trip (or one transaction: a few statements that must go together) on the
+    /// runtime, failing with `ERR_STORE_UNAVAILABLE` at its deadline. A future cut short by the
+    /// deadline is dropped: sqlx then closes its connection instead of returning it to the pool,
+    /// so a transaction left open by it is rolled back by the server.
+    pub(crate) fn run<T>(&mut self, future: impl Future<Output = std::result::Result<T, sqlx::Error>>) -> Result<T> {
+        self.run_mapped(async { future.await.map_err(|e| self.map(e)) })
+    }
+
+    /// [`run`](Self::run) for a future that maps its own errors (one that also refuses with
+    /// lease errors, say).
+    pub(crate) fn run_mapped<T>(&mut self, future: impl Future<Output = Result<T>>) -> Result<T> {
+        let deadline = self.deadline();
+        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
+            return Err(StoreError::Unavailable(format!(
+                "{} did not answer within commandTimeoutMs (the call waited in line behind others)",
+                self.server
+            )));
+        };
+        let server = self.server;
+        self.runtime.block_on(async {
+            match tokio::time::timeout(left, future).await {
+                Ok(result) => result,
+                Err(_) => Err(StoreError::Unavailable(format!("{server} did not answer within commandTimeoutMs"))),
+            }
+        })
+    }
+
+    /// Runs a future with no deadline but its own (opening the pool: `connectTimeoutMs`).
+    pub(crate) fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        self.runtime.block_on(future)
+    }
+
+    /// A driver error as one of ours; see [`map_error`].
+    pub(crate) fn map(&self, err: sqlx::Error) -> StoreError {
+        map_error(self.server, &self.shown, err)
+    }
+}
+
+/// Driver errors as our codes. Trouble reaching the server, or a server that says "try again"
+/// (shutting down, starting, too many connections, a deadlock or lock timeout that rolled the
+/// transaction back), is `ERR_STORE_UNAVAILABLE`: the same call may succeed later. A stored row
+/// that does not hold what this package writes is `ERR_STORE_CORRUPT`. Anything else the server
+/// refuses (permissions, a full disk) is `ERR_STORE_IO`. Messages name the server by its URL
+/// without password, never a value.
+pub(crate) fn map_error(server: &str, shown: &str, err: sqlx::Error) -> StoreError {
+    use sqlx::Error as E;
+    match err {
+        E::Io(_) | E::Tls(_) | E::Protocol(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+            StoreError::Unavailable(format!("{server} at {shown}: {err}"))
+        }
+        E::Configuration(_) => StoreError::invalid(format!("invalid {server} URL {shown}: {err}")),
+        E::ColumnDecode { .. } | E::Decode(_) | E::ColumnNotFound(_) | E::TypeNotFound { .. } | E::ColumnIndexOutOfBounds { .. } => {
+            StoreError::corrupt(format!("a stored row does not hold what this package writes ({err})"))
+        }
+        E::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            if transient_sql_state(server, &code) {
+                StoreError::Unavailable(format!("{server} at {shown}: {db}"))
+            } else {
+                StoreError::Io(format!("{server} at {shown}: {db} (SQLSTATE or error {code})"))
+            }
+        }
+        other => StoreError::Io(format!("{server} at {shown}: {other}")),
+    }
+}
+
+/// Whether a server error means "not now" rather than "no": PostgreSQL SQLSTATEs (class 08
+/// connection exceptions, 57P0x shutdown and startup, 53300 too many connections, 40001/40P01
+/// serialization failure and deadlock, 55P03 lock not available) and MySQL error numbers (1040
+/// too many connections, 1053 shutdown, 1205 lock wait timeout, 1213 deadlock, 2002/2003/2006/2013
+/// connection lost).
+fn transient_sql_state(server: &str, code: &str) -> bool {
+    if server == "PostgreSQL" {
+        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03")
+    } else {
+        matches!(code, "1040" | "1053" | "1205" | "1213" | "2002" | "2003" | "2006" | "2013" | "08S01")
+    }
+}
+
+/// rustls needs one process-wide crypto provider for TLS; installing it twice is harmless.
+pub(crate) fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
