@@ -338,31 +338,55 @@ export declare function migrate(options: MigrateOptions): Promise<{
   skipped: { session: string; reason: string }[]
 }>
 
-/** Options of `openStore`; all but `create` apply to Redis stores only. */
+/**
+ * Options of `openStore`. `create` applies to every store; the timeouts to Redis, PostgreSQL
+ * and MySQL; `keyPrefix` and `ttlSeconds` to Redis only; `schema`, `tablePrefix` and `poolSize`
+ * to PostgreSQL (`schema`) and MySQL (`tablePrefix`) only. An option of another kind of store
+ * rejects with `ERR_INVALID_ARG`.
+ */
 export interface OpenStoreOptions {
   /**
-   * Whether to create a SQLite database file that does not exist. Default `true`; with
-   * `false`, a missing file rejects with `ERR_STORE_NOT_FOUND` and nothing is created (for
-   * tools that only read).
+   * Whether to create what does not exist yet: a SQLite database file, a PostgreSQL schema or
+   * MySQL tables (and to upgrade an older schema). Default `true`; with `false`, a missing
+   * file or missing tables reject with `ERR_STORE_NOT_FOUND`, an older schema with
+   * `ERR_STORE_VERSION`, and nothing is created or changed (for tools that only read).
    */
   create?: boolean
   /** Every Redis key starts with `<keyPrefix>:`. Default `'baileys'`. */
   keyPrefix?: string
   /** How long connecting (and reconnecting) may take, in ms. Default 5000. */
   connectTimeoutMs?: number
-  /** How long one operation may take before it rejects with `ERR_STORE_UNAVAILABLE`, in ms. Default 5000. */
+  /**
+   * How long one round trip may take before the call rejects with `ERR_STORE_UNAVAILABLE`, in
+   * ms, counted from when the call was issued. Default 5000.
+   */
   commandTimeoutMs?: number
   /**
-   * Off by default. When set, a session's creds and all its keys expire together this many
-   * seconds after the session was last used; every access refreshes them all.
+   * Redis only, off by default. When set, a session's creds and all its keys expire together
+   * this many seconds after the session was last used; every access refreshes them all.
    */
   ttlSeconds?: number
+  /**
+   * PostgreSQL only: the schema that holds the store's tables, created if missing. Default
+   * `'baileys'`; the URL may give it instead (`?schema=NAME`). ASCII letters, digits and `_`.
+   */
+  schema?: string
+  /**
+   * MySQL/MariaDB only: the prefix of the store's table names in the URL's database. Default
+   * `'baileys_'`; the URL may give it instead (`?tablePrefix=NAME`).
+   */
+  tablePrefix?: string
+  /** PostgreSQL and MySQL: how many connections the store may keep open, 1 to 64. Default 4. */
+  poolSize?: number
 }
 
 /**
  * Opens a store; each call opens a new one. URLs: `sqlite:PATH`, `sqlite://PATH`, a plain
  * file path, `sqlite::memory:`, `memory:`, `redis://[user:pass@]host:port[/db]`,
- * `rediss://…` (TLS), `redis+unix:///path.sock`, `redis+cluster://host:port,host:port`.
+ * `rediss://…` (TLS), `redis+unix:///path.sock`, `redis+cluster://host:port,host:port`,
+ * `postgres://[user:pass@]host[:port]/db[?sslmode=…&schema=…]` (or `postgresql://`; a unix
+ * socket as `?host=/dir`), `mysql://[user:pass@]host[:port]/db[?tablePrefix=…]` (or
+ * `mariadb://`).
  * Default: env `BAILEYS_AUTH_STORE`, else `sqlite:./baileys-auth.db`.
  */
 export declare function openStore(url?: string, options?: OpenStoreOptions): Promise<AuthStore>

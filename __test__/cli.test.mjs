@@ -11,6 +11,7 @@ import { openStore } from '../index.mjs'
 import { makeBaileysFolders } from './helpers/baileys-folders.mjs'
 import { CLI, cli } from './helpers/cli.mjs'
 import { requireRedis, startRedis, stopAll } from './helpers/redis-server.mjs'
+import { mysqlUrl, postgresUrl, requireSqlServers } from './helpers/sql-servers.mjs'
 import { tempDb, tempDir } from './helpers/temp.mjs'
 import { writeSchemaV1Fixture } from './helpers/schema-v1.mjs'
 
@@ -107,6 +108,37 @@ test('migrate copies every session between stores, and a Redis store cannot be b
   t.is(backup.code, 1)
   t.regex(backup.stderr, /ERR_UNSUPPORTED/)
 })
+
+for (const [name, freshUrl] of [['PostgreSQL', postgresUrl], ['MySQL', mysqlUrl]]) {
+  test(`import, sessions, stats, export, migrate and delete-session work on a ${name} store, which cannot be backed up`, async (t) => {
+    if (!requireSqlServers(t)) return
+    const url = freshUrl()
+    const imported = await cli(['import', folders.alice, '--session', 'alice', '--to', url, '--quiet'])
+    t.is(imported.code, 0, imported.stderr)
+    await cli(['import', folders.bob, '--session', 'bob', '--to', url, '--quiet'])
+    t.is((await cli(['sessions', '--store', url])).stdout, 'alice\nbob\n')
+    const keyFiles = readdirSync(folders.alice).length - 1
+    const stats = JSON.parse((await cli(['stats', 'alice', '--store', url, '--json'])).stdout)
+    t.is(stats.totalKeys, keyFiles)
+    t.true(stats.credsPresent)
+
+    const dir = tempDir()
+    const exported = await cli(['export', join(dir, 'out'), '--session', 'alice', '--from', url, '--json'])
+    t.is(exported.code, 0, exported.stderr)
+    t.deepEqual(readdirSync(join(dir, 'out')).sort(), readdirSync(folders.alice).sort())
+
+    const copy = tempDb()
+    const migrated = await cli(['migrate', '--from', url, '--to', copy.url, '--json', '--quiet'])
+    t.is(migrated.code, 0, migrated.stderr)
+    t.deepEqual(JSON.parse(migrated.stdout).sessions.map((s) => s.session), ['alice', 'bob'])
+
+    const backup = await cli(['backup', join(dir, 'x.db'), '--store', url])
+    t.is(backup.code, 1)
+    t.regex(backup.stderr, /ERR_UNSUPPORTED/)
+    t.is((await cli(['delete-session', 'bob', '--store', url, '--yes'])).code, 0)
+    t.is((await cli(['sessions', '--store', url])).stdout, 'alice\n')
+  })
+}
 
 test('failures exit non-zero with a clear message', async (t) => {
   const { url } = tempDb()

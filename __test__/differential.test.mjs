@@ -20,6 +20,7 @@ import test from 'ava'
 
 import { openStore, useRustAuthState } from '../index.mjs'
 import { redisAvailable, startRedis, stopAll } from './helpers/redis-server.mjs'
+import { mysqlAvailable, mysqlUrl, postgresAvailable, postgresUrl } from './helpers/sql-servers.mjs'
 
 const baileys = await import('baileys')
 const { useMultiFileAuthState, proto, initAuthCreds } = baileys
@@ -38,6 +39,9 @@ const BACKENDS = [
   { name: 'in-memory reference', url: () => 'memory:', reopensFromDisk: false },
   // A private redis-server per test; "reopen" closes the store and opens the same server again.
   ...(redisAvailable() ? [{ name: 'Redis', url: async () => (await startRedis({ unixSocket: true })).url, reopensFromDisk: true }] : []),
+  // The machine's servers, a new schema / table prefix per test; "reopen" opens the same one again.
+  ...(postgresAvailable() ? [{ name: 'PostgreSQL', url: async () => postgresUrl(), reopensFromDisk: true }] : []),
+  ...(mysqlAvailable() ? [{ name: 'MySQL', url: async () => mysqlUrl(), reopensFromDisk: true }] : []),
 ]
 
 const KEY_TYPES = [

@@ -18,6 +18,7 @@ import test from 'ava'
 
 import { ErrorCodes, isAuthStoreError, openStore, useRustAuthState } from '../index.mjs'
 import { startRedis, stopAll } from './helpers/redis-server.mjs'
+import { mysqlUrl, postgresUrl } from './helpers/sql-servers.mjs'
 
 const baileys = await import('baileys')
 const { BufferJSON } = baileys
@@ -31,13 +32,23 @@ const INVALID = ErrorCodes.INVALID_ARG
 // ---- fixtures ---------------------------------------------------------------------------
 
 // malformed-input-redis.test.mjs runs this whole suite again on Redis.
-const onRedis = process.env.BRA_MALFORMED_BACKEND === 'redis'
-if (onRedis) test.after.always(stopAll)
+// The backend this run of the suite uses: SQLite unless a wrapper file chose another
+// (malformed-input-redis.test.mjs, -postgres, -mysql).
+const backend = process.env.BRA_MALFORMED_BACKEND ?? 'sqlite'
+if (backend === 'redis') test.after.always(stopAll)
 
-/** A fresh store (a SQLite file in its own temp dir, or a private Redis), closed after the test. */
+/** A new empty store's URL on this run's backend; `dir` is the test's temp dir. */
+async function freshUrl(dir) {
+  if (backend === 'redis') return (await startRedis({ unixSocket: true })).url
+  if (backend === 'postgres') return postgresUrl()
+  if (backend === 'mysql') return mysqlUrl()
+  return `sqlite:${join(dir, 'auth.db')}`
+}
+
+/** A fresh store (a SQLite file in its own temp dir, a private Redis, a new schema or table prefix), closed after the test. */
 async function freshStore(t) {
   const dir = await mkdtemp(join(tmpdir(), 'bra-malformed-'))
-  const url = onRedis ? (await startRedis({ unixSocket: true })).url : `sqlite:${join(dir, 'auth.db')}`
+  const url = await freshUrl(dir)
   const store = await openStore(url)
   t.teardown(async () => {
     await store.close()
@@ -799,7 +810,7 @@ test('openStore rejects every URL that is not a non-empty string', async (t) => 
 })
 
 test('openStore rejects URLs that name no store', async (t) => {
-  for (const url of ['', 'sqlite:', 'sqlite://', 'postgres://localhost/auth', 'ftp://example.com/auth.db', 'http://x']) {
+  for (const url of ['', 'sqlite:', 'sqlite://', 'postgres://localhost/auth?tablePrefix=x', 'mysql://localhost/auth?schema=x', 'ftp://example.com/auth.db', 'http://x']) {
     await assertRejectsInvalid(t, () => openStore(url), JSON.stringify(url))
   }
 })

@@ -10,6 +10,7 @@ import { NativeStore } from '../binding.js'
 import { sendGroup } from '../examples/lib/simulated-devices.mjs'
 import { APP_STATE_KEY_ID, baileys, converse, folderDigest, makeBaileysFolders, openDevices, rewriteAs67 } from './helpers/baileys-folders.mjs'
 import { requireRedis, startRedis, stopAll } from './helpers/redis-server.mjs'
+import { mysqlUrl, postgresUrl, requireSqlServers } from './helpers/sql-servers.mjs'
 import { tempDb, tempDir } from './helpers/temp.mjs'
 
 const require = (await import('node:module')).createRequire(import.meta.url)
@@ -113,6 +114,26 @@ async function rawContents(url, options) {
   await native.close()
   return out
 }
+
+test('migration SQLite → PostgreSQL → MySQL → Redis → SQLite keeps every key byte for byte, for every session', async (t) => {
+  requireRedis(t)
+  if (!requireSqlServers(t)) return
+  const dir = tempDir()
+  await makeBaileysFolders(t, dir)
+  const first = tempDb().url
+  await importFolder(join(dir, 'alice'), { session: 'alice', store: first })
+  await importFolder(join(dir, 'bob'), { session: 'bob/2:1', store: first })
+  const redis = await startRedis({ unixSocket: true })
+  const chain = [first, postgresUrl(), mysqlUrl(), redis.url, tempDb().url]
+
+  for (let i = 1; i < chain.length; i++) {
+    const step = await migrate({ from: chain[i - 1], to: chain[i] })
+    t.deepEqual(step.sessions.map((s) => s.session), ['alice', 'bob/2:1'], `step ${i}`)
+  }
+  const original = await rawContents(first)
+  t.true(Object.keys(original).length > 60)
+  for (const [i, url] of chain.entries()) t.deepEqual(await rawContents(url), original, `store ${i} of the chain`)
+})
 
 test('migration SQLite → Redis → SQLite keeps every key byte for byte, for every session', async (t) => {
   requireRedis(t)

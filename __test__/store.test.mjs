@@ -231,7 +231,12 @@ test('a store in a missing directory fails with ERR_STORE_IO', async (t) => {
 test('bad URLs and options are rejected with ERR_INVALID_ARG', async (t) => {
   await rejectsWith(t, openStore(''), ErrorCodes.INVALID_ARG)
   await rejectsWith(t, openStore(42), ErrorCodes.INVALID_ARG)
-  await rejectsWith(t, openStore('postgres://localhost/db'), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore('ftp://localhost/db'), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore('postgres://localhost/db', { schema: 'a-b' }), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore('postgres://localhost/db', { tablePrefix: 'a' }), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore('mysql://localhost/db', { poolSize: 0 }), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore('sqlite::memory:', { poolSize: 2 }), ErrorCodes.INVALID_ARG)
+  await rejectsWith(t, openStore('memory:', { schema: 'x' }), ErrorCodes.INVALID_ARG)
   await rejectsWith(t, openStore('sqlite:'), ErrorCodes.INVALID_ARG)
   await rejectsWith(t, useRustAuthState('s', { store: 42 }), ErrorCodes.INVALID_ARG)
   await rejectsWith(t, useRustAuthState('s', { store: 'memory:', baileys: {} }), ErrorCodes.INVALID_ARG)

@@ -285,9 +285,12 @@ class AuthStore {
 /**
  * Opens a store. Each call opens a new one; close it when done.
  * @param {string} [url] `sqlite:PATH`, `sqlite://PATH`, a file path, `sqlite::memory:`,
- *   `memory:`, `redis://…`, `rediss://…`, `redis+unix://…` or `redis+cluster://…`;
+ *   `memory:`, `redis://…`, `rediss://…`, `redis+unix://…`, `redis+cluster://…`,
+ *   `postgres://…` (`postgresql://`) or `mysql://…` (`mariadb://`);
  *   default: env BAILEYS_AUTH_STORE, else `sqlite:./baileys-auth.db`.
- * @param {object} [options] for Redis: keyPrefix, connectTimeoutMs, commandTimeoutMs, ttlSeconds.
+ * @param {object} [options] create; for Redis, PostgreSQL and MySQL: connectTimeoutMs,
+ *   commandTimeoutMs; for Redis: keyPrefix, ttlSeconds; for PostgreSQL: schema; for MySQL:
+ *   tablePrefix; for both: poolSize (index.d.ts documents each).
  */
 async function openStore(url = defaultStoreUrl(), options = {}) {
   args.storeUrl(url)
