@@ -25,6 +25,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 import { redisAvailable, redisCommand, startRedis } from '../__test__/helpers/redis-server.mjs'
+import { dropBenchData, dropNamespace, namespaceOf, sqlServerUp } from './lib/sql.mjs'
 import { renderChart } from './lib/chart.mjs'
 import { FLOOR_ROWS, floorMedians, runFloors } from './lib/floors.mjs'
 import { renderBusy, renderMarkdown } from './lib/report.mjs'
@@ -84,7 +85,7 @@ try {
   console.error(`The addon is not built (${e.message.split('\n')[0]}): run \`npm run build\` first, or use \`npm run bench\`.`)
   process.exit(2)
 }
-for (const dep of ['better-sqlite3', 'ioredis']) {
+for (const dep of ['better-sqlite3', 'ioredis', 'pg', 'mysql2']) {
   try {
     requireHere.resolve(dep)
   } catch {
@@ -110,6 +111,23 @@ if (stores.some((s) => s.redis)) {
     notes.push('redis-server is not installed: the Redis rows were skipped.')
   }
 }
+
+// The SQL server rows run on the machine's servers; one that does not answer is left out.
+for (const server of ['postgres', 'mysql']) {
+  if (!stores.some((s) => s.sql === server)) continue
+  if (sqlServerUp(server)) {
+    notes.push(
+      server === 'postgres'
+        ? 'PostgreSQL rows use the machine\'s server on 127.0.0.1 (TCP) at its settings (synchronous_commit on, fsync on): every acknowledged write is durable, for ours and for the pg peer.'
+        : 'MySQL rows use the machine\'s MariaDB on 127.0.0.1 (TCP) at its settings (innodb_flush_log_at_trx_commit as configured there): ours and the mysql2 peer alike.',
+    )
+  } else {
+    stores = stores.filter((s) => s.sql !== server)
+    notes.push(`no ${server === 'postgres' ? 'PostgreSQL' : 'MySQL'} server answers on this machine: its rows were skipped.`)
+  }
+}
+// What an interrupted earlier run left behind on the servers.
+if (stores.some((s) => s.sql)) dropBenchData()
 
 // ---------------------------------------------------------------------------------------------
 // Children
@@ -232,6 +250,7 @@ for (let run = 0; run < runs; run++) {
       const wall = (performance.now() - t0) / 1000
       if (!cold) rmSync(dir, { recursive: true, force: true })
       if (store.redis && !cold) await redisCommand(redis, 'FLUSHDB')
+      if (store.sql && !cold) dropNamespace(namespaceOf(`r${run}-${workload}`))
       if (result.failed) {
         errors[workload][store.id] = result.failed
         fail(`${workload} ${store.id} (run ${run + 1})`, result.failed)
@@ -294,6 +313,8 @@ const meta = {
     baileys: versionOf('baileys', join(root, 'package.json')),
     'better-sqlite3': versionOf('better-sqlite3', import.meta.url),
     ioredis: versionOf('ioredis', import.meta.url),
+    pg: versionOf('pg', import.meta.url),
+    mysql2: versionOf('mysql2', import.meta.url),
   },
   notes,
 }
@@ -301,6 +322,7 @@ const base = busy ? 'busy' : 'latest'
 await writeReport({ meta, stores, medians, samples, failures, floors: floors?.rows ?? null })
 console.log(`Wrote bench/results/${base}.{json,md}${busy ? '' : ' and bench/results/chart.svg'} in ${Math.round(meta.durationSec)} s.`)
 if (redis) await redis.stop()
+if (stores.some((s) => s.sql)) dropBenchData()
 if (failures.length) {
   console.error(`${failures.length} measurement(s) failed (see above).`)
   process.exitCode = 1

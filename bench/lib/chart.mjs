@@ -10,6 +10,10 @@ const COLORS = {
   'bsqlite-full': '#1c7ed6',
   'bsqlite-normal': '#74c0fc',
   ioredis: '#ae3ec9',
+  'ours-postgres': '#c2255c',
+  pg: '#336791',
+  'ours-mysql': '#e8590c',
+  mysql2: '#00758f',
   'multi-file': '#868e96',
   'memory-map': '#2f9e44',
 }

@@ -159,6 +159,8 @@ export function renderMarkdown({ medians, samples, meta, stores, workloads, metr
     ['bsqlite-full', 'better-sqlite3 FULL'],
     ['bsqlite-normal', 'better-sqlite3 NORMAL'],
     ['ioredis', 'ioredis'],
+    ['pg', 'pg'],
+    ['mysql2', 'mysql2'],
     ['multi-file', 'useMultiFileAuthState'],
     ['memory-map', 'Map'],
     ['floor-raw-full', 'raw rusqlite FULL (floor)'],
@@ -166,7 +168,7 @@ export function renderMarkdown({ medians, samples, meta, stores, workloads, metr
   const ratioRows = []
   for (const workload of workloads) {
     for (const [key, metric] of Object.entries(metricsOf(workload))) {
-      for (const ours of ['ours-sqlite', 'ours-redis']) {
+      for (const ours of ['ours-sqlite', 'ours-redis', 'ours-postgres', 'ours-mysql']) {
         if (!medians[workload]?.[ours]) continue
         ratioRows.push([
           metric.label,

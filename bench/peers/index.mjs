@@ -25,6 +25,13 @@ export const STORES = [
   // reads, where synchronous changes nothing.
   { id: 'bsqlite-normal', label: 'better-sqlite3 (WAL, NORMAL)', module: 'better-sqlite3.mjs', options: { synchronous: 'NORMAL' }, persistent: true, extra: true, skip: ['chat', 'chat-wired', 'coldstart', ...MANY] },
   { id: 'ioredis', label: 'ioredis (hash per type)', module: 'ioredis.mjs', options: {}, redis: true, persistent: true },
+  // The SQL servers (the machine's, lib/sql.mjs): ours against a careful pure-JS store on each
+  // server's usual driver. They skip the many-session and wired workloads (no target, minutes
+  // per run).
+  { id: 'ours-postgres', label: 'baileys-rust-auth (PostgreSQL)', module: 'ours.mjs', options: { backend: 'postgres' }, sql: 'postgres', persistent: true, skip: [...MANY, ...WIRED] },
+  { id: 'pg', label: 'pg (one table, a transaction per set)', module: 'pg.mjs', options: {}, sql: 'postgres', persistent: true, skip: [...MANY, ...WIRED] },
+  { id: 'ours-mysql', label: 'baileys-rust-auth (MySQL)', module: 'ours.mjs', options: { backend: 'mysql' }, sql: 'mysql', persistent: true, skip: [...MANY, ...WIRED] },
+  { id: 'mysql2', label: 'mysql2 (one table, a transaction per set)', module: 'mysql2.mjs', options: {}, sql: 'mysql', persistent: true, skip: [...MANY, ...WIRED] },
   // idle-100k would make 100,000 folders: skipped (noted in the report).
   { id: 'multi-file', label: 'useMultiFileAuthState', module: 'multi-file.mjs', options: {}, persistent: true, extra: true, skip: MANY },
   { id: 'memory-map', label: 'in-memory Map', module: 'memory-map.mjs', options: {}, persistent: false },

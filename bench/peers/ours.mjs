@@ -1,5 +1,6 @@
 // baileys-rust-auth itself, through its public API (useRustAuthState over one openStore), on
-// SQLite (a fresh file: WAL, synchronous=FULL, as shipped) or on the run's private Redis.
+// SQLite (a fresh file: WAL, synchronous=FULL, as shipped), on the run's private Redis, or on
+// the machine's PostgreSQL or MySQL (a schema / table prefix per child, lib/sql.mjs).
 // (The `-wired` workloads put Baileys' makeCacheableSignalKeyStore around any store's keys, as
 // many apps do: lib/child.mjs.) `lease: false`
 // and `cacheBytes: 0` measure what ownership costs and what the owner's cache gives
@@ -12,14 +13,17 @@
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 
+import { MYSQL_URL, namespaceOf, POSTGRES_URL } from '../lib/sql.mjs'
+
 // The package under test is CommonJS at the repo root (bench/ is its own npm project, so the
 // package name does not resolve from here).
 const { openStore, useRustAuthState } = createRequire(import.meta.url)('../../index.js')
 
 export async function open({ dir, redisUrl, keyPrefix, baileys, options }) {
   const store =
-    options.backend === 'redis'
-      ? await openStore(redisUrl, { keyPrefix })
+    options.backend === 'redis' ? await openStore(redisUrl, { keyPrefix })
+      : options.backend === 'postgres' ? await openStore(POSTGRES_URL, { schema: `bench_${namespaceOf(keyPrefix)}` })
+      : options.backend === 'mysql' ? await openStore(MYSQL_URL, { tablePrefix: `bench_${namespaceOf(keyPrefix)}_` })
       : await openStore(`sqlite:${join(dir, 'auth.db')}`)
   return {
     async use(sessionId) {
