@@ -33,7 +33,7 @@ function loadBaileys(baileys) {
 
 /** Whether a store is shared between processes, and so leased by default (docs/ownership.md). */
 function sharedBetweenProcesses(store) {
-  return ['sqlite-file', 'redis', 'redis-cluster'].includes(args.storeUrl(store.url).kind)
+  return ['sqlite-file', 'redis', 'redis-cluster', 'postgres', 'mysql'].includes(args.storeUrl(store.url).kind)
 }
 
 /**
