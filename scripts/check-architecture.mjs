@@ -135,7 +135,9 @@ const RUST_RANKS = [
   ['src/core/error.rs', 'src/core/varint.rs', 'src/core/redact.rs'],
   ['src/core/codec.rs', 'src/core/lease.rs', 'src/core/store.rs'],
   ['src/core/wire.rs'],
-  ['src/core/memory.rs', 'src/core/sqlite/', 'src/core/redis/'],
+  // The backends; `src/core/sql/` holds the two SQL server backends (postgres/, mysql/) and
+  // what they share (mod.rs, options.rs).
+  ['src/core/memory.rs', 'src/core/sqlite/', 'src/core/redis/', 'src/core/sql/'],
   ['src/core/url.rs', 'src/core/layers/'],
   ['src/core/open.rs'],
   ['src/core/executor.rs'],
@@ -146,7 +148,8 @@ const rustRankOf = (file) => {
   const rank = RUST_RANKS.findIndex((entries) => entries.some((e) => (e.endsWith('/') ? file.startsWith(e) : file === e)))
   return rank < 0 ? undefined : rank
 }
-const backendOf = (file) => /^src\/core\/(memory\.rs|sqlite\/|redis\/)/.exec(file)?.[1]
+// The SQL servers' shared files (src/core/sql/mod.rs, options.rs) are no backend: both use them.
+const backendOf = (file) => /^src\/core\/(memory\.rs|sqlite\/|redis\/|sql\/postgres\/|sql\/mysql\/)/.exec(file)?.[1]
 const rust = rustGraph(root)
 problems.push(...edgesUp(rust, rustRankOf))
 for (const [file, uses] of rust) {
