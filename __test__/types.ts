@@ -109,6 +109,10 @@ export async function ownership(): Promise<void> {
   const hitRate: number | undefined = stats.cache?.hitRate
   await auth.deleteSession()
   const store = await openStore('sqlite:./auth.db')
+  const fleet: AuthStore = await openStore('postgres://bots@db/whatsapp', { schema: 'baileys', poolSize: 8, commandTimeoutMs: 2000 })
+  const mysqlStore: AuthStore = await openStore('mysql://bots@db/whatsapp', { tablePrefix: 'wa_', connectTimeoutMs: 1000 })
+  await fleet.close()
+  await mysqlStore.close()
   const owner: LeaseInfo | null = await store.lease('session-id')
   const expires: Date | undefined = owner?.expiresAt
   const all = await store.leases()
