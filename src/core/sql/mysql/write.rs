@@ -6,15 +6,16 @@
 //! updates that row under the same lock, so it lands either before the check (and the write
 //! sees it) or after the commit. A session never leased has no row to lock, and a plain
 //! `SELECT … FOR UPDATE` of an absent row locks nothing at `READ COMMITTED` (no gap locks): an
-//! acquisition could insert the row between the check and the commit. So the write first
-//! inserts a placeholder (epoch 0, holder `''`: "never leased", which `lease`/`leases` never
-//! report) with `INSERT … ON DUPLICATE KEY UPDATE epoch = epoch`, which takes the row's
-//! exclusive lock whether it inserts it or finds it; then reads it `FOR UPDATE` (a locking
-//! read sees the latest committed version), with the server's time.
+//! acquisition could insert the row between the check and the commit. So a write that finds
+//! no row inserts a placeholder (epoch 0, holder `''`: "never leased", which `lease`/`leases`
+//! never report) with `INSERT … ON DUPLICATE KEY UPDATE epoch = epoch`, which takes the row's
+//! exclusive lock whether it inserts it or finds it (an acquisition got there first); then
+//! reads it again `FOR UPDATE` (a locking read sees the latest committed version), with the
+//! server's time. Every later write of the session finds the row at once.
 //!
-//! Round trips of a key batch, whatever its size: lock (2), the multi-row `DELETE` and the
-//! multi-row upsert (one each, more only past the chunk limits), the session row (1), plus
-//! `BEGIN` and `COMMIT`; one more to end a lapsed lease.
+//! Round trips of a key batch, whatever its size: `BEGIN`, the lease row (1; 3 on the session's
+//! first write), the multi-row `DELETE` and the multi-row upsert (one each, more only past the
+//! chunk limits), the session row (1), `COMMIT`; one more to end a lapsed lease.
 
 use std::collections::BTreeMap;
 
@@ -70,15 +71,23 @@ fn row_bytes(session: &str, kind: &str, id: &str, value: &[u8]) -> usize {
     session.len() + kind.len() + id.len() + value.len() + 32
 }
 
-/// Locks the session's lease row (inserting the placeholder if it has none) and reads it.
+/// Locks the session's lease row (inserting the placeholder if it has none) and reads it: one
+/// round trip for a session that has a row (every session after its first write), three for
+/// its first write. A locking read of an absent row locks nothing at `READ COMMITTED`, so
+/// when the row is missing the placeholder is inserted (`ON DUPLICATE KEY UPDATE epoch = epoch`
+/// takes the row's exclusive lock whether it inserts it or an acquisition just did) and read again.
 pub(crate) async fn lock_lease(conn: &mut MySqlConnection, ctx: &Ctx, session: &str) -> Result<StoredLease> {
+    let select = format!("SELECT {LEASE_COLUMNS} FROM {} WHERE session = ? FOR UPDATE", ctx.t.leases);
+    let row = q(select.clone()).bind(session.as_bytes()).fetch_optional(&mut *conn).await.map_err(|e| ctx.err(e))?;
+    if let Some(row) = row {
+        return StoredLease::read(&row, 0, ctx);
+    }
     let insert = format!(
         "INSERT INTO {} (session, epoch, holder, process, host, pid, acquired_at, expires_at) VALUES (?, 0, '', '', '', 0, 0, 0) \
          ON DUPLICATE KEY UPDATE epoch = epoch",
         ctx.t.leases
     );
     q(insert).bind(session.as_bytes()).execute(&mut *conn).await.map_err(|e| ctx.err(e))?;
-    let select = format!("SELECT {LEASE_COLUMNS} FROM {} WHERE session = ? FOR UPDATE", ctx.t.leases);
     let row = q(select).bind(session.as_bytes()).fetch_one(&mut *conn).await.map_err(|e| ctx.err(e))?;
     StoredLease::read(&row, 0, ctx)
 }
