@@ -310,3 +310,43 @@ fn a_killed_server_fails_calls_unavailable_and_the_same_store_recovers_with_ever
     store.set_creds("main", b"creds-2", None).unwrap();
     assert!(store.check().unwrap().is_empty());
 }
+
+#[test]
+fn acquisitions_and_unfenced_writes_racing_on_new_sessions_serialize_without_deadlocks() {
+    let Some(ns) = MysqlNamespace::new() else { return };
+    let ns = Arc::new(ns);
+    const SESSIONS: usize = 150;
+    let writer = {
+        let ns = ns.clone();
+        std::thread::spawn(move || {
+            let mut store = open(&ns, true).unwrap();
+            (0..SESSIONS)
+                .map(|i| match store.apply(&format!("race{i}"), &[put("k", b"v")], None) {
+                    Ok(()) => true,
+                    Err(err) if err.code() == "ERR_SESSION_LOCKED" => false,
+                    Err(err) => panic!("an unfenced write failed otherwise: {err}"),
+                })
+                .collect::<Vec<bool>>()
+        })
+    };
+    let mut store = open(&ns, true).unwrap();
+    let other = |i: usize| LeaseRequest {
+        holder: format!("elsewhere-{i}"),
+        process: "elsewhere".into(),
+        host: "h".into(),
+        pid: 1,
+        lease_ms: 60_000,
+        claim: Claim::Refuse,
+    };
+    for i in 0..SESSIONS {
+        assert_eq!(store.acquire_lease(&format!("race{i}"), &other(i)).unwrap().epoch, 1);
+    }
+    let written = writer.join().unwrap();
+    for (i, written) in written.into_iter().enumerate() {
+        let stored = store.get_keys(&format!("race{i}"), "t", &["k".into()]).unwrap();
+        assert_eq!(stored[0].is_some(), written, "race{i}: a write is stored exactly when it was acknowledged");
+        // No write ended the live lease: each went before the acquisition or was refused.
+        assert_eq!(store.lease(&format!("race{i}")).unwrap().unwrap().holder, format!("elsewhere-{i}"));
+    }
+    assert!(store.check().unwrap().is_empty());
+}
