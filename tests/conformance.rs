@@ -7,6 +7,7 @@ use baileys_rust_auth::core::codec::{encode, Value};
 use baileys_rust_auth::core::memory::MemoryStore;
 use baileys_rust_auth::core::open::{open_url, OpenOptions};
 use baileys_rust_auth::core::redis::{RedisOptions, RedisStore, RedisTarget};
+use baileys_rust_auth::core::sql::mysql::MysqlStore;
 use baileys_rust_auth::core::sqlite::SqliteStore;
 use baileys_rust_auth::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 use baileys_rust_auth::core::url::StoreUrl;
@@ -14,6 +15,9 @@ use baileys_rust_auth::core::url::StoreUrl;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 use redis_server::RedisServer;
+#[path = "common/mysql_server.rs"]
+mod mysql_server;
+use mysql_server::MysqlNamespace;
 
 type NamedStores = Vec<(&'static str, Box<dyn Store>)>;
 
@@ -27,7 +31,7 @@ fn test_dir() -> std::path::PathBuf {
 
 /// Every backend, bare and as the URL factory opens it (with its layers), each empty; the
 /// returned server (if any) must outlive the stores.
-fn backends() -> (NamedStores, Option<RedisServer>) {
+fn backends() -> (NamedStores, (Option<RedisServer>, Vec<MysqlNamespace>)) {
     let dir = test_dir();
     let from_url = |url: &str| open_url(&StoreUrl::parse(url).unwrap(), OpenOptions::default()).unwrap();
     let mut stores: NamedStores = vec![
@@ -46,7 +50,14 @@ fn backends() -> (NamedStores, Option<RedisServer>) {
             OpenOptions { redis: Some(RedisOptions { key_prefix: "url".into(), ..RedisOptions::default() }), ..OpenOptions::default() };
         stores.push(("url redis+unix", open_url(&StoreUrl::parse(&server.url).unwrap(), options).unwrap()));
     }
-    (stores, redis)
+    // MySQL/MariaDB: each store on a new empty table prefix, dropped when the test ends.
+    let mut namespaces = Vec::new();
+    if let (Some(bare), Some(url)) = (MysqlNamespace::new(), MysqlNamespace::new()) {
+        stores.push(("mysql", Box::new(MysqlStore::open(&bare.target(), bare.options(), true).unwrap())));
+        stores.push(("url mariadb", open_url(&StoreUrl::parse(&url.url("mariadb")).unwrap(), OpenOptions::default()).unwrap()));
+        namespaces.extend([bare, url]);
+    }
+    (stores, (redis, namespaces))
 }
 
 /// `raw` as a codec blob (a Buffer value), as `lib/codec.js` writes a key's value.

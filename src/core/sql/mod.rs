@@ -13,6 +13,7 @@
 //! [`Executor`](crate::core::executor::Executor) gives it, and blocks on one round trip at a
 //! time: the [`Store`](crate::core::store::Store) trait is synchronous.
 
+pub mod mysql;
 pub mod options;
 
 use std::future::Future;
@@ -64,7 +65,8 @@ impl Rounds {
     /// deadline is dropped: sqlx then closes its connection instead of returning it to the pool,
     /// so a transaction left open by it is rolled back by the server.
     pub(crate) fn run<T>(&mut self, future: impl Future<Output = std::result::Result<T, sqlx::Error>>) -> Result<T> {
-        self.run_mapped(async { future.await.map_err(|e| self.map(e)) })
+        let (server, shown) = (self.server, self.shown.clone());
+        self.run_mapped(async move { future.await.map_err(|e| map_error(server, &shown, e)) })
     }
 
     /// [`run`](Self::run) for a future that maps its own errors (one that also refuses with
@@ -114,7 +116,12 @@ pub(crate) fn map_error(server: &str, shown: &str, err: sqlx::Error) -> StoreErr
             StoreError::corrupt(format!("a stored row does not hold what this package writes ({err})"))
         }
         E::Database(db) => {
-            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            // PostgreSQL says what happened in its SQLSTATE; MySQL in its error number (its
+            // SQLSTATE is a coarse class: HY000 covers most errors, transient or not).
+            let code = match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                Some(mysql) => mysql.number().to_string(),
+                None => db.code().map(|c| c.into_owned()).unwrap_or_default(),
+            };
             if transient_sql_state(server, &code) {
                 StoreError::Unavailable(format!("{server} at {shown}: {db}"))
             } else {
@@ -128,17 +135,36 @@ pub(crate) fn map_error(server: &str, shown: &str, err: sqlx::Error) -> StoreErr
 /// Whether a server error means "not now" rather than "no": PostgreSQL SQLSTATEs (class 08
 /// connection exceptions, 57P0x shutdown and startup, 53300 too many connections, 40001/40P01
 /// serialization failure and deadlock, 55P03 lock not available) and MySQL error numbers (1040
-/// too many connections, 1053 shutdown, 1205 lock wait timeout, 1213 deadlock, 2002/2003/2006/2013
-/// connection lost).
+/// too many connections, 1053 server shutdown, 1205 lock wait timeout, 1213 deadlock, 1317 query
+/// interrupted, 1927 connection killed (MariaDB), 4031 disconnected by the server for
+/// inactivity (MySQL 8), 2002/2003/2006/2013 connection lost).
 fn transient_sql_state(server: &str, code: &str) -> bool {
     if server == "PostgreSQL" {
         code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03")
     } else {
-        matches!(code, "1040" | "1053" | "1205" | "1213" | "2002" | "2003" | "2006" | "2013" | "08S01")
+        matches!(code, "1040" | "1053" | "1205" | "1213" | "1317" | "1927" | "4031" | "2002" | "2003" | "2006" | "2013")
     }
 }
 
 /// rustls needs one process-wide crypto provider for TLS; installing it twice is harmless.
 pub(crate) fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mysql_error_numbers_that_mean_not_now_are_unavailable() {
+        for number in ["1040", "1053", "1205", "1213", "1317", "1927", "4031", "2006", "2013"] {
+            assert!(transient_sql_state("MySQL", number), "{number}");
+        }
+        // No such table, access denied, duplicate key, packet too large, disk full: a "no".
+        for number in ["1146", "1045", "1062", "1153", "1021", "HY000", "23000", ""] {
+            assert!(!transient_sql_state("MySQL", number), "{number}");
+        }
+        assert!(transient_sql_state("PostgreSQL", "08006"));
+        assert!(!transient_sql_state("PostgreSQL", "1205"));
+    }
 }
