@@ -17,6 +17,9 @@ use baileys_rust_auth::core::url::StoreUrl;
 mod redis_server;
 use redis_server::RedisServer;
 
+#[path = "common/postgres_server.rs"]
+mod postgres_server;
+
 type NamedStores = Vec<(&'static str, Box<dyn Store>)>;
 
 fn test_dir() -> std::path::PathBuf {
@@ -43,6 +46,11 @@ fn backends() -> (NamedStores, Option<RedisServer>) {
         let options =
             OpenOptions { redis: Some(RedisOptions { key_prefix: "url".into(), ..RedisOptions::default() }), ..OpenOptions::default() };
         stores.push(("url redis+unix", open_url(&StoreUrl::parse(&server.url).unwrap(), options).unwrap()));
+    }
+    if let Some(url) = postgres_server::machine_url() {
+        // Each on a new schema of its own, dropped with the store.
+        stores.push(("postgres", postgres_server::machine_store(&url, false)));
+        stores.push(("url postgres", postgres_server::machine_store(&url, true)));
     }
     (stores, redis)
 }

@@ -7,6 +7,7 @@ use super::error::{Result, StoreError};
 use super::layers::checked::Checked;
 use super::memory::MemoryStore;
 use super::redis::{RedisOptions, RedisStore};
+use super::sql::postgres::PostgresStore;
 use super::sql::{SqlOptions, SqlServer};
 use super::sqlite::SqliteStore;
 use super::store::Store;
@@ -46,10 +47,12 @@ pub fn open_url(url: &StoreUrl, options: OpenOptions) -> Result<Box<dyn Store>> 
         StoreUrl::Redis(target) => layered(RedisStore::open(target, options.redis.unwrap_or_default())?),
         StoreUrl::Sql(target) => {
             let sql = options.sql.unwrap_or_default();
-            let _ = (sql, options.create);
             match target.server {
-                SqlServer::Postgres => return Err(StoreError::Unsupported("PostgreSQL stores: being built".into())),
-                SqlServer::Mysql => return Err(StoreError::Unsupported("MySQL stores: being built".into())),
+                SqlServer::Postgres => layered(PostgresStore::open(target, sql, options.create)?),
+                SqlServer::Mysql => {
+                    let _ = (sql, options.create);
+                    return Err(StoreError::Unsupported("MySQL stores: being built".into()));
+                }
             }
         }
     })

@@ -14,6 +14,7 @@
 //! time: the [`Store`](crate::core::store::Store) trait is synchronous.
 
 pub mod options;
+pub mod postgres;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -64,7 +65,9 @@ impl Rounds {
     /// deadline is dropped: sqlx then closes its connection instead of returning it to the pool,
     /// so a transaction left open by it is rolled back by the server.
     pub(crate) fn run<T>(&mut self, future: impl Future<Output = std::result::Result<T, sqlx::Error>>) -> Result<T> {
-        self.run_mapped(async { future.await.map_err(|e| self.map(e)) })
+        // The future cannot borrow `self`, which `run_mapped` borrows mutably.
+        let (server, shown) = (self.server, self.shown.clone());
+        self.run_mapped(async move { future.await.map_err(|e| map_error(server, &shown, e)) })
     }
 
     /// [`run`](Self::run) for a future that maps its own errors (one that also refuses with

@@ -159,9 +159,9 @@ fn check_namespace(server: SqlServer, namespace: &str) -> Result<()> {
         && !namespace.starts_with(|c: char| c.is_ascii_digit())
         && namespace.len() <= 40;
     match server {
-        SqlServer::Postgres if namespace.is_empty() || !well_formed || namespace.starts_with("pg_") => Err(StoreError::invalid(
-            "schema must be 1 to 40 ASCII letters, digits or _, not starting with a digit or pg_",
-        )),
+        SqlServer::Postgres if namespace.is_empty() || !well_formed || namespace.starts_with("pg_") => {
+            Err(StoreError::invalid("schema must be 1 to 40 ASCII letters, digits or _, not starting with a digit or pg_"))
+        }
         SqlServer::Mysql if !well_formed => {
             Err(StoreError::invalid("tablePrefix must be at most 40 ASCII letters, digits or _, not starting with a digit"))
         }
@@ -183,7 +183,10 @@ mod tests {
         assert_eq!(t.server, SqlServer::Mysql);
         assert_eq!(t.driver_url, "mysql://root@127.0.0.1/test");
         assert_eq!(t.namespace.as_deref(), Some("t1_"));
-        assert_eq!(SqlTarget::parse("postgresql:///test?host=/run/postgresql").unwrap().driver_url, "postgresql:///test?host=/run/postgresql");
+        assert_eq!(
+            SqlTarget::parse("postgresql:///test?host=/run/postgresql").unwrap().driver_url,
+            "postgresql:///test?host=/run/postgresql"
+        );
     }
 
     #[test]
