@@ -217,3 +217,67 @@ fn a_batch_in_flight_when_the_server_is_killed_is_whole_or_absent() {
         }
     }
 }
+
+/// Triggers in the store's schema that fail a key write: `poison` ids when written, `at-commit`
+/// ids when the transaction commits (a deferred constraint trigger).
+fn poison(schema: &TestSchema) {
+    let s = &schema.name;
+    execute(
+        &schema.url,
+        &format!(
+            "CREATE FUNCTION \"{s}\".poison() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.id = convert_to(TG_ARGV[0], 'UTF8') THEN RAISE EXCEPTION 'poisoned %', TG_ARGV[0]; END IF; RETURN NEW; END $$;
+             CREATE TRIGGER poison BEFORE INSERT ON \"{s}\".keys FOR EACH ROW EXECUTE FUNCTION \"{s}\".poison('poison');
+             CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON \"{s}\".keys DEFERRABLE INITIALLY DEFERRED
+                 FOR EACH ROW EXECUTE FUNCTION \"{s}\".poison('at-commit');"
+        ),
+    );
+}
+
+#[test]
+fn a_write_failing_halfway_in_a_group_is_rolled_back_alone_and_the_others_commit() {
+    use baileys_rust_auth::core::store::Write;
+    let Some(url) = machine_url() else { return };
+    let schema = TestSchema::new(&url);
+    let mut store = schema.open(true).unwrap();
+    poison(&schema);
+    let first = [put("a", b"1")];
+    // Its first row is written before its second fails: the savepoint takes it back.
+    let torn = [put("b", b"2"), put("poison", b"x")];
+    let last = [put("c", b"3")];
+    let creds = encode(&Value::Object(vec![]));
+    let results = store.write_group(&[
+        Write::Keys { session: "s", writes: &first, fence: None },
+        Write::Keys { session: "s", writes: &torn, fence: None },
+        Write::Creds { session: "s", creds: &creds, fence: None },
+        Write::Keys { session: "s", writes: &last, fence: None },
+    ]);
+    let err = results[1].as_ref().unwrap_err();
+    assert!(err.to_string().contains("poisoned"), "{err}");
+    assert_eq!(err.code(), "ERR_STORE_IO");
+    assert_eq!(results.iter().map(Result::is_ok).collect::<Vec<_>>(), [true, false, true, true]);
+    let ids: Vec<String> = ["a", "b", "c"].map(String::from).into();
+    assert_eq!(store.get_keys("s", "t", &ids).unwrap(), vec![Some(v(b"1")), None, Some(v(b"3"))]);
+    assert_eq!(store.get_creds("s").unwrap(), Some(creds));
+}
+
+#[test]
+fn a_group_whose_commit_fails_fails_whole_and_writes_nothing() {
+    use baileys_rust_auth::core::store::Write;
+    let Some(url) = machine_url() else { return };
+    let schema = TestSchema::new(&url);
+    let mut store = schema.open(true).unwrap();
+    poison(&schema);
+    let (before, bad) = ([put("a", b"1")], [put("at-commit", b"x")]);
+    let creds = encode(&Value::Object(vec![]));
+    let results = store.write_group(&[
+        Write::Keys { session: "s", writes: &before, fence: None },
+        Write::Keys { session: "s", writes: &bad, fence: None },
+        Write::Creds { session: "s", creds: &creds, fence: None },
+    ]);
+    assert!(results.iter().all(|r| r.as_ref().is_err_and(|e| e.to_string().contains("poisoned"))), "{results:?}");
+    assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "the writes before it are gone too, so none is acknowledged");
+    // The store goes on: its connection was not left in the failed transaction.
+    store.apply("s", &before, None).unwrap();
+    assert_eq!(store.get_keys("s", "t", &["a".into()]).unwrap(), vec![Some(v(b"1"))]);
+}

@@ -653,6 +653,39 @@ mod tests {
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
+    /// Every connection of the pool runs `synchronous_commit = on` (and the other session
+    /// settings) even when its startup options say otherwise, and names itself. Needs the
+    /// machine's PostgreSQL (skipped without it, outside CI).
+    #[test]
+    fn every_pooled_connection_commits_synchronously_whatever_its_defaults() {
+        let reachable = std::net::TcpStream::connect_timeout(&"127.0.0.1:5432".parse().unwrap(), Duration::from_secs(2)).is_ok();
+        if !reachable {
+            assert!(std::env::var("CI").is_err(), "PostgreSQL is required in CI");
+            eprintln!("skipping: no PostgreSQL at 127.0.0.1:5432");
+            return;
+        }
+        let schema = format!("bra_unit_{}", std::process::id());
+        let url = "postgres://postgres@127.0.0.1:5432/test?options=-c%20synchronous_commit%3Doff";
+        let options = SqlOptions { namespace: Some(schema.clone()), ..SqlOptions::default() };
+        let mut store = PostgresStore::open(&target(url), options, true).unwrap();
+        let pool = store.pool.clone();
+        let settings: (String, String, String, String) = store
+            .rounds
+            .run(async move {
+                let mut conn = pool.acquire().await?;
+                let settings = sqlx::query_as(
+                    "SELECT current_setting('synchronous_commit'), current_setting('idle_in_transaction_session_timeout'),
+                            current_setting('default_transaction_isolation'), current_setting('application_name')",
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+                sqlx::raw_sql(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE"))).execute(&mut *conn).await?;
+                Ok(settings)
+            })
+            .unwrap();
+        assert_eq!(settings, ("on".into(), "1min".into(), "read committed".into(), APPLICATION_NAME.into()));
+    }
+
     #[test]
     fn fences_beyond_i64_name_no_lease() {
         assert_eq!(fence_args(Some(&Fence { holder: "h".into(), epoch: u64::MAX })), (Some("h"), Some(-1)));
