@@ -281,3 +281,41 @@ fn a_group_whose_commit_fails_fails_whole_and_writes_nothing() {
     store.apply("s", &before, None).unwrap();
     assert_eq!(store.get_keys("s", "t", &["a".into()]).unwrap(), vec![Some(v(b"1"))]);
 }
+
+#[test]
+fn a_write_past_its_deadline_fails_unavailable_and_the_store_goes_on() {
+    let Some(url) = machine_url() else { return };
+    let schema = TestSchema::new(&url);
+    let options = SqlOptions { command_timeout: Duration::from_secs(1), ..schema.options() };
+    let mut store = PostgresStore::open(&SqlTarget::parse(&url).unwrap(), options, true).unwrap();
+    store.apply("s", &[put("before", b"1")], None).unwrap();
+
+    // Another client holds the session's lease row locked, so the next write waits for it.
+    let (locked_tx, locked) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let lock_sql = format!("SELECT 1 FROM \"{}\".leases WHERE session = convert_to('s', 'UTF8') FOR UPDATE", schema.name);
+    let holder = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                let mut tx = conn.begin().await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(lock_sql)).execute(&mut *tx).await.unwrap();
+                locked_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                tx.rollback().await.unwrap();
+            });
+        })
+    };
+    locked.recv().unwrap();
+    let err = store.apply("s", &[put("waiting", b"2")], None).unwrap_err();
+    assert_eq!(err.code(), "ERR_STORE_UNAVAILABLE", "{err}");
+    // Reads take no lease lock: the store answers meanwhile, on another connection.
+    assert_eq!(store.get_keys("s", "t", &["before".into()]).unwrap(), vec![Some(v(b"1"))]);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    until_ok("a write once the lock is gone", || store.apply("s", &[put("after", b"3")], None));
+    assert_eq!(store.get_keys("s", "t", &["after".into()]).unwrap(), vec![Some(v(b"3"))]);
+}
