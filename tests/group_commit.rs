@@ -21,6 +21,9 @@ use redis_server::RedisServer;
 mod mysql_server;
 use mysql_server::MysqlNamespace;
 
+#[path = "common/postgres_server.rs"]
+mod postgres_server;
+
 type NamedStores = Vec<(&'static str, Box<dyn Store>)>;
 
 fn test_dir() -> std::path::PathBuf {
@@ -47,6 +50,11 @@ fn backends() -> (NamedStores, (Option<RedisServer>, Vec<MysqlNamespace>)) {
         let options =
             OpenOptions { redis: Some(RedisOptions { key_prefix: "url".into(), ..RedisOptions::default() }), ..OpenOptions::default() };
         stores.push(("url redis+unix", open_url(&StoreUrl::parse(&server.url).unwrap(), options).unwrap()));
+    }
+    if let Some(url) = postgres_server::machine_url() {
+        // Each on a new schema of its own, dropped with the store.
+        stores.push(("postgres", postgres_server::machine_store(&url, false)));
+        stores.push(("url postgres", postgres_server::machine_store(&url, true)));
     }
     // MySQL/MariaDB: each store on a new empty table prefix, dropped when the test ends.
     let mut namespaces = Vec::new();

@@ -8,6 +8,7 @@ use super::layers::checked::Checked;
 use super::memory::MemoryStore;
 use super::redis::{RedisOptions, RedisStore};
 use super::sql::mysql::MysqlStore;
+use super::sql::postgres::PostgresStore;
 use super::sql::{SqlOptions, SqlServer};
 use super::sqlite::SqliteStore;
 use super::store::Store;
@@ -48,10 +49,7 @@ pub fn open_url(url: &StoreUrl, options: OpenOptions) -> Result<Box<dyn Store>> 
         StoreUrl::Sql(target) => {
             let sql = options.sql.unwrap_or_default();
             match target.server {
-                SqlServer::Postgres => {
-                    let _ = (sql, options.create);
-                    return Err(StoreError::Unsupported("PostgreSQL stores: being built".into()));
-                }
+                SqlServer::Postgres => layered(PostgresStore::open(target, sql, options.create)?),
                 SqlServer::Mysql => layered(MysqlStore::open(target, sql, options.create)?),
             }
         }

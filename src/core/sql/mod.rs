@@ -15,6 +15,7 @@
 
 pub mod mysql;
 pub mod options;
+pub mod postgres;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -65,6 +66,7 @@ impl Rounds {
     /// deadline is dropped: sqlx then closes its connection instead of returning it to the pool,
     /// so a transaction left open by it is rolled back by the server.
     pub(crate) fn run<T>(&mut self, future: impl Future<Output = std::result::Result<T, sqlx::Error>>) -> Result<T> {
+        // The future cannot borrow `self`, which `run_mapped` borrows mutably.
         let (server, shown) = (self.server, self.shown.clone());
         self.run_mapped(async move { future.await.map_err(|e| map_error(server, &shown, e)) })
     }
