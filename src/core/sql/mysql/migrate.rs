@@ -13,7 +13,7 @@
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::Ctx;
+use super::tables::{mysql_number, Ctx};
 use crate::core::error::{Result, StoreError};
 
 /// Step `n` (0-based) takes the schema from version `n` to `n + 1`.
@@ -50,7 +50,7 @@ pub(super) async fn read_version(conn: &mut MySqlConnection, ctx: &Ctx) -> Resul
     match sqlx::query(AssertSqlSafe(sql)).fetch_optional(&mut *conn).await {
         Ok(Some(row)) => row.try_get::<i64, _>(0).map_err(|e| ctx.err(e)),
         Ok(None) => Ok(0),
-        Err(e) if super::mysql_number(&e) == Some(ER_NO_SUCH_TABLE) => Ok(0),
+        Err(e) if mysql_number(&e) == Some(ER_NO_SUCH_TABLE) => Ok(0),
         Err(e) => Err(ctx.err(e)),
     }
 }

@@ -48,14 +48,6 @@ pub struct MysqlStore {
     identity: String,
 }
 
-/// The MySQL error number of a server error, if it is one.
-pub(crate) fn mysql_number(err: &sqlx::Error) -> Option<u16> {
-    match err {
-        sqlx::Error::Database(db) => db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number()),
-        _ => None,
-    }
-}
-
 impl MysqlStore {
     /// Connects (failing `ERR_STORE_UNAVAILABLE` within `connectTimeoutMs` if the server is
     /// down), migrates unless `create` is false (then the tables must be there, at this

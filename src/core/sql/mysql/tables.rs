@@ -173,6 +173,14 @@ impl StoredLease {
     }
 }
 
+/// The MySQL error number of a server error, if it is one.
+pub(crate) fn mysql_number(err: &sqlx::Error) -> Option<u16> {
+    match err {
+        sqlx::Error::Database(db) => db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
