@@ -64,9 +64,10 @@ impl Rounds {
     /// Runs one round trip (or one transaction: a few statements that must go together) on the
     /// runtime, failing with `ERR_STORE_UNAVAILABLE` at its deadline. A future cut short by the
     /// deadline is dropped: a sqlx `Transaction` dropped unfinished is rolled back, and a
-    /// connection going back to the pool is checked first (one whose statement was cut off
-    /// mid-reply is closed), so no later call runs inside a half-done transaction. The outcome
-    /// of a COMMIT cut short is unknown: the call fails `ERR_STORE_UNAVAILABLE`.
+    /// connection going back to the pool is pinged first (which waits out what it still owed and
+    /// flushes that rollback; one that fails the ping is closed), so no later call runs inside a
+    /// half-done transaction. The outcome of a COMMIT cut short is unknown: the call fails
+    /// `ERR_STORE_UNAVAILABLE`.
     pub(crate) fn run<T>(&mut self, future: impl Future<Output = std::result::Result<T, sqlx::Error>>) -> Result<T> {
         // The future cannot borrow `self`, which `run_mapped` borrows mutably.
         let (server, shown) = (self.server, self.shown.clone());
