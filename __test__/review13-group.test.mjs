@@ -1,0 +1,124 @@
+// Review of issue 13's group commit (src/core/executor.rs run_group, Store::write_group on
+// SQLite and Redis): a batch that fails inside a group fails alone, the others commit, issue
+// order holds across the group boundary, the caps split groups without losing or reordering
+// writes, and on Redis a NOSCRIPT resend keeps issue order.
+import test from 'ava'
+
+import { openStore } from '../index.mjs'
+import { redisCommand, requireRedis, startRedis, stopAll } from './helpers/redis-server.mjs'
+import { tempDb } from './helpers/temp.mjs'
+import { until } from './helpers/until.mjs'
+
+test.after.always(stopAll)
+
+const settle = (promises) => Promise.allSettled(promises)
+const val = (n, size = 16) => ({ n, pad: Buffer.alloc(size, n & 0xff) })
+
+async function fencedNextToGoodOnes(t, url) {
+  const store = await openStore(url)
+  t.teardown(() => store.close())
+  const stale = await store.acquireLease('s', { leaseMs: 60_000 })
+  const current = await store.acquireLease('s', { leaseMs: 60_000, claim: 'takeover' })
+  for (let round = 0; round < 20; round++) {
+    // Other sessions' writes around them, so that the worker finds them queued together.
+    const noise = Array.from({ length: 8 }, (_, i) => store.setKeys(`other-${i}`, { t: { [`r${round}`]: val(round) } }))
+    const a = store.setKeys('s', { t: { [`a${round}`]: val(1) } }, current.fence)
+    const bad = store.setKeys('s', { t: { [`x${round}`]: val(2), [`a${round}`]: val(99) } }, stale.fence)
+    const b = store.setKeys('s', { t: { [`b${round}`]: val(3) } }, current.fence)
+    const read = store.getKeys('s', 't', [`a${round}`, `x${round}`, `b${round}`])
+    const [ra, rbad, rb, rread] = await settle([a, bad, b, read, ...noise])
+    t.is(ra.status, 'fulfilled')
+    t.is(rbad.status, 'rejected')
+    t.is(rbad.reason.code, 'ERR_SESSION_FENCED')
+    t.is(rb.status, 'fulfilled')
+    t.deepEqual(rread.value, { [`a${round}`]: val(1), [`x${round}`]: null, [`b${round}`]: val(3) })
+  }
+  t.log('writeGroups', store.writeGroups)
+}
+
+test('sqlite: a fenced batch in a group fails alone, writes nothing, and the batches around it and a later get are right', async (t) => {
+  await fencedNextToGoodOnes(t, tempDb().url)
+})
+
+test('redis: a fenced batch in a pipeline fails alone, writes nothing, and the batches around it and a later get are right', async (t) => {
+  if (!requireRedis(t)) return
+  const redis = await startRedis()
+  await fencedNextToGoodOnes(t, redis.url)
+})
+
+test('sqlite: 300 un-awaited writes of 10 sessions with a 5 MiB value among them are all acknowledged in issue order and read back', async (t) => {
+  const store = await openStore(tempDb().url)
+  t.teardown(() => store.close())
+  const order = []
+  const writes = []
+  for (let i = 0; i < 300; i++) {
+    const session = `s${i % 10}`
+    const size = i === 137 ? 5 * 1024 * 1024 : 64
+    const p = i % 7 === 0 ? store.setCreds(session, { i }) : store.setKeys(session, { t: { latest: val(i, size), [`k${i}`]: val(i) } })
+    writes.push(p.then(() => order.push(i)))
+  }
+  await Promise.all(writes)
+  t.deepEqual(order, [...Array(300).keys()], 'acknowledged in issue order')
+  for (let s = 0; s < 10; s++) {
+    const last = [...Array(300).keys()].filter((i) => i % 10 === s && i % 7 !== 0).pop()
+    const got = await store.getKeys(`s${s}`, 't', ['latest'])
+    t.is(got.latest.n, last)
+    const lastCreds = [...Array(300).keys()].filter((i) => i % 10 === s && i % 7 === 0).pop()
+    t.deepEqual(await store.getCreds(`s${s}`), { i: lastCreds })
+  }
+  const { groups, writes: grouped } = store.writeGroups
+  t.is(grouped, 300)
+  t.log('groups', groups)
+})
+
+// FINDING candidate: on NOSCRIPT only the writes whose script was missing are sent again, after
+// the others of the pipeline ran. If one script is loaded and the other is not (after a SCRIPT
+// FLUSH or a Redis restart, another client of the fleet reloaded one of them), a later write of
+// the group runs before an earlier one. Here: a fenced key batch, then an unfenced creds save of
+// the same session whose lease lapsed. In issue order the batch is accepted (the fence still
+// names the holder), then the save ends the lapsed lease. Reordered, the save ends the lease
+// first and the batch is refused ERR_SESSION_FENCED.
+async function lapsedRounds(t, redis, store, flush) {
+  let reordered = 0
+  let grouped = 0
+  // Both write scripts loaded (a fresh server has neither: the first rounds would be the finding).
+  if (!flush) await store.setKeys('loader', { t: { k: val(0) } })
+  for (let round = 0; round < 10; round++) {
+    const session = `lapsed-${flush}-${round}`
+    const lease = await store.acquireLease(session, { leaseMs: 1000 })
+    await until(async () => (await store.lease(session)).live === false, 'the lease to lapse')
+    if (flush) await redisCommand(redis, 'SCRIPT', 'FLUSH')
+    // Loads the creds script only (a lone write runs its script with EVALSHA, then LOAD).
+    await store.setCreds('loader', { round })
+    const before = store.writeGroups
+    const results = await settle([
+      store.setCreds('occupy', { round }),
+      store.setKeys(session, { t: { k: val(round) } }, lease.fence),
+      store.setCreds(session, { round }),
+    ])
+    const after = store.writeGroups
+    if (after.writes - before.writes > after.groups - before.groups) grouped++
+    if (results[1].status === 'rejected') {
+      reordered++
+      t.log(`round ${round}: the fenced batch issued first was refused: ${results[1].reason.code}`)
+    }
+  }
+  t.log(`rounds with grouped writes: ${grouped}, refused: ${reordered}`)
+  return reordered
+}
+
+test('redis (control): without a script flush, a fenced batch then an unfenced save of a lapsed session both succeed in a group', async (t) => {
+  if (!requireRedis(t)) return
+  const redis = await startRedis()
+  const store = await openStore(redis.url)
+  t.teardown(() => store.close())
+  t.is(await lapsedRounds(t, redis, store, false), 0)
+})
+
+test.failing('redis: a group resent after NOSCRIPT of one of its scripts keeps issue order', async (t) => {
+  if (!requireRedis(t)) return
+  const redis = await startRedis()
+  const store = await openStore(redis.url)
+  t.teardown(() => store.close())
+  t.is(await lapsedRounds(t, redis, store, true), 0, 'every fenced batch issued before the unfenced save is accepted, as alone')
+})
