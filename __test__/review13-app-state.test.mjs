@@ -6,11 +6,14 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 
 import { openStore, useRustAuthState } from '../index.mjs'
+import { requireRedis, startRedis, stopAll } from './helpers/redis-server.mjs'
 import { tempDb } from './helpers/temp.mjs'
 
 const require = (await import('node:module')).createRequire(import.meta.url)
 const { nativeOf } = require('../lib/store.js')
 const wire = require('../lib/wire.js')
+
+test.after.always(stopAll)
 
 const TYPE = 'app-state-sync-version'
 const IDS = ['critical_block', 'critical_unblock_low', 'regular', 'regular_high', 'regular_low']
@@ -52,9 +55,11 @@ function next(state) {
   return { ...state, version: state.version + 1, hash: randomBytes(128), indexValueMap }
 }
 
-test('a random sequence of app-state writes through an owner reads back as the model: by the owner, by another store, in listKeys and stats', async (t) => {
+for (const backend of ['sqlite', 'redis']) {
+test(`${backend}: a random sequence of app-state writes through an owner reads back as the model: by the owner, by another store, in listKeys and stats`, async (t) => {
   t.log(`seed ${seed} (replay with REVIEW13_SEED=${seed})`)
-  const { url } = tempDb()
+  if (backend === 'redis' && !requireRedis(t)) return
+  const url = backend === 'redis' ? (await startRedis()).url : tempDb().url
   const handle = await useRustAuthState('s', { store: url, cacheBytes: 256 * 1024 })
   const other = await openStore(url)
   t.teardown(async () => {
@@ -76,6 +81,9 @@ test('a random sequence of app-state writes through an owner reads back as the m
         data[id] = value
         staged[id] = value === null ? null : clone(value)
       }
+      // (An empty batch is skipped: on Redis a group of only empty batches fails, see
+      // review13-group.test.mjs.)
+      if (Object.keys(data).length === 0) continue
       if (refused) {
         inFlight.push(t.throwsAsync(handle.state.keys.set({ [TYPE]: data, session: { bad: { n: 10n } } }), { code: 'ERR_INVALID_ARG' }))
       } else {
@@ -106,3 +114,4 @@ test('a random sequence of app-state writes through an owner reads back as the m
   }
   t.deepEqual(await other.getKeys('s', TYPE, IDS), model)
 })
+}
