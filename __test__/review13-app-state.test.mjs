@@ -115,3 +115,36 @@ test(`${backend}: a random sequence of app-state writes through an owner reads b
   t.deepEqual(await other.getKeys('s', TYPE, IDS), model)
 })
 }
+
+test('a whole value of version 4 migrated to Redis, patched there by an owner, and migrated back reads as the last patch everywhere', async (t) => {
+  if (!requireRedis(t)) return
+  const { migrate } = await import('../index.mjs')
+  const codec = require('../lib/codec.js')
+  const redis = await startRedis()
+  const first = tempDb().url
+  const src = await openStore(first)
+  await src.setCreds('s', { me: 1 })
+  const old = fresh(400)
+  await nativeOf(src).setKeys('s', wire.encodeRawBatch([{ type: TYPE, id: 'regular', blob: codec.encodeBlob(old) }]))
+  await src.close()
+  await migrate({ from: first, to: redis.url, session: 's' })
+  const owner = await useRustAuthState('s', { store: redis.url })
+  t.deepEqual((await owner.state.keys.get(TYPE, ['regular'])).regular, old)
+  let state = old
+  for (let i = 0; i < 5; i++) {
+    state = next(state)
+    await owner.state.keys.set({ [TYPE]: { regular: state } })
+  }
+  await owner.close()
+  const back = tempDb().url
+  await migrate({ from: redis.url, to: back, session: 's' })
+  const other = await openStore(back)
+  t.teardown(() => other.close())
+  t.deepEqual((await other.getKeys('s', TYPE, ['regular'])).regular, state)
+  t.deepEqual((await other.listKeys('s')).filter((k) => k.type === TYPE).map((k) => k.id), ['regular'])
+  // And over the original file (overwrite), where the whole value was.
+  await migrate({ from: redis.url, to: first, session: 's', overwrite: true })
+  const again = await openStore(first)
+  t.teardown(() => again.close())
+  t.deepEqual((await again.getKeys('s', TYPE, ['regular'])).regular, state)
+})
