@@ -179,7 +179,15 @@ impl Store for WithSchema {
     }
 }
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The server binaries of the newest PostgreSQL installed (Debian: `/usr/lib/postgresql/<major>/bin`).
+fn bin() -> PathBuf {
+    let mut majors: Vec<u32> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dir| dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    majors.sort_unstable();
+    let major = majors.last().map_or_else(|| "15".to_owned(), u32::to_string);
+    PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))
+}
 
 /// A private PostgreSQL server in a temporary directory (data directory, socket, log), on a
 /// free port of 127.0.0.1: killed with SIGKILL and restarted on the same port and data by the
@@ -194,11 +202,12 @@ pub struct PrivateServer {
 impl PrivateServer {
     /// `None` where PostgreSQL's binaries are not installed; in CI that is a failure.
     pub fn start() -> Option<PrivateServer> {
-        if !Path::new(BIN).join("initdb").exists() {
+        let bin = bin();
+        if !bin.join("initdb").exists() {
             if std::env::var("CI").is_ok() {
-                panic!("PostgreSQL's initdb is required in CI ({BIN})");
+                panic!("PostgreSQL's initdb is required in CI ({})", bin.display());
             }
-            eprintln!("skipping: no PostgreSQL binaries in {BIN}");
+            eprintln!("skipping: no PostgreSQL binaries in {}", bin.display());
             return None;
         }
         static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -208,7 +217,7 @@ impl PrivateServer {
         if let Some((uid, gid)) = server_user() {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
         }
-        let status = as_server_user(&Path::new(BIN).join("initdb"))
+        let status = as_server_user(&bin.join("initdb"))
             .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "-N", "-D"])
             .arg(dir.join("data"))
             .stdout(Stdio::null())
@@ -248,7 +257,7 @@ impl PrivateServer {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).unwrap();
-            let mut child = as_server_user(&Path::new(BIN).join("postgres"))
+            let mut child = as_server_user(&bin().join("postgres"))
                 .arg("-D")
                 .arg(self.dir.join("data"))
                 .args(["-p", &self.port.to_string(), "-k"])
@@ -262,7 +271,7 @@ impl PrivateServer {
                 if child.try_wait().unwrap().is_some() {
                     break;
                 }
-                let ready = Command::new(Path::new(BIN).join("pg_isready"))
+                let ready = Command::new(bin().join("pg_isready"))
                     .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
                     .status()
                     .is_ok_and(|s| s.success());
