@@ -71,7 +71,7 @@ let stores = pick('BENCH_STORES', STORES, (s) => s.id)
 
 // `node bench/run.mjs --render` only re-renders latest.md and chart.svg from latest.json.
 if (process.argv.includes('--render')) {
-  await writeReport(JSON.parse(readFileSync(join(here, 'results', busy ? 'busy.json' : 'latest.json'), 'utf8')))
+  await writeReport(JSON.parse(readFileSync(join(here, 'results', `${process.env.BENCH_RESULTS ?? (busy ? 'busy' : 'latest')}.json`), 'utf8')))
   process.exit(0)
 }
 
@@ -306,6 +306,7 @@ const meta = {
   extraRuns,
   sizes,
   busy,
+  ...(process.env.BENCH_RESULTS ? { resultsName: process.env.BENCH_RESULTS } : {}),
   floors: floors && !floors.failed ? floors.meta : null,
   durationSec: (performance.now() - started) / 1000,
   versions: {
@@ -318,14 +319,23 @@ const meta = {
   },
   notes,
 }
-const base = busy ? 'busy' : 'latest'
+const base = resultsName(meta)
 await writeReport({ meta, stores, medians, samples, failures, floors: floors?.rows ?? null })
-console.log(`Wrote bench/results/${base}.{json,md}${busy ? '' : ' and bench/results/chart.svg'} in ${Math.round(meta.durationSec)} s.`)
+console.log(`Wrote bench/results/${base}.{json,md}${base === 'latest' ? ' and bench/results/chart.svg' : ''} in ${Math.round(meta.durationSec)} s.`)
 if (redis) await redis.stop()
 if (stores.some((s) => s.sql)) dropBenchData()
 if (failures.length) {
   console.error(`${failures.length} measurement(s) failed (see above).`)
   process.exitCode = 1
+}
+
+/**
+ * Where a run's report goes: results/latest (the default), results/busy (--busy), or
+ * results/<BENCH_RESULTS> for a partial run kept beside them (e.g. `BENCH_RESULTS=sql` with only
+ * the SQL server rows), which leaves latest and the chart alone.
+ */
+function resultsName(meta) {
+  return meta.resultsName ?? (meta.busy ? 'busy' : 'latest')
 }
 
 /** The metrics of a workload (a `-wired` one has its base's, relabelled) and its node flags. */
@@ -359,11 +369,11 @@ async function writeReport(report) {
     } catch {}
     markdown = renderBusy(view, targets, idle) + '\n' + markdown
   }
-  const base = meta.busy ? 'busy' : 'latest'
+  const base = resultsName(meta)
   const { stores: _, ...saved } = report
   writeFileSync(join(results, `${base}.json`), JSON.stringify({ ...saved, stores: report.stores, targets }, null, 2) + '\n')
   writeFileSync(join(results, `${base}.md`), markdown)
-  if (!meta.busy) writeFileSync(join(results, 'chart.svg'), renderChart({ ...view, stores: stores.filter((s) => !s.floor) }))
+  if (base === 'latest') writeFileSync(join(results, 'chart.svg'), renderChart({ ...view, stores: stores.filter((s) => !s.floor) }))
   console.log('\n' + markdown)
   return targets
 }
