@@ -78,7 +78,8 @@ test('redis: 300 un-awaited writes of 10 sessions with a 5 MiB value among them 
   await manyWrites(t, (await startRedis()).url)
 })
 
-// FINDING candidate: on NOSCRIPT only the writes whose script was missing are sent again, after
+// FINDING (fixed: a pipeline of both write scripts starts with their SCRIPT LOADs, and only writes
+// with no later write run are sent again, see send_pipeline): on NOSCRIPT only the writes whose script was missing are sent again, after
 // the others of the pipeline ran. If one script is loaded and the other is not (after a SCRIPT
 // FLUSH or a Redis restart, another client of the fleet reloaded one of them), a later write of
 // the group runs before an earlier one. Here: a fenced key batch, then an unfenced creds save of
@@ -122,7 +123,7 @@ test('redis (control): without a script flush, a fenced batch then an unfenced s
   t.is(await lapsedRounds(t, redis, store, false), 0)
 })
 
-test.failing('redis: a group resent after NOSCRIPT of one of its scripts keeps issue order', async (t) => {
+test('redis: a group resent after NOSCRIPT of one of its scripts keeps issue order', async (t) => {
   if (!requireRedis(t)) return
   const redis = await startRedis()
   const store = await openStore(redis.url)
@@ -130,12 +131,12 @@ test.failing('redis: a group resent after NOSCRIPT of one of its scripts keeps i
   t.is(await lapsedRounds(t, redis, store, true), 0, 'every fenced batch issued before the unfenced save is accepted, as alone')
 })
 
-// FINDING (review13, documented choice with a cost): a Redis group's pipeline is due
+// FINDING (fixed: each write of a group keeps its own deadline, Store::group_issued): a Redis group's pipeline is due
 // commandTimeoutMs after its OLDEST write was issued. A write issued just now that lands in a
 // group with a write that waited in line past its deadline (behind a long listing, say) fails
 // with ERR_STORE_UNAVAILABLE without being sent, where alone it had its whole commandTimeoutMs.
 // So a batch does not fail alone: the oldest write's timeout fails the group.
-test.failing('redis: a write issued after an older one timed out in line does not fail with it', async (t) => {
+test('redis: a write issued after an older one timed out in line does not fail with it', async (t) => {
   if (!requireRedis(t)) return
   const redis = await startRedis()
   const seed = await openStore(redis.url)
@@ -179,12 +180,12 @@ test.failing('redis: a write issued after an older one timed out in line does no
   t.true(shown > 0, 'never got a write waiting in line past its deadline')
 })
 
-// FINDING (review13): a Redis group made only of empty key batches (keys.set({}) or
+// FINDING (fixed: a group with nothing to send sends no pipeline): a Redis group made only of empty key batches (keys.set({}) or
 // keys.set({ type: {} }), each a no-op that succeeds alone) sends an empty pipeline, which
 // redis-rs refuses ("empty command"): every write of the group fails with ERR_STORE_IO. Alone,
 // an empty batch succeeds without a round trip (RedisStore::apply returns early); send_pipeline
 // skips empty batches but still sends the pipeline when nothing is left in it.
-test.failing('redis: empty key batches queued together succeed, as each does alone', async (t) => {
+test('redis: empty key batches queued together succeed, as each does alone', async (t) => {
   if (!requireRedis(t)) return
   const redis = await startRedis()
   const store = await openStore(redis.url)

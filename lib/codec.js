@@ -277,10 +277,16 @@ function writeObject(w, value, depth) {
 }
 
 /**
- * An object that cannot be a serialized Buffer (the common case: libsignal's records, key
- * pairs): written in one pass, each property read once, its toJSON applied and the entry
- * written straight away, as JSON.stringify walks it. The count is reserved for every key and
- * patched at the end, since properties that are undefined are dropped.
+ * An object whose keys alone do not make it a serialized Buffer (the common case: libsignal's
+ * records, key pairs): written in one pass, each property read once, its toJSON applied and
+ * the entry written straight away, as JSON.stringify walks it. The count is reserved for every
+ * key and patched at the end, since properties that are undefined are dropped.
+ *
+ * Dropped properties can still make it one: `{0: 1, 1: 2, x: undefined}` is `{"0":1,"1":2}` to
+ * JSON.stringify and to the folder import's reviver, so it is stored as the bytes 01 02, as
+ * the Buffer rule judges the entries left after dropping (lib/buffer-json.js). So an object
+ * whose first kept entry is an integer-like key holding a number goes on in writeNumericObject;
+ * for the rest (libsignal's records: their first key is a name) this is the one test it costs.
  */
 function writePlainObject(w, value, keys, depth) {
   const length = keys.length
@@ -291,13 +297,16 @@ function writePlainObject(w, value, keys, depth) {
   w.pos += 1 + countSize
   let count = 0
   let key
+  let item
+  let i = 0
   try {
-    for (let i = 0; i < length; i++) {
+    for (; i < length; i++) {
       key = keys[i]
-      let item = value[key]
+      item = value[key]
       if (typeof item === 'object' && item !== null) item = toJSON(item, key)
       // JSON.stringify drops properties that are (or whose toJSON gives) undefined.
       if (item === undefined) continue
+      if (count === 0 && typeof item === 'number' && isIntegerLike(key)) break
       w.wellFormedText(key)
       writeValue(w, item, depth + 1)
       count++
@@ -305,6 +314,85 @@ function writePlainObject(w, value, keys, depth) {
   } catch (err) {
     throw at(err, key)
   }
+  if (i < length) return writeNumericObject(w, value, keys, i, item, start, countSize, depth)
+  endObject(w, start, countSize, count)
+}
+
+/**
+ * writePlainObject from the entry `keys[first]` (read: `item`) on, its first kept entry, an
+ * integer-like key holding a number. While the kept entries are such, they are held back, not
+ * written (writing a number calls nothing, so the bytes are those of writing them at once): at
+ * the first kept entry that is not one, they are written and the walk goes on as in
+ * writePlainObject; if every kept entry is one, the Buffer rule decides what the object is.
+ */
+function writeNumericObject(w, value, keys, first, item, start, countSize, depth) {
+  const length = keys.length
+  const heldKeys = [keys[first]]
+  const heldItems = [item]
+  let holding = true
+  let count = 1
+  let key
+  try {
+    for (let i = first + 1; i < length; i++) {
+      key = keys[i]
+      item = value[key]
+      if (typeof item === 'object' && item !== null) item = toJSON(item, key)
+      if (item === undefined) continue
+      if (holding) {
+        if (typeof item === 'number' && isIntegerLike(key)) {
+          heldKeys.push(key)
+          heldItems.push(item)
+          count++
+          continue
+        }
+        holding = false
+        writeHeld(w, heldKeys, heldItems)
+      }
+      w.wellFormedText(key)
+      writeValue(w, item, depth + 1)
+      count++
+    }
+  } catch (err) {
+    throw err instanceof HeldKeyError ? err.error : at(err, key)
+  }
+  if (holding) {
+    // Every kept entry is an integer-like key holding a number: the Buffer rule decides.
+    const bytes = serializedBuffer(heldKeys, heldItems, count)
+    if (bytes) {
+      w.pos = start
+      w.byte(TAG_BYTES)
+      return w.raw(bytes)
+    }
+    try {
+      writeHeld(w, heldKeys, heldItems)
+    } catch (err) {
+      throw err instanceof HeldKeyError ? err.error : err
+    }
+  }
+  endObject(w, start, countSize, count)
+}
+
+/** Carries an error already placed at a held-back key through the caller's catch. */
+class HeldKeyError {
+  constructor(error) {
+    this.error = error
+  }
+}
+
+/** The entries writeNumericObject held back: integer-like keys, each holding a number. */
+function writeHeld(w, keys, items) {
+  for (let i = 0; i < keys.length; i++) {
+    try {
+      w.wellFormedText(keys[i])
+      writeNumber(w, items[i])
+    } catch (err) {
+      throw new HeldKeyError(at(err, keys[i]))
+    }
+  }
+}
+
+/** Patches an object's count, reserved in `countSize` bytes after its tag at `start`. */
+function endObject(w, start, countSize, count) {
   const size = varintSize(count)
   if (size !== countSize) {
     // Dropped properties made the count's varint shorter: the bytes stay minimal.

@@ -229,3 +229,75 @@ fn a_redis_script_that_fails_in_a_pipeline_fails_only_its_own_write() {
     let hash: Option<Vec<u8>> = redis::cmd("HGET").arg("baileys:{broken}:keys:t").arg("b").query(&mut admin).unwrap();
     assert_eq!(hash, None, "nothing of the failed script was written");
 }
+
+#[test]
+fn a_redis_group_of_only_empty_batches_succeeds_without_a_round_trip() {
+    let dir = test_dir();
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let mut store = RedisStore::open(&RedisTarget::Server(server.url.clone()), RedisOptions::default()).unwrap();
+    let empty: [KeyWrite; 0] = [];
+    // Each is Ok alone (no round trip); together they once made an empty pipeline, which
+    // redis-rs refuses ("empty command").
+    let group = [
+        Write::Keys { session: "a", writes: &empty, fence: None },
+        Write::Keys { session: "b", writes: &empty, fence: None },
+        Write::Keys { session: "c", writes: &empty, fence: None },
+    ];
+    assert_eq!(codes(&store.write_group(&group)), ["ok"; 3]);
+    assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "an empty batch creates no session");
+}
+
+#[test]
+fn a_redis_group_resent_after_noscript_of_one_of_its_scripts_keeps_issue_order() {
+    let dir = test_dir();
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let mut store = RedisStore::open(&RedisTarget::Server(server.url.clone()), RedisOptions::default()).unwrap();
+    let mut admin = redis::Client::open(server.url.as_str()).unwrap().get_connection().unwrap();
+    let request =
+        LeaseRequest { holder: new_holder(), process: "p".into(), host: "h".into(), pid: 1, lease_ms: 1000, claim: Claim::Refuse };
+    let fence = store.acquire_lease("lapsed", &request).unwrap().fence();
+    // Polls (the lease's own clock is the server's): no fixed sleep stands for the event.
+    let waited = std::time::Instant::now();
+    while store.lease("lapsed").unwrap().unwrap().live {
+        assert!(waited.elapsed() < std::time::Duration::from_secs(30), "the lease never lapsed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Redis knows the creds script only: a lone save loads it after the flush.
+    redis::cmd("SCRIPT").arg("FLUSH").query::<()>(&mut admin).unwrap();
+    store.set_creds("loader", &creds(b"l"), None).unwrap();
+    // In issue order the fenced batch is accepted (the lapsed lease still names its holder) and
+    // then the unfenced save ends the lapsed lease; the other way round the batch is refused.
+    let batch = [put("k", b"fenced")];
+    let c = creds(b"after");
+    let results = store.write_group(&[
+        Write::Keys { session: "lapsed", writes: &batch, fence: Some(&fence) },
+        Write::Creds { session: "lapsed", creds: &c, fence: None },
+    ]);
+    assert_eq!(codes(&results), ["ok", "ok"], "{results:?}");
+    assert_eq!(read(&mut store, "lapsed", "k"), Some(v(b"fenced")));
+    assert_eq!(store.get_creds("lapsed").unwrap(), Some(c));
+}
+
+#[test]
+fn a_redis_write_that_waited_past_its_deadline_fails_alone_in_its_group() {
+    let dir = test_dir();
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let options = RedisOptions { command_timeout: std::time::Duration::from_secs(5), ..RedisOptions::default() };
+    let mut store = RedisStore::open(&RedisTarget::Server(server.url.clone()), options).unwrap();
+    let now = std::time::Instant::now();
+    let Some(long_ago) = now.checked_sub(std::time::Duration::from_secs(10)) else { return };
+    let (old, fresh) = ([put("old", b"1")], [put("fresh", b"2")]);
+    let empty: [KeyWrite; 0] = [];
+    // As the executor announces a group: each write's issue time, the first past its deadline.
+    store.group_issued(&[long_ago, now, long_ago, now]);
+    let results = store.write_group(&[
+        Write::Keys { session: "s", writes: &old, fence: None },
+        Write::Keys { session: "s", writes: &fresh, fence: None },
+        Write::Keys { session: "s", writes: &empty, fence: None },
+        Write::Keys { session: "t", writes: &fresh, fence: None },
+    ]);
+    assert_eq!(codes(&results), ["ERR_STORE_UNAVAILABLE", "ok", "ok", "ok"], "an empty batch is Ok however late, as alone");
+    assert_eq!(read(&mut store, "s", "old"), None, "the late write was not sent");
+    assert_eq!(read(&mut store, "s", "fresh"), Some(v(b"2")));
+    assert_eq!(read(&mut store, "t", "fresh"), Some(v(b"2")));
+}

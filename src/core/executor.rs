@@ -313,8 +313,9 @@ fn run_group(
             Err(_) => break,
         }
     }
-    // The group's one round trip is due when its oldest write's would have been.
-    store.operation_issued(jobs[0].issued);
+    // Each write's issue time, so that each keeps its own deadline (see `Store::group_issued`).
+    let issued: Vec<std::time::Instant> = jobs.iter().map(|job| job.issued).collect();
+    store.group_issued(&issued);
     let writes: Vec<Write<'_>> = jobs.iter().map(|job| job.write.as_write()).collect();
     let results = catch_unwind(AssertUnwindSafe(|| store.write_group(&writes))).unwrap_or_default();
     drop(writes);

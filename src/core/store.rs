@@ -108,6 +108,17 @@ pub trait Store: Send {
     /// line since). Networked backends measure their timeouts from it.
     fn operation_issued(&mut self, _at: std::time::Instant) {}
 
+    /// Called before [`Store::write_group`], instead of [`Store::operation_issued`], with the
+    /// moment each write of the group was issued, in the group's order, so that a backend can
+    /// give each write its own deadline (Redis: a write that waited in line past its own fails
+    /// alone, and does not fail the fresher writes grouped with it). By default the group is
+    /// one operation, issued when its oldest (first) write was.
+    fn group_issued(&mut self, at: &[std::time::Instant]) {
+        if let Some(&first) = at.first() {
+            self.operation_issued(first);
+        }
+    }
+
     /// Every key of the session with its value's length, sorted by (type, id) in byte order;
     /// empty for an unknown session. Reads do not refresh a Redis TTL.
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>>;

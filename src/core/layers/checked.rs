@@ -27,11 +27,13 @@ use crate::core::store::{KeyInfo, KeyWrite, SessionStats, Store, Write};
 /// A store whose values are checked on their way in and out; see the module doc.
 pub struct Checked<S> {
     inner: S,
+    /// The issue times of the group about to be written (see [`Store::group_issued`]).
+    group_issued: Vec<Instant>,
 }
 
 impl<S: Store> Checked<S> {
     pub fn new(inner: S) -> Self {
-        Checked { inner }
+        Checked { inner, group_issued: Vec::new() }
     }
 }
 
@@ -141,6 +143,12 @@ impl<S: Store> Store for Checked<S> {
         self.inner.operation_issued(at)
     }
 
+    /// Kept until [`write_group`](Store::write_group), which passes on the times of the writes
+    /// it does not refuse: the backend must get one time per write it gets.
+    fn group_issued(&mut self, at: &[Instant]) {
+        self.group_issued = at.to_vec();
+    }
+
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
         self.inner.list_keys(session)
     }
@@ -175,6 +183,11 @@ impl<S: Store> Store for Checked<S> {
             })
             .collect();
         let passed: Vec<Write<'_>> = group.iter().zip(&results).filter(|(_, refused)| refused.is_none()).map(|(w, _)| *w).collect();
+        let issued = std::mem::take(&mut self.group_issued);
+        if issued.len() == group.len() {
+            let kept: Vec<Instant> = issued.into_iter().zip(&results).filter(|(_, refused)| refused.is_none()).map(|(at, _)| at).collect();
+            self.inner.group_issued(&kept);
+        }
         let mut applied = self.inner.write_group(&passed).into_iter();
         results
             .iter_mut()

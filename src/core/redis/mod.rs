@@ -34,7 +34,9 @@
 //! store go out as one pipeline of their `EVALSHA`s, one round trip for all; each script stays
 //! atomic on its own and each reply is its own write's result (a refused or failed script fails
 //! only its write). Scripts Redis does not know yet (`NOSCRIPT`) are loaded and those writes
-//! sent again. On a cluster, writes go one by one (a pipeline there could span nodes).
+//! sent again, in issue order (see `send_pipeline`). Each write has its own deadline: one
+//! that waited in line past it fails alone, unsent. On a cluster, writes go one by one (a
+//! pipeline there could span nodes).
 //!
 //! Deadlines: `commandTimeoutMs` bounds one round trip. The first round trip of an operation
 //! is counted from when the operation was issued (waiting in line behind others counts);
@@ -149,6 +151,10 @@ const LIST_PAGE_SIZE: u32 = 1000;
 struct Scripts {
     apply: Script,
     set_creds: Script,
+    /// The code of `apply` and `set_creds`, for the `SCRIPT LOAD`s of a write pipeline
+    /// (redis-rs keeps a script's own load command private).
+    apply_code: String,
+    set_creds_code: String,
     get_creds: Script,
     get_keys: Script,
     clear: Script,
@@ -166,6 +172,8 @@ impl Scripts {
         Scripts {
             apply: with_touch(APPLY_LUA),
             set_creds: with_touch(SET_CREDS_LUA),
+            apply_code: format!("{COMMON_LUA}{APPLY_LUA}"),
+            set_creds_code: format!("{COMMON_LUA}{SET_CREDS_LUA}"),
             get_creds: with_touch(GET_CREDS_LUA),
             get_keys: with_touch(GET_KEYS_LUA),
             clear: with_touch(CLEAR_LUA),
@@ -191,6 +199,9 @@ pub struct RedisStore {
     /// issue time plus the command timeout) and used up by that round trip; see
     /// [`RedisStore::round_trip_deadline`].
     issued_deadline: Option<std::time::Instant>,
+    /// The deadline of each write of the group about to be written, set by
+    /// [`Store::group_issued`] and used up by [`Store::write_group`].
+    group_deadlines: Vec<std::time::Instant>,
 }
 
 /// The keys of one session.
@@ -252,8 +263,15 @@ impl RedisStore {
                 .await
                 .unwrap_or_else(|_| Err(StoreError::Unavailable("connecting to Redis timed out".into())))
         })?;
-        let mut store =
-            RedisStore { runtime, connection, options, scripts: Scripts::new(), identity: String::new(), issued_deadline: None };
+        let mut store = RedisStore {
+            runtime,
+            connection,
+            options,
+            scripts: Scripts::new(),
+            identity: String::new(),
+            issued_deadline: None,
+            group_deadlines: Vec::new(),
+        };
         store.check()?;
         store.identity = store.server_identity(target);
         Ok(store)
@@ -388,75 +406,88 @@ impl RedisStore {
         }
     }
 
-    /// Sends the writes `which` of `group` as one pipeline (one round trip, bounded by one
-    /// deadline) and stores each reply's outcome in `results`; returns the writes that found
-    /// their script missing (`NOSCRIPT`: not run), with the scripts to load.
+    /// Sends the writes `which` of `group` (each with a command: no empty batch) as one
+    /// pipeline, one round trip due at `deadline`, and stores each reply's outcome in `results`.
+    /// Returns the writes to send again: those that found their script missing (`NOSCRIPT`: not
+    /// run) with no later write of the pipeline run, so that sending them again keeps issue
+    /// order.
+    ///
+    /// Issue order across scripts: Redis may know one write script and not the other (after a
+    /// `SCRIPT FLUSH` or a restart, another client loaded one of them), and then the writes of
+    /// the known one would run while the earlier writes of the other got `NOSCRIPT`. So a
+    /// pipeline of both scripts, and every pipeline sent again, starts with a `SCRIPT LOAD` of
+    /// each script it uses: Redis runs one connection's commands in order, so every `EVALSHA`
+    /// behind them finds its script. A pipeline of one script needs none: a missing script
+    /// fails its writes from the first one on, all of them.
     fn send_pipeline(
         &mut self,
         group: &[Write<'_>],
         which: &[usize],
+        deadline: std::time::Instant,
+        load: bool,
         results: &mut [Option<Result<()>>],
-    ) -> (Vec<usize>, BTreeSet<&'static str>) {
-        let mut pipe = redis::pipe();
-        let mut names = Vec::with_capacity(which.len());
+    ) -> Vec<usize> {
+        let mut commands = Vec::with_capacity(which.len());
+        let mut names = BTreeSet::new();
         for &i in which {
             if let Some((name, cmd)) = self.write_cmd(&group[i]) {
-                pipe.add_command(cmd);
-                names.push(name);
+                commands.push((i, cmd));
+                names.insert(name);
             }
         }
-        let deadline = self.round_trip_deadline();
+        let mut pipe = redis::pipe();
+        let loads = if load || names.len() > 1 { names.len() } else { 0 };
+        for name in names.iter().take(loads) {
+            let code = if *name == "apply" { &self.scripts.apply_code } else { &self.scripts.set_creds_code };
+            pipe.cmd("SCRIPT").arg("LOAD").arg(code.as_str());
+        }
+        for (_, cmd) in &commands {
+            pipe.add_command(cmd.clone());
+        }
+        let expected = loads + commands.len();
         let replies: Result<Vec<redis::RedisResult<Value>>> =
             block_on(&self.runtime, deadline, pipe.ignore_errors().query_async(&mut self.connection));
         let replies = replies.and_then(|replies| {
-            if replies.len() == names.len() {
+            if replies.len() == expected {
                 Ok(replies)
             } else {
-                Err(StoreError::Io(format!("Redis answered {} of {} pipelined writes", replies.len(), names.len())))
+                Err(StoreError::Io(format!("Redis answered {} of {expected} pipelined commands", replies.len())))
             }
         });
-        let mut missing = (Vec::new(), BTreeSet::new());
-        let mut replies = match replies {
-            Ok(replies) => replies.into_iter(),
+        let replies = match replies {
+            // A failed SCRIPT LOAD is no write's outcome: the writes behind it say what happened.
+            Ok(replies) => replies.into_iter().skip(loads),
             Err(err) => {
                 // The outcome of every write is unknown: each gets the error.
-                for &i in which {
-                    results[i] = Some(Err(err.clone()));
+                for (i, _) in &commands {
+                    results[*i] = Some(Err(err.clone()));
                 }
-                return missing;
+                return Vec::new();
             }
         };
-        let mut names = names.into_iter();
-        for &i in which {
+        let no_script = |reply: &redis::RedisResult<Value>| matches!(reply, Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript));
+        let replies: Vec<(usize, redis::RedisResult<Value>)> = commands.iter().map(|(i, _)| *i).zip(replies).collect();
+        // Writes after the last one that ran did not run: they can go again, in order. A write
+        // that did not run before one that ran cannot (it would overtake it): it fails.
+        let last_ran = replies.iter().rposition(|(_, reply)| !no_script(reply));
+        let mut again = Vec::new();
+        for (at, (i, reply)) in replies.into_iter().enumerate() {
             let (session, fence) = match group[i] {
-                Write::Keys { writes: [], .. } => {
-                    results[i] = Some(Ok(()));
-                    continue;
-                }
                 Write::Creds { session, fence, .. } | Write::Keys { session, fence, .. } => (session, fence),
             };
-            let (Some(reply), Some(name)) = (replies.next(), names.next()) else { break };
-            results[i] = Some(match reply {
-                Ok(value) => write_outcome(session, fence, value),
-                Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                    missing.0.push(i);
-                    missing.1.insert(name);
-                    continue;
-                }
-                Err(err) => Err(map_error(err)),
-            });
+            let outcome = if !no_script(&reply) {
+                reply.map_err(map_error).and_then(|value| write_outcome(session, fence, value))
+            } else if last_ran.is_none_or(|last| at > last) {
+                again.push(i);
+                continue;
+            } else {
+                Err(StoreError::Io(
+                    "Redis lost its scripts while the write group ran (SCRIPT FLUSH?): this write did not run and a later one did, so it is not sent again".into(),
+                ))
+            };
+            results[i] = Some(outcome);
         }
-        missing
-    }
-
-    /// Loads the write scripts `names` into Redis, a round trip (and deadline) each.
-    fn load_scripts(&mut self, names: &BTreeSet<&'static str>) -> Result<()> {
-        for name in names {
-            let deadline = self.round_trip_deadline();
-            let script = if *name == "apply" { &self.scripts.apply } else { &self.scripts.set_creds };
-            block_on(&self.runtime, deadline, script.prepare_invoke().load_async(&mut self.connection))?;
-        }
-        Ok(())
+        again
     }
 
     /// Every id of the hash `hash` with its value's length, sorted, one page per round trip.
@@ -563,6 +594,11 @@ impl RedisStore {
 impl Store for RedisStore {
     fn operation_issued(&mut self, at: std::time::Instant) {
         self.issued_deadline = Some(at + self.options.command_timeout);
+    }
+
+    /// Each write of the group keeps its own deadline (see [`Store::write_group`]).
+    fn group_issued(&mut self, at: &[std::time::Instant]) {
+        self.group_deadlines = at.iter().map(|&at| at + self.options.command_timeout).collect();
     }
 
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
@@ -741,19 +777,64 @@ impl Store for RedisStore {
     }
 
     /// One pipeline for the group (see the module doc); on a cluster, one write at a time.
+    /// Each write has its own deadline (see [`Store::group_issued`]): one whose deadline passed
+    /// while it waited in line fails alone, unsent, as it would alone; the pipeline of the
+    /// others is due when the oldest of them is.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
+        let deadlines: Vec<Option<std::time::Instant>> = match std::mem::take(&mut self.group_deadlines) {
+            own if own.len() == group.len() => own.into_iter().map(Some).collect(),
+            // Not announced write by write (a caller using the store directly): the group is
+            // one operation, due when it was issued (if it was announced), its later round
+            // trips each `commandTimeoutMs` from when they are sent.
+            _ => {
+                let first = self.issued_deadline.take();
+                (0..group.len()).map(|i| if i == 0 { first } else { None }).collect()
+            }
+        };
+        self.issued_deadline = None;
         if group.len() < 2 || matches!(self.connection, Connection::Cluster(_)) {
-            return group.iter().map(|write| write.apply_to(self)).collect();
+            let results = group
+                .iter()
+                .zip(deadlines)
+                .map(|(write, deadline)| {
+                    self.issued_deadline = deadline;
+                    write.apply_to(self)
+                })
+                .collect();
+            // An empty batch does not use its deadline: it must not be left for the next call.
+            self.issued_deadline = None;
+            return results;
         }
         let mut results: Vec<Option<Result<()>>> = vec![None; group.len()];
-        let all: Vec<usize> = (0..group.len()).collect();
-        let (missing, scripts) = self.send_pipeline(group, &all, &mut results);
-        if !missing.is_empty() {
-            // Those writes did not run: load their scripts (Redis restarted or flushed them),
-            // then send them again, each round trip with a deadline of its own.
-            match self.load_scripts(&scripts) {
-                Ok(()) => drop(self.send_pipeline(group, &missing, &mut results)),
-                Err(err) => missing.iter().for_each(|&i| results[i] = Some(Err(err.clone()))),
+        let now = std::time::Instant::now();
+        let deadlines: Vec<std::time::Instant> =
+            deadlines.into_iter().map(|d| d.unwrap_or_else(|| now + self.options.command_timeout)).collect();
+        let mut send = Vec::with_capacity(group.len());
+        for (i, write) in group.iter().enumerate() {
+            if matches!(write, Write::Keys { writes: [], .. }) {
+                // Writes nothing and succeeds, as alone (`apply`), without a round trip.
+                results[i] = Some(Ok(()));
+            } else if deadlines[i] <= now {
+                results[i] = Some(Err(StoreError::Unavailable(
+                    "Redis did not answer within commandTimeoutMs (the call waited in line behind others)".into(),
+                )));
+            } else {
+                send.push(i);
+            }
+        }
+        // Nothing to send (only empty batches, or only writes already late): no round trip, and
+        // no empty pipeline, which redis-rs refuses.
+        if let Some(deadline) = send.iter().map(|&i| deadlines[i]).min() {
+            let again = self.send_pipeline(group, &send, deadline, false, &mut results);
+            if !again.is_empty() {
+                // Those writes did not run, and none after them did: send them again behind the
+                // loads of their scripts (Redis restarted or flushed them), a round trip with a
+                // deadline of its own.
+                let deadline = std::time::Instant::now() + self.options.command_timeout;
+                let still = self.send_pipeline(group, &again, deadline, true, &mut results);
+                for i in still {
+                    results[i] = None;
+                }
             }
         }
         results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::Io("Redis: script not found after loading it".into())))).collect()
