@@ -7,7 +7,6 @@ use baileys_rust_auth::core::codec::{encode, Value};
 use baileys_rust_auth::core::memory::MemoryStore;
 use baileys_rust_auth::core::open::{open_url, OpenOptions};
 use baileys_rust_auth::core::redis::{RedisOptions, RedisStore, RedisTarget};
-use baileys_rust_auth::core::sql::mysql::MysqlStore;
 use baileys_rust_auth::core::sqlite::SqliteStore;
 use baileys_rust_auth::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats, Store};
 use baileys_rust_auth::core::url::StoreUrl;
@@ -21,6 +20,8 @@ use mysql_server::MysqlNamespace;
 
 #[path = "common/postgres_server.rs"]
 mod postgres_server;
+#[path = "common/sql_servers.rs"]
+mod sql_servers;
 
 type NamedStores = Vec<(&'static str, Box<dyn Store>)>;
 
@@ -53,18 +54,7 @@ fn backends() -> (NamedStores, (Option<RedisServer>, Vec<MysqlNamespace>)) {
             OpenOptions { redis: Some(RedisOptions { key_prefix: "url".into(), ..RedisOptions::default() }), ..OpenOptions::default() };
         stores.push(("url redis+unix", open_url(&StoreUrl::parse(&server.url).unwrap(), options).unwrap()));
     }
-    if let Some(url) = postgres_server::machine_url() {
-        // Each on a new schema of its own, dropped with the store.
-        stores.push(("postgres", postgres_server::machine_store(&url, false)));
-        stores.push(("url postgres", postgres_server::machine_store(&url, true)));
-    }
-    // MySQL/MariaDB: each store on a new empty table prefix, dropped when the test ends.
-    let mut namespaces = Vec::new();
-    if let (Some(bare), Some(url)) = (MysqlNamespace::new(), MysqlNamespace::new()) {
-        stores.push(("mysql", Box::new(MysqlStore::open(&bare.target(), bare.options(), true).unwrap())));
-        stores.push(("url mariadb", open_url(&StoreUrl::parse(&url.url("mariadb")).unwrap(), OpenOptions::default()).unwrap()));
-        namespaces.extend([bare, url]);
-    }
+    let namespaces = sql_servers::add_sql_stores(&mut stores);
     (stores, (redis, namespaces))
 }
 
