@@ -171,7 +171,10 @@ test('failures exit non-zero with a clear message', async (t) => {
 test('an import killed midway resumes when run again', async (t) => {
   const { url } = tempDb()
   const total = readdirSync(folders.alice).length - 1
-  const child = spawn(process.execPath, [CLI, 'import', folders.alice, '--session', 'alice', '--to', url, '--batch-size', '20'])
+  const freeze = fileURLToPath(new URL('./fixtures/freeze-after-progress.cjs', import.meta.url))
+  const child = spawn(process.execPath, ['-r', freeze, CLI, 'import', folders.alice, '--session', 'alice', '--to', url, '--batch-size', '20'], {
+    env: { ...process.env, FREEZE_AT: '200' },
+  })
   let stderr = ''
   const killedAt = await new Promise((resolve) => {
     child.stderr.on('data', (chunk) => {
