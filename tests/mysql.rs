@@ -4,6 +4,8 @@
 
 #[path = "common/mysql_server.rs"]
 mod mysql_server;
+#[path = "common/sockets.rs"]
+mod sockets;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -257,6 +259,7 @@ fn a_killed_server_fails_calls_unavailable_and_the_same_store_recovers_with_ever
     let mut store = MysqlStore::open(&target, options.clone(), true).unwrap();
     store.set_creds("main", b"creds-1", None).unwrap();
     store.apply("main", &[put("a", b"1"), put("b", b"2")], None).unwrap();
+    assert_every_connection_has_nodelay(server.port);
 
     // A writer of batches of 500 keys, each batch's keys all holding the batch's number.
     const BATCH: usize = 500;
@@ -309,6 +312,15 @@ fn a_killed_server_fails_calls_unavailable_and_the_same_store_recovers_with_ever
     assert_eq!(keys.len(), acknowledged * BATCH + torn, "nothing else");
     store.set_creds("main", b"creds-2", None).unwrap();
     assert!(store.check().unwrap().is_empty());
+    assert_every_connection_has_nodelay(server.port);
+}
+
+/// sqlx 0.9.0 does not set `TCP_NODELAY`; the store does, on each connection as it opens
+/// (without it every write larger than a segment waits ~40 ms for the server's delayed ACK).
+fn assert_every_connection_has_nodelay(port: u16) {
+    let sockets = sockets::nodelay_of_sockets_to(port);
+    assert!(!sockets.is_empty(), "the store holds a connection");
+    assert!(sockets.iter().all(|&on| on), "TCP_NODELAY on every connection: {sockets:?}");
 }
 
 #[test]

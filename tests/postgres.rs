@@ -15,6 +15,8 @@ use baileys_rust_auth::core::store::{KeyWrite, Store};
 #[path = "common/postgres_server.rs"]
 mod postgres_server;
 use postgres_server::{execute, machine_url, query_text, PrivateServer, TestSchema};
+#[path = "common/sockets.rs"]
+mod sockets;
 
 fn v(raw: &[u8]) -> Vec<u8> {
     encode(&Value::Bytes(raw.to_vec()))
@@ -149,6 +151,7 @@ fn a_killed_server_fails_calls_unavailable_and_the_same_store_recovers_with_ever
     }
     let creds = encode(&Value::Object(vec![("c".into(), Value::Bytes(b"creds".to_vec()))]));
     store.set_creds("s", &creds, None).unwrap();
+    assert_every_connection_has_nodelay(server.port);
 
     server.kill();
     let unavailable = |result: Result<(), StoreError>, what: &str| {
@@ -169,6 +172,15 @@ fn a_killed_server_fails_calls_unavailable_and_the_same_store_recovers_with_ever
     }
     store.apply("s", &[put("after", b"restart")], None).unwrap();
     assert!(store.check().unwrap().is_empty());
+    assert_every_connection_has_nodelay(server.port);
+}
+
+/// sqlx 0.9.0 does not set `TCP_NODELAY`; the store does, on each connection as it opens
+/// (without it every write larger than a segment waits ~40 ms for the server's delayed ACK).
+fn assert_every_connection_has_nodelay(port: u16) {
+    let sockets = sockets::nodelay_of_sockets_to(port);
+    assert!(!sockets.is_empty(), "the store holds a connection");
+    assert!(sockets.iter().all(|&on| on), "TCP_NODELAY on every connection: {sockets:?}");
 }
 
 #[test]

@@ -14,6 +14,7 @@
 //! time: the [`Store`](crate::core::store::Store) trait is synchronous.
 
 pub mod mysql;
+mod nodelay;
 pub mod options;
 pub mod postgres;
 

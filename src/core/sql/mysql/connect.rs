@@ -8,7 +8,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOpti
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::core::error::{Result, StoreError};
-use crate::core::sql::{SqlOptions, SqlTarget};
+use crate::core::sql::{nodelay, SqlOptions, SqlTarget};
 
 /// The URL query parameters the driver reads (`sslmode` and `ssl-mode` are one, and so on).
 /// Anything else is refused: the driver would ignore a misspelt `ssl-mode` and connect in clear.
@@ -66,6 +66,8 @@ pub(crate) fn connect_options(target: &SqlTarget) -> Result<MySqlConnectOptions>
 /// - `STRICT_ALL_TABLES`: a value that does not fit is an error, never silently truncated.
 pub(crate) async fn pool(options: MySqlConnectOptions, sql: &SqlOptions) -> std::result::Result<MySqlPool, sqlx::Error> {
     let lock_wait = (sql.command_timeout.as_secs() / 2).max(1);
+    // The server's TCP host and port; `None` over a unix socket.
+    let endpoint = options.get_socket().is_none().then(|| (options.get_host().to_owned(), options.get_port()));
     MySqlPoolOptions::new()
         .max_connections(sql.pool_size)
         .min_connections(0)
@@ -75,7 +77,11 @@ pub(crate) async fn pool(options: MySqlConnectOptions, sql: &SqlOptions) -> std:
         .test_before_acquire(false)
         .idle_timeout(Some(Duration::from_secs(300)))
         .after_connect(move |conn: &mut MySqlConnection, _meta| {
+            let endpoint = endpoint.clone();
             Box::pin(async move {
+                if let Some((host, port)) = endpoint {
+                    nodelay::set_on_connections_to(&host, port).await;
+                }
                 sqlx::raw_sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(&mut *conn).await?;
                 let settings =
                     format!("SET SESSION innodb_lock_wait_timeout = {lock_wait}, sql_mode = CONCAT(@@sql_mode, ',STRICT_ALL_TABLES')");

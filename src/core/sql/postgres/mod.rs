@@ -38,7 +38,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres};
 
 pub use schema::SCHEMA_VERSION;
 
-use super::{install_tls_provider, map_error, Rounds, SqlOptions, SqlServer, SqlTarget};
+use super::{install_tls_provider, map_error, nodelay, Rounds, SqlOptions, SqlServer, SqlTarget};
 use crate::core::error::{Result, StoreError};
 use crate::core::lease::{self as leases, Claim, Fence, LeaseInfo, LeaseRequest};
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
@@ -96,7 +96,13 @@ fn connect_options(target: &SqlTarget) -> std::result::Result<PgConnectOptions, 
     Ok(if options.get_application_name().is_none() { options.application_name(APPLICATION_NAME) } else { options })
 }
 
-fn pool_options(options: &SqlOptions) -> PgPoolOptions {
+/// The server's TCP host and port, or `None` when the connections go over a unix socket.
+fn tcp_endpoint(connect: &PgConnectOptions) -> Option<(String, u16)> {
+    let unix = connect.get_socket().is_some() || connect.get_host().starts_with('/');
+    (!unix).then(|| (connect.get_host().to_owned(), connect.get_port()))
+}
+
+fn pool_options(options: &SqlOptions, endpoint: Option<(String, u16)>) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(options.pool_size)
         .min_connections(0)
@@ -111,7 +117,15 @@ fn pool_options(options: &SqlOptions) -> PgPoolOptions {
                 Ok(true)
             })
         })
-        .after_connect(|conn, _meta| Box::pin(async move { sqlx::raw_sql(SESSION_SETTINGS).execute(conn).await.map(drop) }))
+        .after_connect(move |conn, _meta| {
+            let endpoint = endpoint.clone();
+            Box::pin(async move {
+                if let Some((host, port)) = endpoint {
+                    nodelay::set_on_connections_to(&host, port).await;
+                }
+                sqlx::raw_sql(SESSION_SETTINGS).execute(conn).await.map(drop)
+            })
+        })
 }
 
 /// A fence as the write functions take it: holder and epoch, both NULL without a fence. An
@@ -227,7 +241,11 @@ impl PostgresStore {
                 ))
             })?
             .map_err(map)?;
+        let endpoint = tcp_endpoint(&connect);
         let setup = rounds.run_mapped(async {
+            if let Some((host, port)) = &endpoint {
+                nodelay::set_on_connections_to(host, *port).await;
+            }
             sqlx::raw_sql(SESSION_SETTINGS).execute(&mut first).await.map_err(map)?;
             schema::migrate(&mut first, &schema, create, &map).await?;
             Ok::<_, StoreError>(schema::server_identity(&mut first, &schema).await)
@@ -238,7 +256,7 @@ impl PostgresStore {
         let identity = setup?.unwrap_or_else(|| format!("unverified:postgres:{shown}:{schema}"));
         // Lazy: connections open on first use, each running SESSION_SETTINGS (`after_connect`).
         // Inside the runtime: the pool spawns its maintenance task on it.
-        let pool = rounds.block_on(async { pool_options(&options).connect_lazy_with(connect) });
+        let pool = rounds.block_on(async { pool_options(&options, endpoint).connect_lazy_with(connect) });
         Ok(PostgresStore { pool, queries: Queries::new(&schema), shown, identity, rounds })
     }
 
