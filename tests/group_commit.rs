@@ -291,3 +291,39 @@ fn a_redis_write_that_waited_past_its_deadline_fails_alone_in_its_group() {
     assert_eq!(read(&mut store, "s", "fresh"), Some(v(b"2")));
     assert_eq!(read(&mut store, "t", "fresh"), Some(v(b"2")));
 }
+
+#[test]
+fn a_sql_write_that_waited_past_its_deadline_fails_alone_in_its_group() {
+    let mut stores: NamedStores = Vec::new();
+    let _namespaces = sql_servers::add_sql_stores(&mut stores);
+    for (name, store) in &mut stores {
+        let now = std::time::Instant::now();
+        let Some(long_ago) = now.checked_sub(std::time::Duration::from_secs(60)) else { return };
+        let (old, fresh) = ([put("old", b"1")], [put("fresh", b"2")]);
+        let empty: [KeyWrite; 0] = [];
+        // As the executor announces a group: each write's issue time, two past their deadline.
+        store.group_issued(&[long_ago, now, long_ago, now, long_ago]);
+        let results = store.write_group(&[
+            Write::Keys { session: "s", writes: &old, fence: None },
+            Write::Keys { session: "s", writes: &fresh, fence: None },
+            Write::Keys { session: "s", writes: &empty, fence: None },
+            Write::Creds { session: "t", creds: &creds(b"t"), fence: None },
+            Write::Creds { session: "u", creds: &creds(b"u"), fence: None },
+        ]);
+        assert_eq!(codes(&results), ["ERR_STORE_UNAVAILABLE", "ok", "ok", "ok", "ERR_STORE_UNAVAILABLE"], "{name}: {results:?}");
+        assert_eq!(read(store.as_mut(), "s", "old"), None, "{name}: the late write was not sent");
+        assert_eq!(read(store.as_mut(), "s", "fresh"), Some(v(b"2")), "{name}");
+        assert_eq!(store.get_creds("t").unwrap(), Some(creds(b"t")), "{name}");
+        assert_eq!(store.get_creds("u").unwrap(), None, "{name}: the late creds were not sent");
+
+        // Every write late: nothing is sent, and no deadline is left behind for the next call.
+        store.group_issued(&[long_ago, long_ago]);
+        let results = store.write_group(&[
+            Write::Keys { session: "s", writes: &old, fence: None },
+            Write::Creds { session: "u", creds: &creds(b"u"), fence: None },
+        ]);
+        assert_eq!(codes(&results), ["ERR_STORE_UNAVAILABLE", "ERR_STORE_UNAVAILABLE"], "{name}");
+        store.apply("s", &old, None).unwrap();
+        assert_eq!(read(store.as_mut(), "s", "old"), Some(v(b"1")), "{name}");
+    }
+}

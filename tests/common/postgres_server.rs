@@ -153,6 +153,9 @@ impl Store for WithSchema {
     fn operation_issued(&mut self, at: Instant) {
         self.store.operation_issued(at)
     }
+    fn group_issued(&mut self, at: &[Instant]) {
+        self.store.group_issued(at)
+    }
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {
         self.store.list_keys(session)
     }

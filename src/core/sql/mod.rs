@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 pub use options::{SqlOptions, SqlServer, SqlTarget};
 
 use crate::core::error::{Result, StoreError};
+use crate::core::store::Write;
 
 /// A store's runtime and the deadline of the operation under way.
 pub(crate) struct Rounds {
@@ -32,6 +33,10 @@ pub(crate) struct Rounds {
     /// The deadline of the current operation's first round trip, set when it is issued (its
     /// issue time plus the command timeout) and used up by that round trip.
     issued_deadline: Option<Instant>,
+    /// The deadline of each write of the group about to be written, in the group's order, set
+    /// by [`Store::group_issued`](crate::core::store::Store::group_issued) and used up by
+    /// [`Rounds::group_in_time`].
+    group_deadlines: Vec<Instant>,
     /// `PostgreSQL` or `MySQL`, and the URL without its password, for messages.
     server: &'static str,
     shown: String,
@@ -47,12 +52,61 @@ impl Rounds {
             SqlServer::Postgres => "PostgreSQL",
             SqlServer::Mysql => "MySQL",
         };
-        Ok(Rounds { runtime, command_timeout, issued_deadline: None, server, shown })
+        Ok(Rounds { runtime, command_timeout, issued_deadline: None, group_deadlines: Vec::new(), server, shown })
     }
 
     /// Records when the next operation was issued ([`Store::operation_issued`](crate::core::store::Store::operation_issued)).
     pub(crate) fn issued(&mut self, at: Instant) {
         self.issued_deadline = Some(at + self.command_timeout);
+    }
+
+    /// Records when each write of the next group was issued ([`Store::group_issued`](crate::core::store::Store::group_issued)).
+    pub(crate) fn issued_group(&mut self, at: &[Instant]) {
+        self.issued_deadline = None;
+        self.group_deadlines = at.iter().map(|&at| at + self.command_timeout).collect();
+    }
+
+    /// Which writes of a group are still in time: each has its own deadline, so one that
+    /// waited in line past it fails alone, unsent, as it would alone, and does not fail the
+    /// fresher writes grouped with it. The writes in time go as one transaction, due when the
+    /// oldest of them is. An empty key batch is always in time: alone it succeeds without a
+    /// round trip. A group not announced write by write (a caller using the store directly) is
+    /// one operation, all of it in time, due when it was issued.
+    pub(crate) fn group_in_time(&mut self, group: &[Write<'_>]) -> Vec<bool> {
+        let deadlines = std::mem::take(&mut self.group_deadlines);
+        if deadlines.len() != group.len() {
+            return vec![true; group.len()];
+        }
+        let now = Instant::now();
+        let empty = |write: &Write<'_>| matches!(write, Write::Keys { writes: [], .. });
+        let in_time: Vec<bool> = group.iter().zip(&deadlines).map(|(write, &deadline)| empty(write) || deadline > now).collect();
+        // None if no write is to be sent: no deadline is left for the next call.
+        self.issued_deadline =
+            group.iter().zip(deadlines).filter(|(write, deadline)| !empty(write) && *deadline > now).map(|(_, deadline)| deadline).min();
+        in_time
+    }
+
+    /// Drops the deadline of an operation that needs no round trip (an empty key batch), so
+    /// that it is not left for the next call.
+    pub(crate) fn no_round_trip(&mut self) {
+        self.issued_deadline = None;
+    }
+
+    /// The results of a whole group from those of its writes in time (`sent`, in order) and
+    /// the writes [`group_in_time`](Self::group_in_time) found late.
+    pub(crate) fn with_late_writes(&self, in_time: &[bool], sent: Vec<Result<()>>) -> Vec<Result<()>> {
+        let mut sent = sent.into_iter();
+        in_time
+            .iter()
+            .map(|&in_time| match in_time {
+                true => sent.next().unwrap_or_else(|| Err(StoreError::Io("a group write has no result".into()))),
+                false => Err(self.waited_too_long()),
+            })
+            .collect()
+    }
+
+    fn waited_too_long(&self) -> StoreError {
+        StoreError::Unavailable(format!("{} did not answer within commandTimeoutMs (the call waited in line behind others)", self.server))
     }
 
     /// When the round trip about to be sent must have finished: the first one of an operation
@@ -80,10 +134,7 @@ impl Rounds {
     pub(crate) fn run_mapped<T>(&mut self, future: impl Future<Output = Result<T>>) -> Result<T> {
         let deadline = self.deadline();
         let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
-            return Err(StoreError::Unavailable(format!(
-                "{} did not answer within commandTimeoutMs (the call waited in line behind others)",
-                self.server
-            )));
+            return Err(self.waited_too_long());
         };
         let server = self.server;
         self.runtime.block_on(async {

@@ -136,11 +136,65 @@ impl MysqlStore {
             }
         }
     }
+
+    /// [`Store::write_group`] for the writes still in time.
+    fn write_group_in_time(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
+        if group.len() < 2 {
+            return group.iter().map(|write| write.apply_to(self)).collect();
+        }
+        let ops: Vec<(Op<'_>, Option<&Fence>)> = group
+            .iter()
+            .map(|w| match *w {
+                Write::Creds { session, creds, fence } => (Op::Creds { session, creds }, fence),
+                Write::Keys { session, writes, fence } => (Op::Keys { session, writes }, fence),
+            })
+            .collect();
+        let mut results: Vec<Option<Result<()>>> = ops
+            .iter()
+            .map(|(op, _)| match op {
+                Op::Keys { writes: [], .. } => Some(Ok(())),
+                op => op.check(&self.ctx).err().map(Err),
+            })
+            .collect();
+        let (pool, ctx) = (&self.pool, &self.ctx);
+        let outcome: Result<()> = self.rounds.run_mapped(async {
+            let mut tx = pool.begin().await.map_err(|e| ctx.err(e))?;
+            for (i, (op, fence)) in ops.iter().enumerate() {
+                if results[i].is_some() {
+                    continue;
+                }
+                // One savepoint name, set again before each write: each replaces the last.
+                sqlx::raw_sql("SAVEPOINT w").execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
+                match write::write(&mut tx, ctx, *op, *fence).await {
+                    Ok(()) => results[i] = Some(Ok(())),
+                    Err(err) if ends_transaction(&err) => return Err(err),
+                    Err(err) => {
+                        sqlx::raw_sql("ROLLBACK TO SAVEPOINT w").execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
+                        results[i] = Some(Err(err));
+                    }
+                }
+            }
+            tx.commit().await.map_err(|e| ctx.err(e))
+        });
+        results
+            .into_iter()
+            .map(|r| match (&outcome, r) {
+                (Ok(()), Some(r)) => r,
+                (Err(err), Some(Ok(()))) | (Err(err), None) => Err(err.clone()),
+                (Err(_), Some(Err(own))) => Err(own),
+                (Ok(()), None) => Err(StoreError::Io("MySQL: a grouped write was not run".into())),
+            })
+            .collect()
+    }
 }
 
 impl Store for MysqlStore {
     fn operation_issued(&mut self, at: std::time::Instant) {
         self.rounds.issued(at);
+    }
+
+    fn group_issued(&mut self, at: &[std::time::Instant]) {
+        self.rounds.issued_group(at);
     }
 
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
@@ -195,6 +249,7 @@ impl Store for MysqlStore {
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
         if writes.is_empty() {
+            self.rounds.no_round_trip();
             return Ok(());
         }
         self.write_one(Op::Keys { session, writes }, fence)
@@ -419,54 +474,11 @@ impl Store for MysqlStore {
     /// on; an error that ends the transaction (connection lost, deadlock) or a failed COMMIT
     /// fails every write that had not failed on its own.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
-        if group.len() < 2 {
-            return group.iter().map(|write| write.apply_to(self)).collect();
-        }
-        let ops: Vec<(Op<'_>, Option<&Fence>)> = group
-            .iter()
-            .map(|w| match *w {
-                Write::Creds { session, creds, fence } => (Op::Creds { session, creds }, fence),
-                Write::Keys { session, writes, fence } => (Op::Keys { session, writes }, fence),
-            })
-            .collect();
-        let mut results: Vec<Option<Result<()>>> = ops
-            .iter()
-            .map(|(op, _)| match op {
-                Op::Keys { writes: [], .. } => Some(Ok(())),
-                op => op.check(&self.ctx).err().map(Err),
-            })
-            .collect();
-        let (pool, ctx) = (&self.pool, &self.ctx);
-        let outcome: Result<()> = self.rounds.run_mapped(async {
-            let mut tx = pool.begin().await.map_err(|e| ctx.err(e))?;
-            for (i, (op, fence)) in ops.iter().enumerate() {
-                if results[i].is_some() {
-                    continue;
-                }
-                // One savepoint name, set again before each write: each replaces the last.
-                sqlx::raw_sql("SAVEPOINT w").execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
-                match write::write(&mut tx, ctx, *op, *fence).await {
-                    Ok(()) => results[i] = Some(Ok(())),
-                    Err(err) if ends_transaction(&err) => return Err(err),
-                    Err(err) => {
-                        sqlx::raw_sql("ROLLBACK TO SAVEPOINT w").execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
-                        results[i] = Some(Err(err));
-                    }
-                }
-            }
-            tx.commit().await.map_err(|e| ctx.err(e))
-        });
-        results
-            .into_iter()
-            .map(|r| match (&outcome, r) {
-                (Ok(()), Some(r)) => r,
-                (Err(err), Some(Ok(()))) | (Err(err), None) => Err(err.clone()),
-                (Err(_), Some(Err(own))) => Err(own),
-                (Ok(()), None) => Err(StoreError::Io("MySQL: a grouped write was not run".into())),
-            })
-            .collect()
+        let in_time = self.rounds.group_in_time(group);
+        let sent: Vec<Write<'_>> = group.iter().zip(&in_time).filter(|(_, &in_time)| in_time).map(|(write, _)| *write).collect();
+        let results = self.write_group_in_time(&sent);
+        self.rounds.with_late_writes(&in_time, results)
     }
-
     /// One transaction for all: placeholders inserted and rows locked with a few multi-row
     /// statements, each request decided in order, the grants written back with one upsert.
     fn acquire_leases(&mut self, requests: &[(String, LeaseRequest)]) -> Result<Vec<Result<LeaseInfo>>> {

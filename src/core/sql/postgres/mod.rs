@@ -351,6 +351,10 @@ impl Store for PostgresStore {
         self.rounds.issued(at);
     }
 
+    fn group_issued(&mut self, at: &[Instant]) {
+        self.rounds.issued_group(at);
+    }
+
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
         let pool = &self.pool;
         let query = sqlx::query_scalar::<_, Option<Vec<u8>>>(AssertSqlSafe(self.queries.get_creds.clone())).bind(session.as_bytes());
@@ -361,7 +365,10 @@ impl Store for PostgresStore {
         let write = Write::Creds { session, creds, fence };
         match write_query(&self.queries, &write) {
             Some(query) => self.write_one(session, fence, query),
-            None => Ok(()),
+            None => {
+                self.rounds.no_round_trip();
+                Ok(())
+            }
         }
     }
 
@@ -550,16 +557,20 @@ impl Store for PostgresStore {
 
     /// One transaction and one commit for the whole group; see [`PostgresStore::write_group_tx`].
     /// A lone write takes the plain path (one statement, no savepoint).
+    /// Each write has its own deadline ([`Rounds::group_in_time`]): one that waited in line
+    /// past it fails alone, unsent; the others go as one transaction.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
-        match group {
-            [] => return Vec::new(),
-            [write] => return vec![write.apply_to(self)],
-            _ => {}
-        }
-        match self.write_group_tx(group) {
-            Ok(results) => results,
-            Err(err) => group.iter().map(|_| Err(err.clone())).collect(),
-        }
+        let in_time = self.rounds.group_in_time(group);
+        let sent: Vec<Write<'_>> = group.iter().zip(&in_time).filter(|(_, &in_time)| in_time).map(|(write, _)| *write).collect();
+        let results = match sent[..] {
+            [] => Vec::new(),
+            [write] => vec![write.apply_to(self)],
+            _ => match self.write_group_tx(&sent) {
+                Ok(results) => results,
+                Err(err) => sent.iter().map(|_| Err(err.clone())).collect(),
+            },
+        };
+        self.rounds.with_late_writes(&in_time, results)
     }
 
     /// All in ONE statement (`acquire_leases` in the schema): one round trip and one
