@@ -6,6 +6,8 @@
 mod mysql_server;
 #[path = "common/sockets.rs"]
 mod sockets;
+#[path = "common/tls.rs"]
+mod tls;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -361,4 +363,39 @@ fn acquisitions_and_unfenced_writes_racing_on_new_sessions_serialize_without_dea
         assert_eq!(store.lease(&format!("race{i}")).unwrap().unwrap().holder, format!("elsewhere-{i}"));
     }
     assert!(store.check().unwrap().is_empty());
+}
+
+#[test]
+fn tls_urls_connect_encrypted_and_verify_the_server_certificate() {
+    let dir = std::env::temp_dir().join(format!("bra-mariadb-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let certs = tls::make_certificates(&dir);
+    // The server refuses any connection in clear (with the grant tables on: MariaDB does not
+    // check secure transport without them): a store that connects is encrypted.
+    let extra = vec![
+        format!("--ssl-ca={}", certs.ca.display()),
+        format!("--ssl-cert={}", certs.cert.display()),
+        format!("--ssl-key={}", certs.key.display()),
+        "--require-secure-transport=ON".to_owned(),
+    ];
+    let Some(server) = PrivateMariadb::create_with(&dir.join("server"), extra) else { return };
+    let options = SqlOptions { namespace: Some("tls_".into()), ..SqlOptions::default() };
+    let open =
+        |query: &str| MysqlStore::open(&SqlTarget::parse(&format!("{}?{query}", server.root_url("t"))).unwrap(), options.clone(), true);
+    let ca = certs.ca.display();
+    for query in
+        ["ssl-mode=REQUIRED".to_owned(), format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={ca}"), format!("ssl-mode=VERIFY_CA&ssl-ca={ca}")]
+    {
+        let mut store = open(&query).unwrap_or_else(|e| panic!("{query}: {e}"));
+        store.apply("s", &[put("k", b"v")], None).unwrap();
+        assert_eq!(store.get_keys("s", "t", &["k".into()]).unwrap(), vec![Some(b"v".to_vec())], "{query}");
+    }
+    assert!(open("ssl-mode=DISABLED").is_err(), "the server takes no connection in clear");
+    // A certificate no trusted CA signed: refused, with a code and a reason.
+    let err = open("ssl-mode=VERIFY_IDENTITY").err().expect("an untrusted certificate is refused");
+    assert_eq!(err.code(), "ERR_STORE_UNAVAILABLE", "{err}");
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
 }

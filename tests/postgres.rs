@@ -17,6 +17,8 @@ mod postgres_server;
 use postgres_server::{execute, machine_url, query_text, PrivateServer, TestSchema};
 #[path = "common/sockets.rs"]
 mod sockets;
+#[path = "common/tls.rs"]
+mod tls;
 
 fn v(raw: &[u8]) -> Vec<u8> {
     encode(&Value::Bytes(raw.to_vec()))
@@ -330,4 +332,40 @@ fn a_write_past_its_deadline_fails_unavailable_and_the_store_goes_on() {
     holder.join().unwrap();
     until_ok("a write once the lock is gone", || store.apply("s", &[put("after", b"3")], None));
     assert_eq!(store.get_keys("s", "t", &["after".into()]).unwrap(), vec![Some(v(b"3"))]);
+}
+
+#[test]
+fn tls_urls_connect_encrypted_and_verify_the_server_certificate() {
+    let Some(mut server) = PrivateServer::start() else { return };
+    let certs = tls::make_certificates(&server.dir);
+    server.enable_tls(&certs.cert, &certs.key);
+    let ca = certs.ca.display();
+    for query in
+        ["sslmode=require".to_owned(), format!("sslmode=verify-full&sslrootcert={ca}"), format!("sslmode=verify-ca&sslrootcert={ca}")]
+    {
+        let url = format!("{}?{query}", server.url());
+        let mut store = PostgresStore::open(&SqlTarget::parse(&url).unwrap(), SqlOptions::default(), true).unwrap();
+        store.apply("s", &[put("k", b"v")], None).unwrap();
+        assert_eq!(store.get_keys("s", "t", &["k".into()]).unwrap(), vec![Some(v(b"v"))], "{query}");
+        let encrypted = query_text(
+            &server.url(),
+            "SELECT count(*)::text FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE ssl AND application_name = 'baileys-rust-auth'",
+        );
+        assert_ne!(encrypted.as_deref(), Some("0"), "{query}: the store's connections are encrypted");
+        let plain = query_text(
+            &server.url(),
+            "SELECT count(*)::text FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+             WHERE NOT ssl AND application_name = 'baileys-rust-auth'",
+        );
+        assert_eq!(plain.as_deref(), Some("0"), "{query}: none is in clear");
+    }
+    // A certificate no trusted CA signed: refused, with a code and a reason.
+    let url = format!("postgres://postgres:hunter2@127.0.0.1:{}/postgres?sslmode=verify-full", server.port);
+    let err = PostgresStore::open(&SqlTarget::parse(&url).unwrap(), SqlOptions::default(), true)
+        .err()
+        .expect("an untrusted certificate is refused");
+    assert_eq!(err.code(), "ERR_STORE_UNAVAILABLE", "{err}");
+    assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
 }

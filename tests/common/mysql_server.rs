@@ -115,11 +115,19 @@ pub struct PrivateMariadb {
     child: Option<Child>,
     pub dir: PathBuf,
     pub port: u16,
+    /// Server options beyond ours, given at every start.
+    extra: Vec<String>,
 }
 
 impl PrivateMariadb {
     /// `None` (printing why) where MariaDB is not installed; a failure in CI.
     pub fn create(dir: &Path) -> Option<PrivateMariadb> {
+        PrivateMariadb::create_with(dir, vec!["--skip-grant-tables".into()])
+    }
+
+    /// [`create`](Self::create), with `extra` server options (`--ssl-cert=…`, say) instead of
+    /// `--skip-grant-tables` (root over TCP needs no password either way).
+    pub fn create_with(dir: &Path, extra: Vec<String>) -> Option<PrivateMariadb> {
         let data = dir.join("data");
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(&data).unwrap();
@@ -143,7 +151,7 @@ impl PrivateMariadb {
             other => panic!("MariaDB is required in CI: {other:?}"),
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = PrivateMariadb { child: None, dir: dir.to_owned(), port };
+        let mut server = PrivateMariadb { child: None, dir: dir.to_owned(), port, extra };
         server.start();
         exec(&server.root_url(""), &["CREATE DATABASE IF NOT EXISTS t".into()]).unwrap();
         Some(server)
@@ -174,9 +182,9 @@ impl PrivateMariadb {
                 "--innodb-log-file-size=16M",
                 "--innodb-flush-log-at-trx-commit=1",
                 "--max-connections=50",
-                "--skip-grant-tables",
                 "--performance-schema=OFF",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -244,6 +244,23 @@ impl PrivateServer {
         format!("postgresql:///postgres?host={}&port={}&user=postgres", self.dir.display(), self.port)
     }
 
+    /// Turns TLS on (`ssl = on` with this certificate and key) and restarts the server.
+    pub fn enable_tls(&mut self, cert: &Path, key: &Path) {
+        let data = self.dir.join("data");
+        for (from, name) in [(cert, "server.crt"), (key, "server.key")] {
+            let to = data.join(name);
+            std::fs::copy(from, &to).unwrap();
+            // The server refuses a key others may read.
+            std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = server_user() {
+                std::os::unix::fs::chown(&to, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let mut conf = std::fs::OpenOptions::new().append(true).open(data.join("postgresql.conf")).unwrap();
+        std::io::Write::write_all(&mut conf, b"\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n").unwrap();
+        self.restart();
+    }
+
     /// SIGKILL, no shutdown: what a crash or an OOM kill does.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
