@@ -399,3 +399,19 @@ fn tls_urls_connect_encrypted_and_verify_the_server_certificate() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_unix_socket_url_reaches_the_same_store_as_tcp() {
+    let dir = std::env::temp_dir().join(format!("bra-mariadb-socket-{}", std::process::id()));
+    let Some(server) = PrivateMariadb::create(&dir) else { return };
+    let options = SqlOptions { namespace: Some("sock_".into()), ..SqlOptions::default() };
+    let tcp_url = server.root_url("t");
+    let socket_url = format!("mysql://root@localhost/t?socket={}", dir.join("s").display());
+    let mut tcp = MysqlStore::open(&SqlTarget::parse(&tcp_url).unwrap(), options.clone(), true).unwrap();
+    let mut socket = MysqlStore::open(&SqlTarget::parse(&socket_url).unwrap(), options, true).unwrap();
+    tcp.apply("s", &[put("k", b"over tcp")], None).unwrap();
+    assert_eq!(socket.get_keys("s", "t", &["k".into()]).unwrap(), vec![Some(b"over tcp".to_vec())]);
+    assert_eq!(socket.identity(), tcp.identity(), "one store, however it is reached");
+    drop((tcp, socket, server));
+    let _ = std::fs::remove_dir_all(&dir);
+}
