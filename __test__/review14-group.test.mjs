@@ -115,3 +115,31 @@ test.failing('postgres: after a group stalled on session a timed out, a lone wri
   await lock.release()
   t.is(alone[0].status, 'fulfilled', 'b is not locked by anyone but our own abandoned transaction')
 })
+
+// FINDING (PostgreSQL): a write that timed out behind a row lock leaves its pooled connection
+// stuck on the server (no lock_timeout / statement_timeout is set, and the client-side deadline
+// only drops the future): once poolSize writes have timed out on the stalled session, every
+// call of the store, to any session, fails ERR_STORE_UNAVAILABLE until the other client lets
+// go. One session row held by anyone (a psql left in BEGIN … FOR UPDATE, a long report) takes
+// down the whole fleet's store. MySQL holds: innodb_lock_wait_timeout ends the statement.
+for (const backend of backends) {
+  const run = backend.name === 'postgres' ? test.failing : test
+  run(`${backend.name}: writes timing out behind one session's held row lock do not make the other sessions unavailable`, async (t) => {
+    if (!backend.available()) return t.pass()
+    const { url, lockSql } = backend.make()
+    const store = await openStore(url, { commandTimeoutMs: 1000, poolSize: 2 })
+    t.teardown(() => store.close())
+    await store.setKeys('a', { t: { seed: { v: 0 } } })
+    const lock = holdLock(backend.name, lockSql('a'))
+    t.teardown(() => lock.release())
+    await lock.locked
+    const others = []
+    for (let i = 0; i < 3; i++) {
+      const stalled = await Promise.allSettled([store.setKeys('a', { t: { [`y${i}`]: { v: i } } })])
+      t.is(stalled[0].reason?.code, 'ERR_STORE_UNAVAILABLE')
+      others.push(...(await Promise.allSettled([store.setKeys(`b${i}`, { t: { y: { v: i } } }), store.getKeys('b0', 't', ['y'])])))
+    }
+    await lock.release()
+    t.deepEqual(others.map((o) => o.reason?.message ?? o.status), others.map(() => 'fulfilled'))
+  })
+}
