@@ -143,3 +143,29 @@ for (const backend of backends) {
     t.deepEqual(others.map((o) => o.reason?.message ?? o.status), others.map(() => 'fulfilled'))
   })
 }
+
+// Holds (MySQL): values up to a few KB under max_allowed_packet are stored; one over it fails
+// alone with ERR_INVALID_ARG before anything is sent, and the writes grouped with it commit.
+test('mysql: a value just under max_allowed_packet is stored, one just over it fails alone in its group', async (t) => {
+  if (!mysqlAvailable()) return t.pass()
+  const { url } = myStore()
+  const store = await openStore(url, { commandTimeoutMs: 60_000 })
+  t.teardown(() => store.close())
+  const { mySql } = await import('./helpers/review14.mjs')
+  const packet = Number(mySql('SELECT @@max_allowed_packet'))
+  for (const size of [packet - 4200, packet + 10]) {
+    const [lead, g1, big, g2] = await Promise.allSettled([
+      store.setKeys('lead', { t: { a: { size } } }),
+      store.setKeys('g1', { t: { [`a${size}`]: { size } } }),
+      store.setKeys('big', { t: { [`v${size}`]: Buffer.alloc(size, 7) } }),
+      store.setKeys('g2', { t: { [`a${size}`]: { size } } }),
+    ])
+    t.is(lead.status, 'fulfilled')
+    t.is(g1.status, 'fulfilled')
+    t.is(g2.status, 'fulfilled')
+    if (size < packet) t.is(big.status, 'fulfilled', big.reason?.message)
+    else t.is(big.reason?.code, 'ERR_INVALID_ARG')
+    t.deepEqual(await store.getKeys('g2', 't', [`a${size}`]), { [`a${size}`]: { size } })
+  }
+  t.deepEqual((await store.listKeys('big')).map((k) => k.id), [`v${packet - 4200}`])
+})
