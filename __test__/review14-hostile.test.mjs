@@ -113,3 +113,25 @@ test.failing('postgres: a session id, key type or key id too long for the primar
   t.is(pgSql(`SELECT (SELECT count(*) FROM "${schema}".keys) + (SELECT count(*) FROM "${schema}".sessions)`), '0')
   t.deepEqual(codes, ['ERR_INVALID_ARG', 'ERR_INVALID_ARG', 'ERR_INVALID_ARG'])
 })
+
+// FINDING (minor): a fence token whose holder holds NUL (a forged or corrupted token) reaches
+// PostgreSQL as `text`, which cannot hold NUL: every fenced call (setKeys, setCreds, renewLease,
+// even releaseLease) fails ERR_STORE_IO ("invalid byte sequence") instead of the
+// ERR_SESSION_FENCED (writes, renewals) and no-op (release) that MySQL and the lease rules give.
+test.failing('postgres: a fence whose holder holds NUL is refused as fenced (as on MySQL), not as a store I/O failure', async (t) => {
+  if (!postgresAvailable()) return t.pass()
+  const store = await openStore(pgStore().url)
+  t.teardown(() => store.close())
+  await store.acquireLease('s')
+  const fence = '1:a\0b'
+  const [keys, creds, renew, release] = await Promise.allSettled([
+    store.setKeys('s', { t: { a: 1 } }, fence),
+    store.setCreds('s', { a: 1 }, fence),
+    store.renewLease('s', fence),
+    store.releaseLease('s', fence),
+  ])
+  t.deepEqual(
+    [keys.reason?.code, creds.reason?.code, renew.reason?.code, release.status],
+    ['ERR_SESSION_FENCED', 'ERR_SESSION_FENCED', 'ERR_SESSION_FENCED', 'fulfilled'],
+  )
+})
