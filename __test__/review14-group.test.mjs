@@ -169,3 +169,31 @@ test('mysql: a value just under max_allowed_packet is stored, one just over it f
   }
   t.deepEqual((await store.listKeys('big')).map((k) => k.id), [`v${packet - 4200}`])
 })
+
+// Holds (PostgreSQL): a batch that fails at the server halfway through its function (its
+// deletes done, then a key id too long for the primary key) is rolled back to its savepoint:
+// its deletes are undone, and the writes grouped around it commit.
+test('postgres: a batch failing halfway in its function inside a group is undone whole, the others commit', async (t) => {
+  if (!postgresAvailable()) return t.pass()
+  const { url } = pgStore()
+  const store = await openStore(url)
+  t.teardown(() => store.close())
+  await store.setKeys('s', { t: { keep: { v: 1 } } })
+  await store.setCreds('s', { v: 1 })
+  let seed = 11
+  const long = Array.from({ length: 1000 }, () => String.fromCharCode(0x4e00 + ((seed = (seed * 48271) % 2147483647) % 20000))).join('')
+  const [lead, before, bad, after] = await Promise.allSettled([
+    store.setKeys('lead', { t: { a: 1 } }),
+    store.setKeys('g1', { t: { a: 1 } }),
+    store.setKeys('s', { t: { keep: null, [long]: { v: 2 } } }),
+    store.setKeys('g2', { t: { a: 1 } }),
+  ])
+  t.is(lead.status, 'fulfilled')
+  t.is(before.status, 'fulfilled')
+  t.is(after.status, 'fulfilled')
+  t.is(bad.status, 'rejected')
+  t.log(bad.reason?.code, store.writeGroups)
+  t.deepEqual(await store.getKeys('s', 't', ['keep']), { keep: { v: 1 } })
+  t.deepEqual((await store.listKeys('s')).map((k) => k.id), ['keep'])
+  t.deepEqual(await store.getKeys('g2', 't', ['a']), { a: 1 })
+})
