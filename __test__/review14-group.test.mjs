@@ -40,12 +40,14 @@ async function seeded(t, backend) {
 }
 
 for (const backend of backends) {
-  // FINDING: the whole group fails. PostgreSQL: no lock_timeout, the group's one transaction
+  // FINDING (fixed: PostgreSQL bounds each grouped statement's lock wait with SET LOCAL
+  // lock_timeout, MySQL asks the savepoint whether the transaction survived): the whole group
+  // failed. PostgreSQL: no lock_timeout, the group's one transaction
   // waits on the stalled row until commandTimeoutMs, then every write of it fails. MySQL: the
   // stalled write gets 1205 (innodb_lock_wait_timeout), which only rolls back that statement,
   // but write.rs ends_transaction() treats every ERR_STORE_UNAVAILABLE as ending the
   // transaction, so the group gives up and fails its other writes too.
-  test.failing(`${backend.name}: a write stalled behind another client's row lock fails alone; the other sessions' writes grouped with it commit`, async (t) => {
+  test(`${backend.name}: a write stalled behind another client's row lock fails alone; the other sessions' writes grouped with it commit`, async (t) => {
     if (!backend.available()) return t.pass()
     const { store, lockSql } = await seeded(t, backend)
     const lock = holdLock(backend.name, lockSql('a'))
@@ -92,12 +94,13 @@ for (const backend of backends) {
   })
 }
 
-// FINDING (PostgreSQL): when a group times out, its transaction is abandoned on the server
+// FINDING (fixed: lock_timeout ends the stalled statement, which is rolled back to its
+// savepoint) (PostgreSQL): when a group timed out, its transaction was abandoned on the server
 // still waiting on the stalled row, holding the lease-row locks of the writes that went before
 // the stalled one. A later lone write to one of those sessions (b) then waits on the store's
 // own abandoned transaction and fails too, for as long as the other client holds its lock.
 // (MySQL's lock wait ends the statement cleanly, so this one holds there.)
-test.failing('postgres: after a group stalled on session a timed out, a lone write to session b (grouped before a) is not blocked by the abandoned transaction', async (t) => {
+test('postgres: after a group stalled on session a timed out, a lone write to session b (grouped before a) is not blocked by the abandoned transaction', async (t) => {
   if (!postgresAvailable()) return t.pass()
   const backend = backends[0]
   const { store, lockSql } = await seeded(t, backend)
@@ -116,15 +119,15 @@ test.failing('postgres: after a group stalled on session a timed out, a lone wri
   t.is(alone[0].status, 'fulfilled', 'b is not locked by anyone but our own abandoned transaction')
 })
 
-// FINDING (PostgreSQL): a write that timed out behind a row lock leaves its pooled connection
+// FINDING (fixed: every pooled connection sets lock_timeout and statement_timeout from
+// commandTimeoutMs) (PostgreSQL): a write that timed out behind a row lock left its pooled connection
 // stuck on the server (no lock_timeout / statement_timeout is set, and the client-side deadline
 // only drops the future): once poolSize writes have timed out on the stalled session, every
 // call of the store, to any session, fails ERR_STORE_UNAVAILABLE until the other client lets
 // go. One session row held by anyone (a psql left in BEGIN … FOR UPDATE, a long report) takes
 // down the whole fleet's store. MySQL holds: innodb_lock_wait_timeout ends the statement.
 for (const backend of backends) {
-  const run = backend.name === 'postgres' ? test.failing : test
-  run(`${backend.name}: writes timing out behind one session's held row lock do not make the other sessions unavailable`, async (t) => {
+  test(`${backend.name}: writes timing out behind one session's held row lock do not make the other sessions unavailable`, async (t) => {
     if (!backend.available()) return t.pass()
     const { url, lockSql } = backend.make()
     const store = await openStore(url, { commandTimeoutMs: 1000, poolSize: 2 })

@@ -55,6 +55,10 @@ impl Rounds {
         Ok(Rounds { runtime, command_timeout, issued_deadline: None, group_deadlines: Vec::new(), server, shown })
     }
 
+    pub(crate) fn command_timeout(&self) -> Duration {
+        self.command_timeout
+    }
+
     /// Records when the next operation was issued ([`Store::operation_issued`](crate::core::store::Store::operation_issued)).
     pub(crate) fn issued(&mut self, at: Instant) {
         self.issued_deadline = Some(at + self.command_timeout);
@@ -132,11 +136,18 @@ impl Rounds {
     /// [`run`](Self::run) for a future that maps its own errors (one that also refuses with
     /// lease errors, say).
     pub(crate) fn run_mapped<T>(&mut self, future: impl Future<Output = Result<T>>) -> Result<T> {
+        self.run_until(|_| future)
+    }
+
+    /// [`run_mapped`](Self::run_mapped) for a future that needs to know its deadline (to
+    /// bound the server's lock waits within it, say).
+    pub(crate) fn run_until<T, F: Future<Output = Result<T>>>(&mut self, future: impl FnOnce(Instant) -> F) -> Result<T> {
         let deadline = self.deadline();
         let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else {
             return Err(self.waited_too_long());
         };
         let server = self.server;
+        let future = future(deadline);
         self.runtime.block_on(async {
             match tokio::time::timeout(left, future).await {
                 Ok(result) => result,
@@ -191,13 +202,14 @@ pub(crate) fn map_error(server: &str, shown: &str, err: sqlx::Error) -> StoreErr
 
 /// Whether a server error means "not now" rather than "no": PostgreSQL SQLSTATEs (class 08
 /// connection exceptions, 57P0x shutdown and startup, 53300 too many connections, 40001/40P01
-/// serialization failure and deadlock, 55P03 lock not available) and MySQL error numbers (1040
+/// serialization failure and deadlock, 55P03 lock not available, 57014 statement cancelled by
+/// `statement_timeout`) and MySQL error numbers (1040
 /// too many connections, 1053 server shutdown, 1205 lock wait timeout, 1213 deadlock, 1317 query
 /// interrupted, 1927 connection killed (MariaDB), 4031 disconnected by the server for
 /// inactivity (MySQL 8), 2002/2003/2006/2013 connection lost).
 fn transient_sql_state(server: &str, code: &str) -> bool {
     if server == "PostgreSQL" {
-        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03")
+        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" | "55P03" | "57014")
     } else {
         matches!(code, "1040" | "1053" | "1205" | "1213" | "1317" | "1927" | "4031" | "2002" | "2003" | "2006" | "2013")
     }

@@ -167,11 +167,15 @@ impl MysqlStore {
                 sqlx::raw_sql("SAVEPOINT w").execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
                 match write::write(&mut tx, ctx, *op, *fence).await {
                     Ok(()) => results[i] = Some(Ok(())),
-                    Err(err) if ends_transaction(&err) => return Err(err),
-                    Err(err) => {
-                        sqlx::raw_sql("ROLLBACK TO SAVEPOINT w").execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
-                        results[i] = Some(Err(err));
-                    }
+                    // Whether the failure ended the transaction is told by the savepoint, which
+                    // exists only while the transaction does: most errors undo just their
+                    // statement (a lock wait timeout too, unless the server runs with
+                    // `innodb_rollback_on_timeout`), a deadlock undoes the whole transaction, and
+                    // a lost connection takes it away. Only then does the whole group fail.
+                    Err(err) => match sqlx::raw_sql("ROLLBACK TO SAVEPOINT w").execute(&mut *tx).await {
+                        Ok(_) => results[i] = Some(Err(err)),
+                        Err(_) => return Err(err),
+                    },
                 }
             }
             tx.commit().await.map_err(|e| ctx.err(e))

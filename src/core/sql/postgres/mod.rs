@@ -59,6 +59,25 @@ const APPLICATION_NAME: &str = "baileys-rust-auth";
 const SESSION_SETTINGS: &str = "SET synchronous_commit = on; SET idle_in_transaction_session_timeout = 60000; \
                                 SET default_transaction_isolation = 'read committed'";
 
+/// The server-side bounds of every pooled connection, from `commandTimeoutMs`: a lock wait ends
+/// with the server's clean error (55P03, `ERR_STORE_UNAVAILABLE`) at half of it, with the
+/// connection intact, before the client's deadline has to drop the call; and a statement the
+/// client stopped waiting for is cancelled (57014) rather than left running on the server,
+/// where it would keep its connection, and the row locks of its transaction, from everyone
+/// else. (Without them one row that another client holds, a forgotten `BEGIN … FOR UPDATE`
+/// in psql say, ties up a connection per write to its session until the pool is gone.)
+fn server_timeouts(command_timeout: Duration) -> String {
+    let millis = command_timeout.as_millis().max(2);
+    format!("SET lock_timeout = {}; SET statement_timeout = {millis}", millis / 2)
+}
+
+/// The lock wait a statement of a group may take: half of what is left before the group's
+/// deadline (at least 1 ms: 0 would mean no limit), at most the connection's own.
+fn group_lock_timeout(deadline: Instant, command_timeout: Duration) -> u128 {
+    let left = deadline.saturating_duration_since(Instant::now());
+    (left / 2).min(command_timeout / 2).as_millis().max(1)
+}
+
 /// A pooled connection idle for longer is pinged before use, so that one the server dropped
 /// meanwhile (it restarted, say) is replaced rather than failing the call. One in steady use is
 /// not: a ping per call would double the round trips.
@@ -103,6 +122,7 @@ fn tcp_endpoint(connect: &PgConnectOptions) -> Option<(String, u16)> {
 }
 
 fn pool_options(options: &SqlOptions, endpoint: Option<(String, u16)>) -> PgPoolOptions {
+    let timeouts = server_timeouts(options.command_timeout);
     PgPoolOptions::new()
         .max_connections(options.pool_size)
         .min_connections(0)
@@ -119,11 +139,12 @@ fn pool_options(options: &SqlOptions, endpoint: Option<(String, u16)>) -> PgPool
         })
         .after_connect(move |conn, _meta| {
             let endpoint = endpoint.clone();
+            let settings = format!("{SESSION_SETTINGS}; {timeouts}");
             Box::pin(async move {
                 if let Some((host, port)) = endpoint {
                     nodelay::set_on_connections_to(&host, port).await;
                 }
-                sqlx::raw_sql(SESSION_SETTINGS).execute(conn).await.map(drop)
+                sqlx::raw_sql(AssertSqlSafe(settings)).execute(conn).await.map(drop)
             })
         })
 }
@@ -291,7 +312,8 @@ impl PostgresStore {
         let queries: Vec<_> = group.iter().map(|write| write_query(&self.queries, write)).collect();
         let (pool, shown) = (&self.pool, &*self.shown);
         let map = |e: sqlx::Error| pg_error(shown, e);
-        self.rounds.run_mapped(async move {
+        let command_timeout = self.rounds.command_timeout();
+        self.rounds.run_until(|deadline| async move {
             let mut tx = pool.begin().await.map_err(map)?;
             let mut results = Vec::with_capacity(group.len());
             // Whether the previous write's savepoint is still to be released: it is released in
@@ -303,8 +325,12 @@ impl PostgresStore {
                     continue;
                 };
                 let (Write::Creds { session, fence, .. } | Write::Keys { session, fence, .. }) = *write;
-                let savepoint = if unreleased { "RELEASE SAVEPOINT group_write; SAVEPOINT group_write" } else { "SAVEPOINT group_write" };
-                sqlx::raw_sql(savepoint).execute(&mut *tx).await.map_err(map)?;
+                // A write stalled on a lock fails alone (55P03, rolled back to its savepoint)
+                // and leaves the rest of the deadline to the writes after it.
+                let release = if unreleased { "RELEASE SAVEPOINT group_write; " } else { "" };
+                let savepoint =
+                    format!("{release}SAVEPOINT group_write; SET LOCAL lock_timeout = {}", group_lock_timeout(deadline, command_timeout));
+                sqlx::raw_sql(AssertSqlSafe(savepoint)).execute(&mut *tx).await.map_err(map)?;
                 match query.fetch_one(&mut *tx).await {
                     Ok(row) => {
                         unreleased = true;
