@@ -68,21 +68,21 @@ test('passwords in common URL forms never show in errors', async (t) => {
   }
 })
 
-// FINDING: a password given as a percent-encoded `password` query parameter (`pass%77ord`, which
+// FINDING (fixed: redact.rs decodes parameter names first): a password given as a percent-encoded `password` query parameter (`pass%77ord`, which
 // sqlx decodes and uses) is not recognised by src/core/redact.rs redact_password_params (it
 // compares the raw key), so the message shows it.
-test.failing('postgres: a password in a percent-encoded password parameter never shows in errors', async (t) => {
+test('postgres: a password in a percent-encoded password parameter never shows in errors', async (t) => {
   const err = await t.throwsAsync(openStore('postgres://u@127.0.0.1:1/test?pass%77ord=s3cret', { connectTimeoutMs: 2000 }))
   t.is(err.code, 'ERR_STORE_UNAVAILABLE')
   t.false(err.message.includes('s3cret'), err.message)
 })
 
-// FINDING: PostgreSQL URLs take any query parameter: sqlx ignores one it does not know (with a
+// FINDING (fixed: postgres/mod.rs KNOWN_PARAMETERS): PostgreSQL URLs took any query parameter: sqlx ignores one it does not know (with a
 // tracing warning no one sees), so `ssl_mode=verify-full` (misspelt) opens the store with the
 // default sslmode=prefer, which falls back to plaintext. The MySQL backend refuses unknown
 // parameters for exactly this reason (connect.rs KNOWN_PARAMETERS); PostgreSQL's
 // connect_options (postgres/mod.rs) does not.
-test.failing('postgres: a misspelt URL parameter (ssl_mode) is refused ERR_INVALID_ARG, as on MySQL', async (t) => {
+test('postgres: a misspelt URL parameter (ssl_mode) is refused ERR_INVALID_ARG, as on MySQL', async (t) => {
   if (!postgresAvailable()) return t.pass()
   const url = pgStore().url
   const err = await t.throwsAsync(async () => {
@@ -92,12 +92,12 @@ test.failing('postgres: a misspelt URL parameter (ssl_mode) is refused ERR_INVAL
   t.is(err?.code, 'ERR_INVALID_ARG')
 })
 
-// FINDING: PostgreSQL names are bytea columns in btree primary keys, whose entries are at most
+// FINDING (fixed: MAX_SESSION_BYTES, MAX_TYPE_BYTES, MAX_ID_BYTES checked before sending): PostgreSQL names are bytea columns in btree primary keys, whose entries are at most
 // 2704 bytes: a session id, key type or key id of ~2.7 KB (fine on SQLite and Redis, which a
 // migration may bring over) fails at the server as ERR_STORE_IO ("index row size … exceeds
 // btree version 4 maximum 2704"), an undocumented limit reported as an I/O failure. MySQL
 // checks its (documented) limits before sending and says ERR_INVALID_ARG.
-test.failing('postgres: a session id, key type or key id too long for the primary key is refused ERR_INVALID_ARG, nothing written', async (t) => {
+test('postgres: a session id, key type or key id too long for the primary key is refused ERR_INVALID_ARG, nothing written', async (t) => {
   if (!postgresAvailable()) return t.pass()
   const { url, schema } = pgStore()
   const store = await openStore(url)
@@ -114,11 +114,11 @@ test.failing('postgres: a session id, key type or key id too long for the primar
   t.deepEqual(codes, ['ERR_INVALID_ARG', 'ERR_INVALID_ARG', 'ERR_INVALID_ARG'])
 })
 
-// FINDING (minor): a fence token whose holder holds NUL (a forged or corrupted token) reaches
+// FINDING (minor; fixed: fence_args sends such a fence as one that matches no lease): a fence token whose holder holds NUL (a forged or corrupted token) reaches
 // PostgreSQL as `text`, which cannot hold NUL: every fenced call (setKeys, setCreds, renewLease,
 // even releaseLease) fails ERR_STORE_IO ("invalid byte sequence") instead of the
 // ERR_SESSION_FENCED (writes, renewals) and no-op (release) that MySQL and the lease rules give.
-test.failing('postgres: a fence whose holder holds NUL is refused as fenced (as on MySQL), not as a store I/O failure', async (t) => {
+test('postgres: a fence whose holder holds NUL is refused as fenced (as on MySQL), not as a store I/O failure', async (t) => {
   if (!postgresAvailable()) return t.pass()
   const store = await openStore(pgStore().url)
   t.teardown(() => store.close())

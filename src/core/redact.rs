@@ -32,7 +32,8 @@ fn redact_password_params(rest: &str) -> String {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if ["pass", "password"].contains(&key.to_ascii_lowercase().as_str()) => format!("{key}=***"),
+            // Decoded first, as the drivers decode it: `pass%77ord` is a password too.
+            Some((key, _)) if ["pass", "password"].contains(&query_key(key).to_ascii_lowercase().as_str()) => format!("{key}=***"),
             _ => pair.to_owned(),
         })
         .collect();
@@ -42,6 +43,32 @@ fn redact_password_params(rest: &str) -> String {
         out.push_str(fragment);
     }
     out
+}
+
+/// A URL query parameter's name as the drivers read it (form encoding: `%XX` escapes decoded,
+/// `+` a space). Bytes that do not decode to UTF-8 are replaced, so such a name matches no
+/// known one.
+pub fn query_key(key: &str) -> String {
+    let bytes = key.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(high), Some(low)) => {
+                    out.push((high * 16 + low) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -58,6 +85,8 @@ mod tests {
             ("redis://host:6379/0?password=s3cret&db=1", "redis://host:6379/0?password=***&db=1"),
             ("redis+unix:///tmp/a:b/r.sock?pass=hid@den", "redis+unix:///tmp/a:b/r.sock?pass=***"),
             ("redis+unix:///tmp/r.sock?user=a:b&pass=s3cret", "redis+unix:///tmp/r.sock?user=a:b&pass=***"),
+            ("postgres://u@h/db?pass%77ord=s3cret", "postgres://u@h/db?pass%77ord=***"),
+            ("postgres://u@h/db?PASS%57ORD=s3cret&x=1", "postgres://u@h/db?PASS%57ORD=***&x=1"),
             ("redis://u:p/ss@host/0", "redis://u:***@host/0"),
             ("redis://u:p?x@host", "redis://u:***@host"),
             ("redis://user@host", "redis://user@host"),
@@ -66,6 +95,13 @@ mod tests {
             ("./auth.db", "./auth.db"),
         ] {
             assert_eq!(redact(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn query_keys_are_decoded_as_the_drivers_decode_them() {
+        for (key, decoded) in [("ssl-mode", "ssl-mode"), ("ssl%2Dmode", "ssl-mode"), ("a+b", "a b"), ("100%", "100%"), ("%4", "%4"), ("%zz", "%zz"), ("%FF", "\u{fffd}")] {
+            assert_eq!(query_key(key), decoded, "{key}");
         }
     }
 }

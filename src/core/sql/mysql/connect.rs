@@ -8,6 +8,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOpti
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::core::error::{Result, StoreError};
+use crate::core::redact::query_key;
 use crate::core::sql::{nodelay, SqlOptions, SqlTarget};
 
 /// The URL query parameters the driver reads (`sslmode` and `ssl-mode` are one, and so on).
@@ -35,8 +36,9 @@ pub(crate) fn connect_options(target: &SqlTarget) -> Result<MySqlConnectOptions>
     let shown = target.shown();
     if let Some((_, query)) = target.driver_url.split_once('?') {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-            if !KNOWN_PARAMETERS.contains(&key) {
+            // Decoded, as the driver decodes it.
+            let key = query_key(pair.split_once('=').map_or(pair, |(k, _)| k));
+            if !KNOWN_PARAMETERS.contains(&key.as_str()) {
                 return Err(StoreError::invalid(format!(
                     "store URL {shown}: unknown parameter {key:?} (MySQL URLs take tablePrefix and {})",
                     KNOWN_PARAMETERS.join(", ")

@@ -40,6 +40,7 @@ pub use schema::SCHEMA_VERSION;
 
 use super::{install_tls_provider, map_error, nodelay, Rounds, SqlOptions, SqlServer, SqlTarget};
 use crate::core::error::{Result, StoreError};
+use crate::core::redact::query_key;
 use crate::core::lease::{self as leases, Claim, Fence, LeaseInfo, LeaseRequest};
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 use lease::{IndexedLeaseRow, LeaseRow};
@@ -110,9 +111,52 @@ fn pg_error(shown: &str, err: sqlx::Error) -> StoreError {
 /// user, password, host, port, database, `sslmode`, a unix socket as `host=/dir` (or a
 /// percent-encoded host `%2Fdir`), read by sqlx; our `application_name` unless the URL (or
 /// `PGAPPNAME`) gives one.
-fn connect_options(target: &SqlTarget) -> std::result::Result<PgConnectOptions, sqlx::Error> {
-    let options = PgConnectOptions::from_str(&target.driver_url)?;
+fn connect_options(target: &SqlTarget) -> Result<PgConnectOptions> {
+    check_parameters(target)?;
+    let options =
+        PgConnectOptions::from_str(&target.driver_url).map_err(|e| StoreError::invalid(format!("invalid PostgreSQL URL {}: {e}", target.shown())))?;
     Ok(if options.get_application_name().is_none() { options.application_name(APPLICATION_NAME) } else { options })
+}
+
+/// The URL query parameters the driver reads (and our `schema`, taken out before). Anything
+/// else is refused: the driver would ignore a misspelt `ssl_mode` (with a log line no one
+/// reads) and connect with the default `prefer`, in clear if the server offers no TLS.
+const KNOWN_PARAMETERS: &[&str] = &[
+    "sslmode",
+    "ssl-mode",
+    "sslrootcert",
+    "ssl-root-cert",
+    "ssl-ca",
+    "sslcert",
+    "ssl-cert",
+    "sslkey",
+    "ssl-key",
+    "statement-cache-capacity",
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "application_name",
+    "options",
+];
+
+fn check_parameters(target: &SqlTarget) -> Result<()> {
+    let Some((_, query)) = target.driver_url.split_once('?') else { return Ok(()) };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        // Decoded, as the driver decodes it.
+        let key = query_key(pair.split_once('=').map_or(pair, |(k, _)| k));
+        let known = KNOWN_PARAMETERS.contains(&key.as_str()) || (key.starts_with("options[") && key.ends_with(']'));
+        if !known {
+            return Err(StoreError::invalid(format!(
+                "store URL {}: unknown parameter {key:?} (PostgreSQL URLs take schema, {} and options[name])",
+                target.shown(),
+                KNOWN_PARAMETERS.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The server's TCP host and port, or `None` when the connections go over a unix socket.
@@ -149,10 +193,14 @@ fn pool_options(options: &SqlOptions, endpoint: Option<(String, u16)>) -> PgPool
         })
 }
 
-/// A fence as the write functions take it: holder and epoch, both NULL without a fence. An
-/// epoch beyond `i64` names no stored lease: -1 never matches.
+/// A fence as the write functions take it: holder and epoch, both NULL without a fence. A
+/// fence that names no stored lease is sent as one that matches none (epoch -1, which no
+/// lease has): an epoch beyond `i64`, or a holder with NUL, which `text` cannot carry (no
+/// holder this package hands out has one), so that such a fence is refused as fenced, as on
+/// the other backends, rather than failing the statement.
 fn fence_args(fence: Option<&Fence>) -> (Option<&str>, Option<i64>) {
     match fence {
+        Some(fence) if fence.holder.contains('\0') => (Some(""), Some(-1)),
         Some(fence) => (Some(fence.holder.as_str()), Some(i64::try_from(fence.epoch).unwrap_or(-1))),
         None => (None, None),
     }
@@ -193,10 +241,42 @@ fn key_arrays(writes: &[KeyWrite]) -> KeyArrays<'_> {
     arrays
 }
 
+/// The longest session, key type and key id, in UTF-8 bytes. A btree entry holds at most
+/// 2,704 bytes and the keys' primary key holds all three, so longer names would fail at the
+/// server, inside the write's transaction, as an I/O error; they are refused before anything is
+/// sent. The same limits as MySQL's, so that a session moves between the two.
+pub const MAX_SESSION_BYTES: usize = 255;
+pub const MAX_TYPE_BYTES: usize = 255;
+pub const MAX_ID_BYTES: usize = 1024;
+
+fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
+    if name.len() > max {
+        return Err(StoreError::invalid(format!("a {what} is at most {max} bytes (UTF-8) in a PostgreSQL store; this one has {}", name.len())));
+    }
+    Ok(())
+}
+
+/// Refuses a write whose names do not fit ([`MAX_SESSION_BYTES`] and the others).
+fn check_names(write: &Write<'_>) -> Result<()> {
+    let (Write::Creds { session, .. } | Write::Keys { session, .. }) = *write;
+    check_name("session id", session, MAX_SESSION_BYTES)?;
+    if let Write::Keys { writes, .. } = *write {
+        for key in writes {
+            check_name("key type", &key.kind, MAX_TYPE_BYTES)?;
+            check_name("key id", &key.id, MAX_ID_BYTES)?;
+        }
+    }
+    Ok(())
+}
+
 /// The one statement of a write (`None` for an empty key batch, which writes nothing).
-fn write_query<'a>(queries: &Queries, write: &Write<'a>) -> Option<QueryAs<'a, Postgres, LeaseRow, PgArguments>> {
+fn write_query<'a>(queries: &Queries, write: &Write<'a>) -> Result<Option<QueryAs<'a, Postgres, LeaseRow, PgArguments>>> {
+    if let Write::Keys { writes: [], .. } = write {
+        return Ok(None);
+    }
+    check_names(write)?;
     let now = now_millis();
-    match *write {
+    Ok(match *write {
         Write::Creds { session, creds, fence } => {
             let (holder, epoch) = fence_args(fence);
             Some(
@@ -208,7 +288,6 @@ fn write_query<'a>(queries: &Queries, write: &Write<'a>) -> Option<QueryAs<'a, P
                     .bind(creds),
             )
         }
-        Write::Keys { writes: [], .. } => None,
         Write::Keys { session, writes, fence } => {
             let (holder, epoch) = fence_args(fence);
             let arrays = key_arrays(writes);
@@ -225,7 +304,7 @@ fn write_query<'a>(queries: &Queries, write: &Write<'a>) -> Option<QueryAs<'a, P
                     .bind(arrays.set_values),
             )
         }
-    }
+    })
 }
 
 /// A name read back: bytes that are not UTF-8 were not written by this package, so they are
@@ -247,7 +326,7 @@ impl PostgresStore {
         install_tls_provider();
         let shown: Arc<str> = target.shown().into();
         let mut rounds = Rounds::new(SqlServer::Postgres, shown.to_string(), options.command_timeout)?;
-        let connect = connect_options(target).map_err(|e| rounds.map(e))?;
+        let connect = connect_options(target)?;
         let map = |e: sqlx::Error| pg_error(&shown, e);
 
         // The first connection on its own (not through the pool), so that a server that cannot
@@ -290,6 +369,7 @@ impl PostgresStore {
 
     /// `clear_keys` (`whole` false) and `delete_session` (`whole` true): one statement.
     fn clear(&mut self, session: &str, fence: Option<&Fence>, whole: bool) -> Result<()> {
+        check_name("session id", session, MAX_SESSION_BYTES)?;
         let (holder, epoch) = fence_args(fence);
         let query = sqlx::query_as(AssertSqlSafe(self.queries.clear_session.clone()))
             .bind(session.as_bytes())
@@ -320,9 +400,17 @@ impl PostgresStore {
             // the same round trip as the next one is set (and by the COMMIT after the last).
             let mut unreleased = false;
             for (write, query) in group.iter().zip(queries) {
-                let Some(query) = query else {
-                    results.push(Ok(()));
-                    continue;
+                let query = match query {
+                    Ok(Some(query)) => query,
+                    // Nothing to write (an empty batch), or refused before it was sent.
+                    Ok(None) => {
+                        results.push(Ok(()));
+                        continue;
+                    }
+                    Err(err) => {
+                        results.push(Err(err));
+                        continue;
+                    }
                 };
                 let (Write::Creds { session, fence, .. } | Write::Keys { session, fence, .. }) = *write;
                 // A write stalled on a lock fails alone (55P03, rolled back to its savepoint)
@@ -389,12 +477,9 @@ impl Store for PostgresStore {
 
     fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()> {
         let write = Write::Creds { session, creds, fence };
-        match write_query(&self.queries, &write) {
+        match write_query(&self.queries, &write)? {
             Some(query) => self.write_one(session, fence, query),
-            None => {
-                self.rounds.no_round_trip();
-                Ok(())
-            }
+            None => Ok(()),
         }
     }
 
@@ -416,9 +501,12 @@ impl Store for PostgresStore {
     /// stay far under PostgreSQL's 65,535 parameters.
     fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
         let write = Write::Keys { session, writes, fence };
-        match write_query(&self.queries, &write) {
+        match write_query(&self.queries, &write)? {
             Some(query) => self.write_one(session, fence, query),
-            None => Ok(()),
+            None => {
+                self.rounds.no_round_trip();
+                Ok(())
+            }
         }
     }
 
@@ -602,8 +690,9 @@ impl Store for PostgresStore {
     /// All in ONE statement (`acquire_leases` in the schema): one round trip and one
     /// transaction however many sessions, each with its own outcome.
     fn acquire_leases(&mut self, requests: &[(String, LeaseRequest)]) -> Result<Vec<Result<LeaseInfo>>> {
-        for (_, request) in requests {
+        for (session, request) in requests {
             leases::check_lease_ms(request.lease_ms)?;
+            check_name("session id", session, MAX_SESSION_BYTES)?;
             if request.holder.is_empty() {
                 return Err(StoreError::invalid("a lease's holder must not be empty"));
             }
@@ -637,7 +726,7 @@ impl Store for PostgresStore {
         }
         let query = sqlx::query_as::<_, IndexedLeaseRow>(AssertSqlSafe(self.queries.renew_leases.clone()))
             .bind(fences.iter().map(|(s, _)| s.as_bytes()).collect::<Vec<&[u8]>>())
-            .bind(fences.iter().map(|(_, f)| f.holder.as_str()).collect::<Vec<&str>>())
+            .bind(fences.iter().map(|(_, f)| fence_args(Some(f)).0.unwrap_or("")).collect::<Vec<&str>>())
             .bind(fences.iter().map(|(_, f)| fence_args(Some(f)).1.unwrap_or(-1)).collect::<Vec<i64>>())
             .bind(lease_ms as i64);
         let rows = self.page(query)?;
@@ -652,6 +741,23 @@ mod tests {
 
     fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
         KeyWrite { kind: kind.into(), id: id.into(), value: Some(value.to_vec()) }
+    }
+
+    #[test]
+    fn url_parameters_the_driver_does_not_read_are_refused_without_showing_the_password() {
+        let check = |url: &str| connect_options(&SqlTarget::parse(url).unwrap()).map(drop);
+        for url in [
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem&application_name=x&options[statement_timeout]=5",
+            "postgres://u@h/db?schema=bots&ssl%2Dmode=require",
+            "postgresql:///db?host=/run/postgresql&port=5433&user=u",
+        ] {
+            assert!(check(url).is_ok(), "{url}");
+        }
+        for url in ["postgres://u:s3cret@h/db?ssl_mode=verify-full", "postgres://u:s3cret@h/db?sslmode=require&bogus"] {
+            let err = check(url).unwrap_err();
+            assert_eq!(err.code(), "ERR_INVALID_ARG", "{url}");
+            assert!(err.to_string().contains("unknown parameter") && !err.to_string().contains("s3cret"), "{err}");
+        }
     }
 
     fn del(kind: &str, id: &str) -> KeyWrite {
