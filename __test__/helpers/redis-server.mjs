@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const SHARED_PORT = 6379
-const START_TIMEOUT_MS = 10_000
-const CLUSTER_TIMEOUT_MS = 20_000
+// Generous: on a loaded machine the test process's own event loop (other tests' Signal crypto
+// in the same worker) can hold back the answer for seconds.
+const START_TIMEOUT_MS = 60_000
+const CLUSTER_TIMEOUT_MS = 60_000
+const PROBE_TIMEOUT_MS = 5_000
 /** Attempts when a server loses a race for a port it was given by `freePort`. */
 const PORT_ATTEMPTS = 5
 
@@ -177,12 +180,12 @@ async function spawnReady(dir, args, target) {
       await fail(`exited while starting (code ${child.exitCode}, signal ${child.signalCode})`)
     }
     try {
-      const info = (await redisCommand({ ...target, timeout: 1000 }, 'INFO', 'server')).toString()
+      const info = (await redisCommand({ ...target, timeout: PROBE_TIMEOUT_MS }, 'INFO', 'server')).toString()
       const pid = Number(/^process_id:(\d+)/m.exec(info)?.[1])
       if (pid !== child.pid) {
         await fail(`lost its address to another server (pid ${pid}) at ${JSON.stringify(target)}`, true)
       }
-      if ((await redisCommand({ ...target, timeout: 1000 }, 'PING')) === 'PONG') return { child }
+      if ((await redisCommand({ ...target, timeout: PROBE_TIMEOUT_MS }, 'PING')) === 'PONG') return { child }
     } catch (e) {
       if (e.message?.startsWith('redis-server ')) throw e
       // not listening yet, or -LOADING: poll again
@@ -398,7 +401,7 @@ export async function startRedisCluster() {
     for (;;) {
       const infos = await Promise.all(
         nodes.map((n) =>
-          redisCommand({ port: n.port, timeout: 1000 }, 'CLUSTER', 'INFO').then(String, (e) => e.message),
+          redisCommand({ port: n.port, timeout: PROBE_TIMEOUT_MS }, 'CLUSTER', 'INFO').then(String, (e) => e.message),
         ),
       )
       const ok = infos.every(
