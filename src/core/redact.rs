@@ -100,7 +100,15 @@ mod tests {
 
     #[test]
     fn query_keys_are_decoded_as_the_drivers_decode_them() {
-        for (key, decoded) in [("ssl-mode", "ssl-mode"), ("ssl%2Dmode", "ssl-mode"), ("a+b", "a b"), ("100%", "100%"), ("%4", "%4"), ("%zz", "%zz"), ("%FF", "\u{fffd}")] {
+        for (key, decoded) in [
+            ("ssl-mode", "ssl-mode"),
+            ("ssl%2Dmode", "ssl-mode"),
+            ("a+b", "a b"),
+            ("100%", "100%"),
+            ("%4", "%4"),
+            ("%zz", "%zz"),
+            ("%FF", "\u{fffd}"),
+        ] {
             assert_eq!(query_key(key), decoded, "{key}");
         }
     }

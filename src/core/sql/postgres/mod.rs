@@ -40,8 +40,8 @@ pub use schema::SCHEMA_VERSION;
 
 use super::{install_tls_provider, map_error, nodelay, Rounds, SqlOptions, SqlServer, SqlTarget};
 use crate::core::error::{Result, StoreError};
-use crate::core::redact::query_key;
 use crate::core::lease::{self as leases, Claim, Fence, LeaseInfo, LeaseRequest};
+use crate::core::redact::query_key;
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 use lease::{IndexedLeaseRow, LeaseRow};
 use schema::Queries;
@@ -113,8 +113,8 @@ fn pg_error(shown: &str, err: sqlx::Error) -> StoreError {
 /// `PGAPPNAME`) gives one.
 fn connect_options(target: &SqlTarget) -> Result<PgConnectOptions> {
     check_parameters(target)?;
-    let options =
-        PgConnectOptions::from_str(&target.driver_url).map_err(|e| StoreError::invalid(format!("invalid PostgreSQL URL {}: {e}", target.shown())))?;
+    let options = PgConnectOptions::from_str(&target.driver_url)
+        .map_err(|e| StoreError::invalid(format!("invalid PostgreSQL URL {}: {e}", target.shown())))?;
     Ok(if options.get_application_name().is_none() { options.application_name(APPLICATION_NAME) } else { options })
 }
 
@@ -251,7 +251,10 @@ pub const MAX_ID_BYTES: usize = 1024;
 
 fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
     if name.len() > max {
-        return Err(StoreError::invalid(format!("a {what} is at most {max} bytes (UTF-8) in a PostgreSQL store; this one has {}", name.len())));
+        return Err(StoreError::invalid(format!(
+            "a {what} is at most {max} bytes (UTF-8) in a PostgreSQL store; this one has {}",
+            name.len()
+        )));
     }
     Ok(())
 }
