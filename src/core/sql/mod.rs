@@ -26,6 +26,26 @@ pub use options::{SqlOptions, SqlServer, SqlTarget};
 use crate::core::error::{Result, StoreError};
 use crate::core::store::Write;
 
+/// The longest session, key type and key id, in UTF-8 bytes, on both servers. MySQL's columns
+/// are that wide (its key must fit InnoDB's 3,072 bytes); PostgreSQL's btree entries hold at
+/// most 2,704 bytes and the keys' primary key holds all three. Longer names are refused before
+/// anything is sent, rather than failing at the server inside the write's transaction; the
+/// limits are the same so that a session moves between the two.
+pub const MAX_SESSION_BYTES: usize = 255;
+pub const MAX_TYPE_BYTES: usize = 255;
+pub const MAX_ID_BYTES: usize = 1024;
+
+/// Refuses a name longer than `max` bytes (`server` names the store in the message).
+pub(crate) fn check_name(server: &str, what: &str, name: &str, max: usize) -> Result<()> {
+    if name.len() > max {
+        return Err(StoreError::invalid(format!(
+            "a {what} is at most {max} bytes (UTF-8) in a {server} store; this one has {}",
+            name.len()
+        )));
+    }
+    Ok(())
+}
+
 /// A store's runtime and the deadline of the operation under way.
 pub(crate) struct Rounds {
     runtime: tokio::runtime::Runtime,
@@ -76,7 +96,14 @@ impl Rounds {
     /// oldest of them is. An empty key batch is always in time: alone it succeeds without a
     /// round trip. A group not announced write by write (a caller using the store directly) is
     /// one operation, all of it in time, due when it was issued.
-    pub(crate) fn group_in_time(&mut self, group: &[Write<'_>]) -> Vec<bool> {
+    /// Returns which are (for [`with_late_writes`](Self::with_late_writes)) and those writes.
+    pub(crate) fn group_in_time<'a>(&mut self, group: &[Write<'a>]) -> (Vec<bool>, Vec<Write<'a>>) {
+        let in_time = self.in_time(group);
+        let sent = group.iter().zip(&in_time).filter(|(_, &in_time)| in_time).map(|(write, _)| *write).collect();
+        (in_time, sent)
+    }
+
+    fn in_time(&mut self, group: &[Write<'_>]) -> Vec<bool> {
         let deadlines = std::mem::take(&mut self.group_deadlines);
         if deadlines.len() != group.len() {
             return vec![true; group.len()];

@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::core::error::{Result, StoreError};
-use crate::core::redact::redact;
+use crate::core::redact::{query_key, redact};
 
 /// Which SQL server a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +95,28 @@ impl SqlTarget {
     /// The target as it may be shown in messages: password redacted.
     pub fn shown(&self) -> String {
         redact(&self.driver_url)
+    }
+
+    /// Refuses a URL query parameter the driver does not read (`is_known` false for its name,
+    /// decoded as the driver decodes it): a driver ignores a misspelt `sslmode` and connects
+    /// with its default, in clear if the server offers no TLS. `takes` lists what it reads,
+    /// for the message.
+    pub(crate) fn check_parameters(&self, is_known: impl Fn(&str) -> bool, takes: &str) -> Result<()> {
+        let Some((_, query)) = self.driver_url.split_once('?') else { return Ok(()) };
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let key = query_key(pair.split_once('=').map_or(pair, |(k, _)| k));
+            if !is_known(&key) {
+                let server = match self.server {
+                    SqlServer::Postgres => "PostgreSQL",
+                    SqlServer::Mysql => "MySQL",
+                };
+                return Err(StoreError::invalid(format!(
+                    "store URL {}: unknown parameter {key:?} ({server} URLs take {takes})",
+                    self.shown()
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -8,7 +8,6 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlPool, MySqlPoolOpti
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::core::error::{Result, StoreError};
-use crate::core::redact::query_key;
 use crate::core::sql::{nodelay, SqlOptions, SqlTarget};
 
 /// The URL query parameters the driver reads (`sslmode` and `ssl-mode` are one, and so on).
@@ -34,18 +33,7 @@ const KNOWN_PARAMETERS: &[&str] = &[
 /// parameters of [`KNOWN_PARAMETERS`]. The URL must name a database (the tables live in it).
 pub(crate) fn connect_options(target: &SqlTarget) -> Result<MySqlConnectOptions> {
     let shown = target.shown();
-    if let Some((_, query)) = target.driver_url.split_once('?') {
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            // Decoded, as the driver decodes it.
-            let key = query_key(pair.split_once('=').map_or(pair, |(k, _)| k));
-            if !KNOWN_PARAMETERS.contains(&key.as_str()) {
-                return Err(StoreError::invalid(format!(
-                    "store URL {shown}: unknown parameter {key:?} (MySQL URLs take tablePrefix and {})",
-                    KNOWN_PARAMETERS.join(", ")
-                )));
-            }
-        }
-    }
+    target.check_parameters(|key| KNOWN_PARAMETERS.contains(&key), &format!("tablePrefix and {}", KNOWN_PARAMETERS.join(", ")))?;
     let options =
         MySqlConnectOptions::from_str(&target.driver_url).map_err(|e| StoreError::invalid(format!("invalid MySQL URL {shown}: {e}")))?;
     if options.get_database().is_none_or(str::is_empty) {

@@ -478,11 +478,11 @@ impl Store for MysqlStore {
     /// on; an error that ends the transaction (connection lost, deadlock) or a failed COMMIT
     /// fails every write that had not failed on its own.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
-        let in_time = self.rounds.group_in_time(group);
-        let sent: Vec<Write<'_>> = group.iter().zip(&in_time).filter(|(_, &in_time)| in_time).map(|(write, _)| *write).collect();
+        let (in_time, sent) = self.rounds.group_in_time(group);
         let results = self.write_group_in_time(&sent);
         self.rounds.with_late_writes(&in_time, results)
     }
+
     /// One transaction for all: placeholders inserted and rows locked with a few multi-row
     /// statements, each request decided in order, the grants written back with one upsert.
     fn acquire_leases(&mut self, requests: &[(String, LeaseRequest)]) -> Result<Vec<Result<LeaseInfo>>> {

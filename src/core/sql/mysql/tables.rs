@@ -8,11 +8,9 @@ use crate::core::error::{Result, StoreError};
 use crate::core::lease::{LeaseInfo, LeaseOwner};
 use crate::core::sql::map_error;
 
-/// The longest session, key type and key id, in UTF-8 bytes: the columns' sizes (see
-/// `migrations/001_initial.sql`). Longer ones are refused before anything is written.
-pub const MAX_SESSION_BYTES: usize = 255;
-pub const MAX_TYPE_BYTES: usize = 255;
-pub const MAX_ID_BYTES: usize = 1024;
+/// The longest session, key type and key id: the columns' sizes (see
+/// `migrations/001_initial.sql`).
+pub use crate::core::sql::{MAX_ID_BYTES, MAX_SESSION_BYTES, MAX_TYPE_BYTES};
 /// The longest lease holder, process token and host name.
 pub const MAX_LEASE_FIELD_BYTES: usize = 255;
 
@@ -81,10 +79,7 @@ impl Tables {
 
 /// Refuses a name longer than its column.
 pub fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
-    if name.len() > max {
-        return Err(StoreError::invalid(format!("a {what} is at most {max} bytes (UTF-8) in a MySQL store; this one has {}", name.len())));
-    }
-    Ok(())
+    crate::core::sql::check_name("MySQL", what, name, max)
 }
 
 pub fn check_session(session: &str) -> Result<()> {

@@ -38,10 +38,11 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres};
 
 pub use schema::SCHEMA_VERSION;
 
-use super::{install_tls_provider, map_error, nodelay, Rounds, SqlOptions, SqlServer, SqlTarget};
+use super::{
+    install_tls_provider, map_error, nodelay, Rounds, SqlOptions, SqlServer, SqlTarget, MAX_ID_BYTES, MAX_SESSION_BYTES, MAX_TYPE_BYTES,
+};
 use crate::core::error::{Result, StoreError};
 use crate::core::lease::{self as leases, Claim, Fence, LeaseInfo, LeaseRequest};
-use crate::core::redact::query_key;
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 use lease::{IndexedLeaseRow, LeaseRow};
 use schema::Queries;
@@ -143,20 +144,8 @@ const KNOWN_PARAMETERS: &[&str] = &[
 ];
 
 fn check_parameters(target: &SqlTarget) -> Result<()> {
-    let Some((_, query)) = target.driver_url.split_once('?') else { return Ok(()) };
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        // Decoded, as the driver decodes it.
-        let key = query_key(pair.split_once('=').map_or(pair, |(k, _)| k));
-        let known = KNOWN_PARAMETERS.contains(&key.as_str()) || (key.starts_with("options[") && key.ends_with(']'));
-        if !known {
-            return Err(StoreError::invalid(format!(
-                "store URL {}: unknown parameter {key:?} (PostgreSQL URLs take schema, {} and options[name])",
-                target.shown(),
-                KNOWN_PARAMETERS.join(", ")
-            )));
-        }
-    }
-    Ok(())
+    let known = |key: &str| KNOWN_PARAMETERS.contains(&key) || (key.starts_with("options[") && key.ends_with(']'));
+    target.check_parameters(known, &format!("schema, {} and options[name]", KNOWN_PARAMETERS.join(", ")))
 }
 
 /// The server's TCP host and port, or `None` when the connections go over a unix socket.
@@ -241,25 +230,11 @@ fn key_arrays(writes: &[KeyWrite]) -> KeyArrays<'_> {
     arrays
 }
 
-/// The longest session, key type and key id, in UTF-8 bytes. A btree entry holds at most
-/// 2,704 bytes and the keys' primary key holds all three, so longer names would fail at the
-/// server, inside the write's transaction, as an I/O error; they are refused before anything is
-/// sent. The same limits as MySQL's, so that a session moves between the two.
-pub const MAX_SESSION_BYTES: usize = 255;
-pub const MAX_TYPE_BYTES: usize = 255;
-pub const MAX_ID_BYTES: usize = 1024;
-
 fn check_name(what: &str, name: &str, max: usize) -> Result<()> {
-    if name.len() > max {
-        return Err(StoreError::invalid(format!(
-            "a {what} is at most {max} bytes (UTF-8) in a PostgreSQL store; this one has {}",
-            name.len()
-        )));
-    }
-    Ok(())
+    super::check_name("PostgreSQL", what, name, max)
 }
 
-/// Refuses a write whose names do not fit ([`MAX_SESSION_BYTES`] and the others).
+/// Refuses a write whose names do not fit ([`MAX_SESSION_BYTES`](super::MAX_SESSION_BYTES) and the others).
 fn check_names(write: &Write<'_>) -> Result<()> {
     let (Write::Creds { session, .. } | Write::Keys { session, .. }) = *write;
     check_name("session id", session, MAX_SESSION_BYTES)?;
@@ -677,8 +652,7 @@ impl Store for PostgresStore {
     /// Each write has its own deadline ([`Rounds::group_in_time`]): one that waited in line
     /// past it fails alone, unsent; the others go as one transaction.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
-        let in_time = self.rounds.group_in_time(group);
-        let sent: Vec<Write<'_>> = group.iter().zip(&in_time).filter(|(_, &in_time)| in_time).map(|(write, _)| *write).collect();
+        let (in_time, sent) = self.rounds.group_in_time(group);
         let results = match sent[..] {
             [] => Vec::new(),
             [write] => vec![write.apply_to(self)],
