@@ -228,6 +228,30 @@ fn key(kind: &str, id: &str, raw_len: usize) -> KeyInfo {
 }
 
 #[test]
+fn store_records_are_swapped_only_from_what_they_hold_and_never_seen_as_sessions() {
+    let (stores, _servers) = backends();
+    for (name, mut store) in stores {
+        assert_eq!(store.meta("cipher").unwrap(), None, "{name}: no record in a new store");
+        assert!(!store.swap_meta("cipher", Some(b"x"), Some(b"y")).unwrap(), "{name}: a record that is absent is not replaced");
+        assert_eq!(store.meta("cipher").unwrap(), None, "{name}");
+        assert!(store.swap_meta("cipher", None, Some(b"first\0\xff")).unwrap(), "{name}: created from absent");
+        assert!(!store.swap_meta("cipher", None, Some(b"second")).unwrap(), "{name}: a second creator loses");
+        assert_eq!(store.meta("cipher").unwrap(), Some(b"first\0\xff".to_vec()), "{name}: the winner's bytes");
+        assert!(!store.swap_meta("cipher", Some(b"first"), Some(b"second")).unwrap(), "{name}: a prefix is not the value");
+        assert!(store.swap_meta("cipher", Some(b"first\0\xff"), Some(b"second")).unwrap(), "{name}");
+        assert!(store.swap_meta("other", None, Some(b"")).unwrap(), "{name}: an empty value is a value");
+        assert_eq!(store.meta("other").unwrap(), Some(Vec::new()), "{name}");
+        assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "{name}: records are not sessions");
+        store.set_creds("cipher", &creds(b"c"), None).unwrap();
+        store.delete_session("cipher", None).unwrap();
+        assert_eq!(store.meta("cipher").unwrap(), Some(b"second".to_vec()), "{name}: a session of the same name is another thing");
+        assert!(store.swap_meta("cipher", Some(b"second"), None).unwrap(), "{name}: removed");
+        assert_eq!(store.meta("cipher").unwrap(), None, "{name}");
+        assert!(store.swap_meta("cipher", None, Some(b"again")).unwrap(), "{name}: created again after a removal");
+    }
+}
+
+#[test]
 fn unknown_sessions_have_no_keys_and_empty_stats() {
     let (stores, _redis) = backends();
     for (name, mut store) in stores {

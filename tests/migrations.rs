@@ -24,10 +24,11 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../src/core/sqlite/migrations/003_leases.sql"),
     include_str!("../src/core/sqlite/migrations/004_process_lock_files.sql"),
     include_str!("../src/core/sqlite/migrations/005_app_state_pieces.sql"),
+    include_str!("../src/core/sqlite/migrations/006_store_records.sql"),
 ];
 
 /// Every schema version before this one that a file can be upgraded from.
-const EARLIER: &[i64] = &[1, 2, 3, 4];
+const EARLIER: &[i64] = &[1, 2, 3, 4, 5];
 
 #[test]
 fn the_harness_knows_every_migration() {

@@ -375,6 +375,12 @@ impl Store for ClosedStore {
     fn sessions(&mut self) -> Result<Vec<String>> {
         Err(StoreError::Closed)
     }
+    fn meta(&mut self, _: &str) -> Result<Option<Vec<u8>>> {
+        Err(StoreError::Closed)
+    }
+    fn swap_meta(&mut self, _: &str, _: Option<&[u8]>, _: Option<&[u8]>) -> Result<bool> {
+        Err(StoreError::Closed)
+    }
     fn list_keys(&mut self, _: &str) -> Result<Vec<super::store::KeyInfo>> {
         Err(StoreError::Closed)
     }

@@ -27,12 +27,19 @@ pub struct MemoryStore {
     sessions: BTreeMap<String, Session>,
     /// Kept apart from the sessions: a lease outlives its session's data (see `delete_session`).
     leases: BTreeMap<String, LeaseRecord>,
+    /// The store's own records ([`Store::meta`]).
+    meta: BTreeMap<String, Vec<u8>>,
     identity: String,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStore { sessions: BTreeMap::new(), leases: BTreeMap::new(), identity: super::store::private_identity("memory") }
+        MemoryStore {
+            sessions: BTreeMap::new(),
+            leases: BTreeMap::new(),
+            meta: BTreeMap::new(),
+            identity: super::store::private_identity("memory"),
+        }
     }
 }
 
@@ -151,6 +158,21 @@ impl Store for MemoryStore {
 
     fn sessions(&mut self) -> Result<Vec<String>> {
         Ok(self.sessions.iter().filter(|(_, s)| s.has_data()).map(|(name, _)| name.clone()).collect())
+    }
+
+    fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(name).cloned())
+    }
+
+    fn swap_meta(&mut self, name: &str, expected: Option<&[u8]>, value: Option<&[u8]>) -> Result<bool> {
+        if self.meta.get(name).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        match value {
+            Some(value) => self.meta.insert(name.to_owned(), value.to_vec()),
+            None => self.meta.remove(name),
+        };
+        Ok(true)
     }
 
     fn list_keys(&mut self, session: &str) -> Result<Vec<KeyInfo>> {

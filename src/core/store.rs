@@ -101,6 +101,16 @@ pub trait Store: Send {
     /// Every stored lease, sorted by session.
     fn leases(&mut self) -> Result<Vec<(String, LeaseInfo)>>;
 
+    /// The store's own record `name` (not a session's: the encryption layer keeps its salt and
+    /// sealed keys here), or `None`. Sessions, listings, stats and deletes never see records.
+    fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
+
+    /// Replaces record `name` with `value` (`None` removes it) if it holds `expected` now
+    /// (`None`: absent), in one transaction or script, and says whether it did. Durable on
+    /// return. Two processes creating the same record at once: one wins, the other sees `false`
+    /// and reads what the winner wrote.
+    fn swap_meta(&mut self, name: &str, expected: Option<&[u8]>, value: Option<&[u8]>) -> Result<bool>;
+
     /// Every session that has creds or at least one key, sorted.
     fn sessions(&mut self) -> Result<Vec<String>>;
 

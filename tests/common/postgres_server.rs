@@ -150,6 +150,12 @@ impl Store for WithSchema {
     fn sessions(&mut self) -> Result<Vec<String>> {
         self.store.sessions()
     }
+    fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.store.meta(name)
+    }
+    fn swap_meta(&mut self, name: &str, expected: Option<&[u8]>, value: Option<&[u8]>) -> Result<bool> {
+        self.store.swap_meta(name, expected, value)
+    }
     fn operation_issued(&mut self, at: Instant) {
         self.store.operation_issued(at)
     }

@@ -139,6 +139,14 @@ impl<S: Store> Store for Checked<S> {
         self.inner.sessions()
     }
 
+    fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.inner.meta(name)
+    }
+
+    fn swap_meta(&mut self, name: &str, expected: Option<&[u8]>, value: Option<&[u8]>) -> Result<bool> {
+        self.inner.swap_meta(name, expected, value)
+    }
+
     fn operation_issued(&mut self, at: Instant) {
         self.inner.operation_issued(at)
     }

@@ -736,6 +736,14 @@ impl Store for RedisStore {
         Ok(out)
     }
 
+    fn meta(&mut self, _name: &str) -> Result<Option<Vec<u8>>> {
+        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
+    }
+
+    fn swap_meta(&mut self, _name: &str, _expected: Option<&[u8]>, _value: Option<&[u8]>) -> Result<bool> {
+        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
+    }
+
     fn sessions(&mut self) -> Result<Vec<String>> {
         Ok(self.scan_sessions()?.into_iter().collect())
     }

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_leases.sql"),
     include_str!("migrations/004_process_lock_files.sql"),
     include_str!("migrations/005_app_state_pieces.sql"),
+    include_str!("migrations/006_store_records.sql"),
 ];
 
 /// The schema version this code writes.

@@ -404,6 +404,29 @@ impl Store for SqliteStore {
         Ok(records.into_iter().map(|(session, r)| (session, r.info(leases::is_live(&r, &now, || false)))).collect())
     }
 
+    fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        let mut stmt = self.conn.prepare_cached("SELECT value FROM store_records WHERE name = ?1")?;
+        Ok(stmt.query_row([name], |r| r.get(0)).optional()?)
+    }
+
+    fn swap_meta(&mut self, name: &str, expected: Option<&[u8]>, value: Option<&[u8]>) -> Result<bool> {
+        self.durable_again()?;
+        write_tx(&mut self.conn, &self.companions, |tx| {
+            let now: Option<Vec<u8>> =
+                tx.prepare_cached("SELECT value FROM store_records WHERE name = ?1")?.query_row([name], |r| r.get(0)).optional()?;
+            if now.as_deref() != expected {
+                return Ok(false);
+            }
+            match value {
+                Some(value) => tx
+                    .prepare_cached("INSERT OR REPLACE INTO store_records (name, value) VALUES (?1, ?2)")?
+                    .execute(params![name, value])?,
+                None => tx.prepare_cached("DELETE FROM store_records WHERE name = ?1")?.execute([name])?,
+            };
+            Ok(true)
+        })
+    }
+
     fn sessions(&mut self) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT name FROM sessions s

@@ -339,6 +339,14 @@ impl Store for MysqlStore {
 
     /// Sessions with creds or at least one key (a session row whose keys were all deleted
     /// stays until the session is deleted, and is not listed).
+    fn meta(&mut self, _name: &str) -> Result<Option<Vec<u8>>> {
+        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
+    }
+
+    fn swap_meta(&mut self, _name: &str, _expected: Option<&[u8]>, _value: Option<&[u8]>) -> Result<bool> {
+        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
+    }
+
     fn sessions(&mut self) -> Result<Vec<String>> {
         let (s, k) = (&self.ctx.t.sessions, &self.ctx.t.keys);
         let has_data = format!("(s.creds IS NOT NULL OR EXISTS (SELECT 1 FROM {k} k WHERE k.session = s.session))");

@@ -548,6 +548,14 @@ impl Store for PostgresStore {
     }
 
     /// Sessions with creds or keys, paged by session (keyset).
+    fn meta(&mut self, _name: &str) -> Result<Option<Vec<u8>>> {
+        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
+    }
+
+    fn swap_meta(&mut self, _name: &str, _expected: Option<&[u8]>, _value: Option<&[u8]>) -> Result<bool> {
+        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
+    }
+
     fn sessions(&mut self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut after: Vec<u8> = Vec::new();
