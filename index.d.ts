@@ -29,6 +29,8 @@ export declare const ErrorCodes: {
   readonly STORE_NOT_FOUND: 'ERR_STORE_NOT_FOUND'
   /** A networked store (Redis) cannot be reached within its timeouts; the same call may succeed later. */
   readonly STORE_UNAVAILABLE: 'ERR_STORE_UNAVAILABLE'
+  /** An encrypted store opened without its key or with another, or a plain store opened with a key (docs/encryption.md). */
+  readonly STORE_KEY: 'ERR_STORE_KEY'
   /** The store cannot do this (an online backup of a Redis store, say). */
   readonly UNSUPPORTED: 'ERR_UNSUPPORTED'
   /** An import, export or migration was checked afterwards and the copy differs; `mismatches` lists how. */
@@ -378,6 +380,23 @@ export interface OpenStoreOptions {
   tablePrefix?: string
   /** PostgreSQL and MySQL: how many connections the store may keep open, 1 to 64. Default 4. */
   poolSize?: number
+  /**
+   * Encryption at rest (docs/encryption.md), on every kind of store. An empty store opened
+   * with a key becomes encrypted; an encrypted store opens only with its key, a plain one only
+   * without: otherwise `ERR_STORE_KEY`, before anything is read or written. `null`: none.
+   */
+  encryption?: EncryptionOptions | null
+}
+
+/**
+ * The key of an encrypted store: one of `key` or `passphrase`. There is no way back from a
+ * lost key: keep it as carefully as the store.
+ */
+export interface EncryptionOptions {
+  /** 32 random bytes, as a Buffer or as hex (64 digits) or base64 text (`openssl rand -base64 32`). */
+  key?: Uint8Array | string
+  /** A passphrase, stretched with Argon2id (64 MiB, 3 passes) and the store's own salt, once per open. */
+  passphrase?: string
 }
 
 /**
@@ -416,6 +435,12 @@ export interface UseRustAuthStateOptions {
   onLost?: (err: AuthStoreError) => void
   /** The owner's cache bound, in bytes of values (default 8 MiB); 0 turns it off. Owners only. */
   cacheBytes?: number
+  /**
+   * The key of the store the URL names (see `OpenStoreOptions.encryption`). Default: env
+   * `BAILEYS_AUTH_KEY` (32 bytes as hex or base64) when it is set, else none. Not with an
+   * `AuthStore` as `store`: that store was opened with its own.
+   */
+  encryption?: EncryptionOptions | null
 }
 
 /** `RustAuthState.stats()`. */

@@ -31,6 +31,13 @@ function loadBaileys(baileys) {
   return defaultBaileys
 }
 
+/** The key to open a store URL with: options.encryption, else env BAILEYS_AUTH_KEY, else none. */
+function encryptionOf(given) {
+  if (given.encryption !== undefined) return given.encryption
+  const fromEnv = process.env.BAILEYS_AUTH_KEY
+  return fromEnv ? { key: fromEnv } : null
+}
+
 /** Whether a store is shared between processes, and so leased by default (docs/ownership.md). */
 function sharedBetweenProcesses(store) {
   return ['sqlite-file', 'redis', 'redis-cluster', 'postgres', 'mysql'].includes(args.storeUrl(store.url).kind)
@@ -51,7 +58,11 @@ async function useRustAuthState(sessionId, options = {}) {
   const { store: storeOption, baileys: baileysOption } = given
   // A Baileys module given is checked before the store is opened (opening may create its file).
   if (baileysOption !== undefined) args.baileysModule(baileysOption)
-  const shared = args.isAuthStore(storeOption, AuthStore, 'options.store') ? null : await acquireShared(storeOption ?? defaultStoreUrl())
+  const givenStore = args.isAuthStore(storeOption, AuthStore, 'options.store')
+  if (givenStore && given.encryption !== undefined) {
+    throw storeError(ErrorCodes.INVALID_ARG, 'options.encryption is for a store URL: an AuthStore was opened with its own (openStore(url, { encryption }))')
+  }
+  const shared = givenStore ? null : await acquireShared(storeOption ?? defaultStoreUrl(), encryptionOf(given))
   const store = shared?.store ?? storeOption
   let creds, appStateSyncKey
   let lease = null

@@ -146,8 +146,8 @@ function authStateOptions(value) {
   const given = options(value)
   let read
   try {
-    const { store, baileys, lease, leaseMs, takeover, onLost, cacheBytes } = given
-    read = { store, baileys, lease, leaseMs, takeover, onLost, cacheBytes }
+    const { store, baileys, lease, leaseMs, takeover, onLost, cacheBytes, encryption } = given
+    read = { store, baileys, lease, leaseMs, takeover, onLost, cacheBytes, encryption }
   } catch (cause) {
     throw invalid('options cannot be read', cause)
   }
@@ -161,7 +161,31 @@ function authStateOptions(value) {
   if (read.cacheBytes !== undefined && !(Number.isSafeInteger(read.cacheBytes) && read.cacheBytes >= 0)) {
     throw invalid('options.cacheBytes must be a whole number of bytes, 0 or more (0 turns the cache off)')
   }
+  if (read.encryption !== undefined) read.encryption = encryption(read.encryption)
   return read
+}
+
+/**
+ * options.encryption, copied as read (`{ key }` or `{ passphrase }`, or null); the native
+ * store checks the key itself. Messages never repeat a key.
+ */
+function encryption(value, what = 'options.encryption') {
+  if (value === null) return null
+  if (typeof value !== 'object') throw invalid(`${what} must be { key } or { passphrase }, or null`)
+  let key, passphrase
+  try {
+    ;({ key, passphrase } = value)
+  } catch (cause) {
+    throw invalid(`${what} cannot be read`, cause)
+  }
+  if ((key === undefined) === (passphrase === undefined)) throw invalid(`${what} takes a key or a passphrase: one of them`)
+  if (key !== undefined && typeof key !== 'string' && !(key instanceof Uint8Array)) {
+    throw invalid(`${what}.key must be 32 bytes: a Buffer, or hex or base64 text`)
+  }
+  if (passphrase !== undefined && (typeof passphrase !== 'string' || passphrase === '')) {
+    throw invalid(`${what}.passphrase must be a non-empty string`)
+  }
+  return key !== undefined ? { key: typeof key === 'string' ? key : Buffer.from(key) } : { passphrase }
 }
 
 /** A lease duration in ms: a whole number from 1000 (1 s) to 86400000 (a day). */
@@ -286,6 +310,7 @@ module.exports = {
   folder,
   keyTypes,
   authStateOptions,
+  encryption,
   leaseMs,
   leaseOptions,
   claim,

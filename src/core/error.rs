@@ -39,6 +39,10 @@ pub enum StoreError {
     /// of the call was written, and the handle must stop.
     #[error("{0}")]
     SessionFenced(String),
+    /// An encrypted store opened without its key, with another key, or a plain store opened
+    /// with one (`docs/encryption.md`): refused before anything is read or written.
+    #[error("{0}")]
+    Key(String),
     /// The operation exists, but this backend cannot do it (e.g. `backup` of a Redis store);
     /// the message says what to do instead.
     #[error("{0}")]
@@ -57,6 +61,7 @@ impl StoreError {
             StoreError::Io(_) => "ERR_STORE_IO",
             StoreError::Unavailable(_) => "ERR_STORE_UNAVAILABLE",
             StoreError::Unsupported(_) => "ERR_UNSUPPORTED",
+            StoreError::Key(_) => "ERR_STORE_KEY",
             StoreError::SessionLocked { .. } => "ERR_SESSION_LOCKED",
             StoreError::SessionFenced(_) => "ERR_SESSION_FENCED",
         }

@@ -14,6 +14,7 @@
 //!
 //! No module uses one above it; `docs/architecture.md` draws the whole package.
 
+pub mod cipher;
 pub mod codec;
 pub mod error;
 pub mod executor;

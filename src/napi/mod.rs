@@ -22,6 +22,7 @@ use napi_derive::napi;
 use reply::Reply;
 use settle::{Settle, Settler};
 
+use crate::core::cipher::UserKey;
 use crate::core::error::{Result as CoreResult, StoreError};
 use crate::core::executor::{Executor, QueuedWrite};
 use crate::core::lease::{check_lease_ms, Claim, Fence, LeaseRequest, MAX_LEASE_MS};
@@ -122,6 +123,7 @@ fn open_options(env: sys::napi_env, options: sys::napi_value, url: &StoreUrl) ->
                 sql.pool_size = size as u32;
                 any_sql = true;
             }
+            "encryption" => open.encryption = encryption_arg(env, item)?,
             other => return Err(StoreError::invalid(format!("unknown option {other:?}"))),
         }
     }
@@ -131,6 +133,32 @@ fn open_options(env: sys::napi_env, options: sys::napi_value, url: &StoreUrl) ->
     open.redis = any_redis.then_some(redis);
     open.sql = any_sql.then_some(sql);
     Ok(open)
+}
+
+/// `options.encryption`: `{ key }` (32 bytes as a Buffer, or as hex or base64 text) or
+/// `{ passphrase }`; `null` for none. Errors never repeat what was given.
+fn encryption_arg(env: sys::napi_env, value: sys::napi_value) -> Result<Option<UserKey>, StoreError> {
+    if value::is_nullish(env, value) {
+        return Ok(None);
+    }
+    let mut found = None;
+    for (name, item) in value::object_entries(env, value, "options.encryption")? {
+        if value::type_of(env, item) == sys::ValueType::napi_undefined {
+            continue;
+        }
+        let key = match name.as_str() {
+            "key" if value::type_of(env, item) == sys::ValueType::napi_string => {
+                UserKey::from_text(&zeroize::Zeroizing::new(value::string_arg(env, item, "options.encryption.key")?))?
+            }
+            "key" => UserKey::from_bytes(&zeroize::Zeroizing::new(value::bytes_arg(env, item, "options.encryption.key")?))?,
+            "passphrase" => UserKey::passphrase(value::string_arg(env, item, "options.encryption.passphrase")?)?,
+            other => return Err(StoreError::invalid(format!("unknown option options.encryption.{other} (it takes key or passphrase)"))),
+        };
+        if found.replace(key).is_some() {
+            return Err(StoreError::invalid("options.encryption takes a key or a passphrase, not both"));
+        }
+    }
+    found.map(Some).ok_or_else(|| StoreError::invalid("options.encryption needs a key (32 bytes) or a passphrase"))
 }
 
 /// What a store URL names, as `parseStoreUrl` returns it to JavaScript: the one URL parser of

@@ -29,3 +29,4 @@
 //! stack with static dispatch and the executor makes one dynamic call per operation.
 
 pub mod checked;
+pub mod cipher;
