@@ -46,7 +46,7 @@ for (const backend of DURABLE_BACKENDS) {
     const ids = identities()
     const { ALICE, BOB, GROUP } = ids
     const url = await backend.url()
-    let store = await openStore(url)
+    let store = await openStore(url, backend.options)
     let { alice, bob } = await devices(store, ids)
 
     await startSession(alice, bob)
@@ -67,7 +67,7 @@ for (const backend of DURABLE_BACKENDS) {
     await store.close()
 
     // A new process would see only what was stored: open the store again.
-    store = await openStore(url)
+    store = await openStore(url, backend.options)
     ;({ alice, bob } = await devices(store, ids))
     t.deepEqual(Buffer.from(alice.auth.state.creds.signedIdentityKey.public), identity)
     await converse(t, alice, bob, 20)
@@ -86,16 +86,16 @@ for (const backend of DURABLE_BACKENDS) {
   test(`${backend.name}: the shared store of a URL carries a conversation across useRustAuthState calls`, async (t) => {
     const { ALICE, BOB } = identities()
     const url = await backend.url()
-    let alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys }), ALICE)
-    let bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys }), BOB)
+    let alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys, ...backend.options }), ALICE)
+    let bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys, ...backend.options }), BOB)
     t.is(alice.auth.store, bob.auth.store, 'one store per URL')
     await startSession(bob, alice)
     t.is((await sendDirect(bob, alice, 'hi')).type, 'pkmsg')
     await converse(t, alice, bob, 20)
     await alice.auth.store.close()
 
-    alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys }), ALICE)
-    bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys }), BOB)
+    alice = await makeDevice(baileys, await useRustAuthState('alice', { store: url, baileys, ...backend.options }), ALICE)
+    bob = await makeDevice(baileys, await useRustAuthState('bob', { store: url, baileys, ...backend.options }), BOB)
     await converse(t, alice, bob, 20)
     await alice.auth.store.close()
   })

@@ -12,6 +12,7 @@
 //     so ids that collide under that mangling are never generated;
 //   - Baileys deletes a key on any falsy value (0, '', false); we delete only on null and
 //     undefined, so no falsy value is ever stored.
+import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -42,6 +43,11 @@ const BACKENDS = [
   // The machine's servers, a new schema / table prefix per test; "reopen" opens the same one again.
   ...(postgresAvailable() ? [{ name: 'PostgreSQL', url: async () => postgresUrl(), reopensFromDisk: true }] : []),
   ...(mysqlAvailable() ? [{ name: 'MySQL', url: async () => mysqlUrl(), reopensFromDisk: true }] : []),
+  // Encrypted at rest (docs/encryption.md): the same answers through the cipher layer.
+  { name: 'SQLite file, encrypted', url: (dir) => `sqlite:${join(dir, 'auth.db')}`, reopensFromDisk: true, options: { encryption: { key: randomBytes(32) } } },
+  ...(redisAvailable()
+    ? [{ name: 'Redis, encrypted', url: async () => (await startRedis({ unixSocket: true })).url, reopensFromDisk: true, options: { encryption: { passphrase: 'differential' } } }]
+    : []),
 ]
 
 const KEY_TYPES = [
@@ -449,7 +455,7 @@ for (const backend of BACKENDS) {
       // A URL for the first open: useRustAuthState opens the store itself. Every seed is its
       // own session in that one store, and the seeds run interleaved.
       const states = []
-      for (const seed of SEEDS) states.push(await useRustAuthState(sessionOf(seed), { store: url }))
+      for (const seed of SEEDS) states.push(await useRustAuthState(sessionOf(seed), { store: url, ...backend.options }))
       store = states[0].store
       t.true(states.every((s) => s.store === store), 'one URL, one shared store')
       runs.push(...(await Promise.all(SEEDS.map((seed, i) => runSeed(t, seed, states[i])))))
@@ -462,7 +468,7 @@ for (const backend of BACKENDS) {
 
       if (backend.reopensFromDisk) {
         await store.close()
-        store = await openStore(url)
+        store = await openStore(url, backend.options)
         await compareReopened(t, store, runs, sessionOf, 'after closing and reopening the file')
         t.deepEqual(await store.check(), [])
       } else {
@@ -478,7 +484,7 @@ for (const backend of BACKENDS) {
   test(`${backend.name} store: creds saved with saveCreds reopen exactly as useMultiFileAuthState's`, async (t) => {
     const url = await backend.url(await tempDir(t, 'bra-diff-creds-'))
     const oracleDir = await tempDir(t, 'bra-diff-creds-oracle-')
-    let store = await openStore(url)
+    let store = await openStore(url, backend.options)
     try {
       const ours = await useRustAuthState('creds@s.whatsapp.net', { store, baileys })
       const oracle = await useMultiFileAuthState(oracleDir)
@@ -493,7 +499,7 @@ for (const backend of BACKENDS) {
 
       if (backend.reopensFromDisk) {
         await store.close()
-        store = await openStore(url)
+        store = await openStore(url, backend.options)
       }
       const [reopened, reopenedOracle] = await Promise.all([
         useRustAuthState('creds@s.whatsapp.net', { store, baileys }),

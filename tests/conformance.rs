@@ -38,6 +38,7 @@ fn test_dir() -> std::path::PathBuf {
 fn backends() -> (NamedStores, (Option<RedisServer>, Vec<MysqlNamespace>)) {
     let dir = test_dir();
     let from_url = |url: &str| open_url(&StoreUrl::parse(url).unwrap(), OpenOptions::default()).unwrap();
+    let encrypted = |url: &str| open_url(&StoreUrl::parse(url).unwrap(), sql_servers::encrypted()).unwrap();
     let mut stores: NamedStores = vec![
         ("memory", Box::new(MemoryStore::new())),
         ("sqlite-memory", Box::new(SqliteStore::open_in_memory().unwrap())),
@@ -45,6 +46,8 @@ fn backends() -> (NamedStores, (Option<RedisServer>, Vec<MysqlNamespace>)) {
         ("url memory:", from_url("memory:")),
         ("url sqlite::memory:", from_url("sqlite::memory:")),
         ("url sqlite-file", from_url(&format!("sqlite:{}", dir.join("url.db").display()))),
+        ("url memory: encrypted", encrypted("memory:")),
+        ("url sqlite-file encrypted", encrypted(&format!("sqlite:{}", dir.join("sealed.db").display()))),
     ];
     let redis = RedisServer::start(&dir);
     if let Some(server) = &redis {
@@ -53,6 +56,11 @@ fn backends() -> (NamedStores, (Option<RedisServer>, Vec<MysqlNamespace>)) {
         let options =
             OpenOptions { redis: Some(RedisOptions { key_prefix: "url".into(), ..RedisOptions::default() }), ..OpenOptions::default() };
         stores.push(("url redis+unix", open_url(&StoreUrl::parse(&server.url).unwrap(), options).unwrap()));
+        let sealed = OpenOptions {
+            redis: Some(RedisOptions { key_prefix: "sealed".into(), ..RedisOptions::default() }),
+            ..sql_servers::encrypted()
+        };
+        stores.push(("url redis+unix encrypted", open_url(&StoreUrl::parse(&server.url).unwrap(), sealed).unwrap()));
     }
     let namespaces = sql_servers::add_sql_stores(&mut stores);
     (stores, (redis, namespaces))

@@ -152,6 +152,25 @@ function progress(onProgress, event) {
   if (onProgress) onProgress(event)
 }
 
+/**
+ * Refuses, before anything is written, a session the target cannot hold whole: a name longer
+ * than the target takes (a SQL server's columns; `nameLimits` is null where any fits). Checked
+ * here because the copy writes many batches: the target would refuse only the batch holding
+ * the name, after the batches before it.
+ */
+function checkNames(target, session, entries) {
+  const limits = target.nameLimits
+  if (!limits) return
+  const tooLong = (what, name, max) =>
+    invalid(`session ${JSON.stringify(session)} cannot be copied into this store: ${what} is ${Buffer.byteLength(name)} bytes, and the store takes at most ${max} (nothing was written)`)
+  if (Buffer.byteLength(session) > limits.session) throw tooLong('its id', session, limits.session)
+  const start = (name) => JSON.stringify(name.length > 32 ? `${name.slice(0, 32)}…` : name)
+  for (const { type, id } of entries) {
+    if (Buffer.byteLength(type) > limits.type) throw tooLong(`the key type ${start(type)}`, type, limits.type)
+    if (Buffer.byteLength(id) > limits.id) throw tooLong(`the id of the ${type} key ${start(id)}`, id, limits.id)
+  }
+}
+
 const disappeared = (entry) => `${describeKey(entry)} disappeared from the source during the copy`
 
 /** ERR_VERIFY_FAILED for `session`, listing the first mismatches in its message and all in `err.mismatches`. */
@@ -177,6 +196,7 @@ async function copySession(source, target, session, options = {}) {
   const { overwrite = false, batchSize = DEFAULT_BATCH_SIZE, onProgress, strict = true, fence } = options
   const credsBlob = await source.credsBlob()
   if (!credsBlob) throw invalid(`session ${JSON.stringify(session)} has no creds in the source: there is nothing to copy`)
+  checkNames(target, session, source.entries)
   const problems = [...source.problems]
   const result = { session, keys: 0, written: 0, unchanged: 0, removed: 0, problems }
 

@@ -74,6 +74,8 @@ pub struct Executor {
     sender: Mutex<Option<Sender<Message>>>,
     /// The store's [`Store::identity`], read when it opened.
     identity: String,
+    /// The store's [`Store::name_limits`], read when it opened.
+    name_limits: Option<crate::core::store::NameLimits>,
     groups: Arc<GroupCounters>,
 }
 
@@ -103,7 +105,12 @@ impl Executor {
                 Err(err) => return report(Err(err)),
             };
             let groups = Arc::new(GroupCounters::default());
-            report(Ok(Executor { sender: Mutex::new(Some(sender)), identity: store.identity(), groups: Arc::clone(&groups) }));
+            report(Ok(Executor {
+                sender: Mutex::new(Some(sender)),
+                identity: store.identity(),
+                name_limits: store.name_limits(),
+                groups: Arc::clone(&groups),
+            }));
             let mut spin = SpinGate::default();
             // A message taken while gathering a group, which runs right after it.
             let mut held = None;
@@ -206,6 +213,11 @@ impl Executor {
     /// What the store is ([`Store::identity`]), whatever URL opened it.
     pub fn identity(&self) -> &str {
         &self.identity
+    }
+
+    /// The longest names the store takes ([`Store::name_limits`]).
+    pub fn name_limits(&self) -> Option<crate::core::store::NameLimits> {
+        self.name_limits
     }
 
     pub fn is_closed(&self) -> bool {

@@ -153,6 +153,13 @@ pub trait Store: Send {
     /// and key prefix through two URLs). Tools compare it before copying a store onto another.
     fn identity(&self) -> String;
 
+    /// The longest session id, key type and key id the store takes, in UTF-8 bytes, or `None`
+    /// when any length is taken. Tools that copy many batches into a session (migrate) check
+    /// every name first, so that a session refused for one name is not left half-copied.
+    fn name_limits(&self) -> Option<NameLimits> {
+        None
+    }
+
     /// Applies several independent writes (of any sessions) and returns one result per write,
     /// in order, each exactly what [`Store::set_creds`] or [`Store::apply`] would have
     /// returned for it alone: a write that fails writes nothing and does not stop the others.
@@ -182,6 +189,14 @@ pub trait Store: Send {
         super::lease::check_lease_ms(lease_ms)?;
         Ok(leases.iter().map(|(session, fence)| self.renew_lease(session, fence, lease_ms)).collect())
     }
+}
+
+/// What [`Store::name_limits`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameLimits {
+    pub session: usize,
+    pub kind: usize,
+    pub id: usize,
 }
 
 /// One of the writes [`Store::write_group`] takes: a creds save or a key batch.

@@ -597,6 +597,18 @@ impl NativeStore {
         self.exec.identity().to_owned()
     }
 
+    /// The longest session id, key type and key id the store takes, in UTF-8 bytes
+    /// (`{ session, type, id }`), or null when any length is taken.
+    #[napi(getter, ts_return_type = "{ session: number; type: number; id: number } | null")]
+    pub fn name_limits(&self, env: &Env) -> napi::Result<Option<Object<'_>>> {
+        let Some(limits) = self.exec.name_limits() else { return Ok(None) };
+        let mut object = Object::new(env)?;
+        object.set("session", limits.session as u32)?;
+        object.set("type", limits.kind as u32)?;
+        object.set("id", limits.id as u32)?;
+        Ok(Some(object))
+    }
+
     /// How many write groups the store committed and how many writes they held.
     #[napi(getter)]
     pub fn write_groups(&self) -> WriteGroups {

@@ -106,6 +106,14 @@ pub fn machine_store(url: &str, through_factory: bool) -> Box<dyn Store> {
     Box::new(WithSchema { store, _schema: schema })
 }
 
+/// A store on a new schema, opened through the URL factory with `options`.
+pub fn machine_store_with(url: &str, options: OpenOptions) -> Box<dyn Store> {
+    let schema = TestSchema::new(url);
+    let url = format!("{url}?schema={}", schema.name);
+    let store = open_url(&StoreUrl::parse(&url).unwrap(), options).unwrap();
+    Box::new(WithSchema { store, _schema: schema })
+}
+
 /// A store that drops its schema after itself.
 struct WithSchema {
     /// Before the schema: fields drop in order, so the store closes its connections first.
@@ -149,6 +157,9 @@ impl Store for WithSchema {
     }
     fn sessions(&mut self) -> Result<Vec<String>> {
         self.store.sessions()
+    }
+    fn name_limits(&self) -> Option<baileys_rust_auth::core::store::NameLimits> {
+        self.store.name_limits()
     }
     fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
         self.store.meta(name)

@@ -177,6 +177,10 @@ impl<S: Store> Store for Checked<S> {
         self.inner.identity()
     }
 
+    fn name_limits(&self) -> Option<crate::core::store::NameLimits> {
+        self.inner.name_limits()
+    }
+
     /// Checks each write as [`Store::set_creds`] and [`Store::apply`] do; the refused ones get
     /// their error and never reach the backend, which gets the rest as one group.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {

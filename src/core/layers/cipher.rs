@@ -15,7 +15,8 @@
 //!   how many, never whose.
 //!
 //! Leases keep their holder token, host name and pid in the clear: they name processes, not
-//! accounts. Stats count sealed bytes, as stored.
+//! accounts. Listings and stats open the session's values, so they answer as a plain store
+//! does (plaintext sizes, real ids), at the cost of reading the session.
 //!
 //! Every value read is opened or refused: a value that is not sealed, fails its seal, or was
 //! moved from another row is `ERR_STORE_CORRUPT` naming its session, type and id, never a
@@ -30,7 +31,7 @@ use crate::core::cipher::seal::{is_hashed, HASHED_ID_CHARS, HASHED_SESSION_CHARS
 use crate::core::cipher::{Place, StoreKeys, UserKey};
 use crate::core::error::{Result, StoreError};
 use crate::core::lease::{Fence, LeaseInfo, LeaseRequest};
-use crate::core::store::{KeyInfo, KeyWrite, SessionStats, Store, Write};
+use crate::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 use crate::core::varint;
 
 /// The prefix of the store records that hold sealed session names.
@@ -356,9 +357,23 @@ impl<S: Store> Store for Sealed<S> {
         Ok(listed)
     }
 
+    /// Counted from the opened values, as a plain store counts them (the backend's own stats
+    /// would count sealed bytes): a read of the whole session.
     fn stats(&mut self, session: &str) -> Result<SessionStats> {
         let hashed = self.keys.session_name(session);
-        self.inner.stats(&hashed).map_err(|e| renamed(e, &hashed, session))
+        let stored = self.inner.stats(&hashed).map_err(|e| renamed(e, &hashed, session))?;
+        let mut kinds: Vec<KindStats> = Vec::new();
+        for key in self.list_keys(session)? {
+            match kinds.last_mut() {
+                Some(last) if last.kind == key.kind => {
+                    last.count += 1;
+                    last.bytes += key.bytes;
+                }
+                _ => kinds.push(KindStats { kind: key.kind, count: 1, bytes: key.bytes }),
+            }
+        }
+        let creds_bytes = self.get_creds(session)?.map(|creds| creds.len() as u64);
+        Ok(SessionStats { creds_bytes, kinds, updated_at_ms: stored.updated_at_ms })
     }
 
     fn backup(&mut self, dest: &Path) -> Result<()> {
@@ -371,6 +386,12 @@ impl<S: Store> Store for Sealed<S> {
 
     fn identity(&self) -> String {
         self.inner.identity()
+    }
+
+    /// The backend holds hashes of a fixed length in place of every name, so any length fits
+    /// (but the session's, stored sealed in a record, which has no limit either).
+    fn name_limits(&self) -> Option<crate::core::store::NameLimits> {
+        None
     }
 
     /// Seals each write; one that cannot be (its name record cannot be written) gets its error

@@ -34,6 +34,9 @@ use crate::core::store::Write;
 pub const MAX_SESSION_BYTES: usize = 255;
 pub const MAX_TYPE_BYTES: usize = 255;
 pub const MAX_ID_BYTES: usize = 1024;
+/// The three limits, as [`Store::name_limits`](crate::core::store::Store::name_limits) tells them.
+pub const NAME_LIMITS: crate::core::store::NameLimits =
+    crate::core::store::NameLimits { session: MAX_SESSION_BYTES, kind: MAX_TYPE_BYTES, id: MAX_ID_BYTES };
 
 /// Refuses a name longer than `max` bytes (`server` names the store in the message).
 pub(crate) fn check_name(server: &str, what: &str, name: &str, max: usize) -> Result<()> {
@@ -41,6 +44,29 @@ pub(crate) fn check_name(server: &str, what: &str, name: &str, max: usize) -> Re
         return Err(StoreError::invalid(format!(
             "a {what} is at most {max} bytes (UTF-8) in a {server} store; this one has {}",
             name.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a key whose type or id is too long, naming it by its type and the start of its id.
+pub(crate) fn check_key_names(server: &str, kind: &str, id: &str) -> Result<()> {
+    let start = |name: &str| {
+        let end = name.char_indices().nth(32).map_or(name.len(), |(i, _)| i);
+        format!("{:?}{}", &name[..end], if end < name.len() { "…" } else { "" })
+    };
+    if kind.len() > MAX_TYPE_BYTES {
+        return Err(StoreError::invalid(format!(
+            "a key type is at most {MAX_TYPE_BYTES} bytes (UTF-8) in a {server} store; type {} has {}",
+            start(kind),
+            kind.len()
+        )));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(StoreError::invalid(format!(
+            "a key id is at most {MAX_ID_BYTES} bytes (UTF-8) in a {server} store; the {kind:?} key {} has {}",
+            start(id),
+            id.len()
         )));
     }
     Ok(())
@@ -64,7 +90,16 @@ pub(crate) struct Rounds {
 
 impl Rounds {
     pub(crate) fn new(server: SqlServer, shown: String, command_timeout: Duration) -> Result<Rounds> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker of its own, beside the store's thread that blocks on each call: what the
+        // driver hands to the runtime after a call returns must run while the store is idle.
+        // A call cut off by its deadline drops its connection mid-transaction, and sqlx sends
+        // the ROLLBACK (and pings the connection before it goes back to the pool) from a
+        // spawned task; on a runtime driven only inside calls, that task would wait for the
+        // store's next call, and the dropped transaction would hold its row locks against
+        // every other store until then.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("bra-sql")
             .enable_all()
             .build()
             .map_err(|e| StoreError::Io(format!("cannot start the SQL runtime: {e}")))?;

@@ -110,10 +110,15 @@ impl SqlTarget {
                     SqlServer::Postgres => "PostgreSQL",
                     SqlServer::Mysql => "MySQL",
                 };
-                return Err(StoreError::invalid(format!(
-                    "store URL {}: unknown parameter {key:?} ({server} URLs take {takes})",
-                    self.shown()
-                )));
+                // A name that is not a plain word is not shown: it may be the end of a password
+                // holding an unencoded `?`, which the query then begins inside of.
+                let plain = key.len() <= 64 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b));
+                let named = if plain {
+                    format!("unknown parameter {key:?}")
+                } else {
+                    "a parameter whose name is not a plain word (not shown: if the password holds `?`, percent-encode it as %3F)".to_owned()
+                };
+                return Err(StoreError::invalid(format!("store URL {}: {named} ({server} URLs take {takes})", self.shown())));
             }
         }
         Ok(())

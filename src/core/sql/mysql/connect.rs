@@ -55,7 +55,7 @@ pub(crate) fn connect_options(target: &SqlTarget) -> Result<MySqlConnectOptions>
 ///   connection intact, before the client's deadline would have to drop the connection.
 /// - `STRICT_ALL_TABLES`: a value that does not fit is an error, never silently truncated.
 pub(crate) async fn pool(options: MySqlConnectOptions, sql: &SqlOptions) -> std::result::Result<MySqlPool, sqlx::Error> {
-    let lock_wait = (sql.command_timeout.as_secs() / 2).max(1);
+    let lock_wait = lock_wait_secs(sql.command_timeout);
     // The server's TCP host and port; `None` over a unix socket.
     let endpoint = options.get_socket().is_none().then(|| (options.get_host().to_owned(), options.get_port()));
     MySqlPoolOptions::new()
@@ -81,6 +81,11 @@ pub(crate) async fn pool(options: MySqlConnectOptions, sql: &SqlOptions) -> std:
         })
         .connect_with(options)
         .await
+}
+
+/// A lock wait of half of `left` (whole seconds, the server's unit; at least 1).
+pub(crate) fn lock_wait_secs(left: Duration) -> u64 {
+    (left.as_secs() / 2).max(1)
 }
 
 /// What the server tells at open.

@@ -25,7 +25,7 @@ mod write;
 use std::collections::BTreeMap;
 
 use sqlx::mysql::MySqlPool;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 pub use migrate::SCHEMA_VERSION;
 pub use tables::{MAX_ID_BYTES, MAX_SESSION_BYTES, MAX_TYPE_BYTES};
@@ -35,7 +35,7 @@ use crate::core::lease::{self as leases, Fence, LeaseInfo, LeaseRequest};
 use crate::core::sql::{install_tls_provider, Rounds, SqlOptions, SqlServer, SqlTarget};
 use crate::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 use tables::{check_session, groups, padded, q, text, Ctx, StoredLease, Tables, LEASE_COLUMNS, PAGE};
-use write::{ends_transaction, Op};
+use write::Op;
 
 /// Ids per `SELECT … IN (…)` of `get_keys`.
 const GET_CHUNK: usize = 1024;
@@ -61,7 +61,12 @@ impl MysqlStore {
         install_tls_provider();
         let shown = target.shown();
         let mut rounds = Rounds::new(SqlServer::Mysql, shown.clone(), options.command_timeout)?;
-        let ctx = Ctx { t: Tables::new(&prefix), shown: shown.clone(), max_packet: 1 << 20 };
+        let ctx = Ctx {
+            t: Tables::new(&prefix),
+            shown: shown.clone(),
+            max_packet: 1 << 20,
+            lock_wait_secs: connect::lock_wait_secs(options.command_timeout),
+        };
         let connect_timeout = options.connect_timeout;
         let pool = rounds.block_on(async {
             match tokio::time::timeout(connect_timeout, connect::pool(connect_options, &options)).await {
@@ -102,9 +107,10 @@ impl MysqlStore {
             match write::write(&mut tx, ctx, op, fence).await {
                 Ok(()) => tx.commit().await.map_err(|e| ctx.err(e)),
                 Err(err) => {
-                    if !ends_transaction(&err) {
-                        let _ = tx.rollback().await;
-                    }
+                    // Always, also after a lock wait timeout (1205 undoes only its statement:
+                    // the transaction would go on holding the lease row). On a connection that
+                    // is gone the rollback fails at once, and the server has rolled back.
+                    let _ = tx.rollback().await;
                     Err(err)
                 }
             }
@@ -157,14 +163,25 @@ impl MysqlStore {
             })
             .collect();
         let (pool, ctx) = (&self.pool, &self.ctx);
-        let outcome: Result<()> = self.rounds.run_mapped(async {
+        let results_slot = &mut results;
+        let outcome: Result<()> = self.rounds.run_until(|deadline| async move {
+            let results = results_slot;
             let mut tx = pool.begin().await.map_err(|e| ctx.err(e))?;
+            let mut lock_wait = ctx.lock_wait_secs;
             for (i, (op, fence)) in ops.iter().enumerate() {
                 if results[i].is_some() {
                     continue;
                 }
-                // One savepoint name, set again before each write: each replaces the last.
-                sqlx::raw_sql("SAVEPOINT w").execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
+                // One savepoint name, set again before each write: each replaces the last. A
+                // write's lock wait is half of what the group has left, so that one stalled
+                // write leaves time for the writes after it (it fails alone, 1205).
+                let wait = connect::lock_wait_secs(deadline.saturating_duration_since(std::time::Instant::now())).min(ctx.lock_wait_secs);
+                let mut statements = String::from("SAVEPOINT w");
+                if wait != lock_wait {
+                    statements.push_str(&format!("; SET SESSION innodb_lock_wait_timeout = {wait}"));
+                    lock_wait = wait;
+                }
+                sqlx::raw_sql(AssertSqlSafe(statements)).execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
                 match write::write(&mut tx, ctx, *op, *fence).await {
                     Ok(()) => results[i] = Some(Ok(())),
                     // Whether the failure ended the transaction is told by the savepoint, which
@@ -177,6 +194,11 @@ impl MysqlStore {
                         Err(_) => return Err(err),
                     },
                 }
+            }
+            if lock_wait != ctx.lock_wait_secs {
+                // The connection goes back to the pool with the lock wait every write expects.
+                let reset = format!("SET SESSION innodb_lock_wait_timeout = {}", ctx.lock_wait_secs);
+                sqlx::raw_sql(AssertSqlSafe(reset)).execute(&mut *tx).await.map_err(|e| ctx.err(e))?;
             }
             tx.commit().await.map_err(|e| ctx.err(e))
         });
@@ -475,6 +497,10 @@ impl Store for MysqlStore {
             }
             Ok(problems)
         })
+    }
+
+    fn name_limits(&self) -> Option<crate::core::store::NameLimits> {
+        Some(crate::core::sql::NAME_LIMITS)
     }
 
     fn identity(&self) -> String {

@@ -30,6 +30,8 @@ pub(crate) struct Ctx {
     pub shown: String,
     /// The server's `max_allowed_packet`, read at open.
     pub max_packet: usize,
+    /// Every connection's `innodb_lock_wait_timeout`, in seconds (see `connect::pool`).
+    pub lock_wait_secs: u64,
 }
 
 impl Ctx {

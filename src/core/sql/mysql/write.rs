@@ -19,8 +19,8 @@
 
 use std::collections::BTreeMap;
 
-use super::tables::{check_name, check_session, groups, padded, q, Ctx, StoredLease, LEASE_COLUMNS, MAX_ID_BYTES, MAX_TYPE_BYTES};
-use crate::core::error::{Result, StoreError};
+use super::tables::{check_session, groups, padded, q, Ctx, StoredLease, LEASE_COLUMNS};
+use crate::core::error::Result;
 use crate::core::lease::{self, Fence};
 use crate::core::store::{now_millis, KeyWrite};
 use sqlx::mysql::MySqlConnection;
@@ -53,8 +53,7 @@ impl Op<'_> {
             Op::Creds { creds, .. } => ctx.check_value("the creds", creds.len() + self.session().len()),
             Op::Keys { writes, .. } => {
                 for write in writes {
-                    check_name("key type", &write.kind, MAX_TYPE_BYTES)?;
-                    check_name("key id", &write.id, MAX_ID_BYTES)?;
+                    crate::core::sql::check_key_names("MySQL", &write.kind, &write.id)?;
                     if let Some(value) = &write.value {
                         ctx.check_value("a key value", row_bytes(self.session(), write.kind.as_str(), write.id.as_str(), value))?;
                     }
@@ -207,12 +206,6 @@ fn upsert_chunks<'a, 'b>(
         chunks.push(&puts[start..]);
     }
     chunks
-}
-
-/// Whether an error leaves the transaction it happened in unusable: the connection is gone
-/// or in doubt, or the server rolled the whole transaction back (a deadlock).
-pub(crate) fn ends_transaction(err: &StoreError) -> bool {
-    matches!(err, StoreError::Unavailable(_))
 }
 
 #[cfg(test)]

@@ -38,9 +38,7 @@ use sqlx::{AssertSqlSafe, Connection, PgConnection, Postgres};
 
 pub use schema::SCHEMA_VERSION;
 
-use super::{
-    install_tls_provider, map_error, nodelay, Rounds, SqlOptions, SqlServer, SqlTarget, MAX_ID_BYTES, MAX_SESSION_BYTES, MAX_TYPE_BYTES,
-};
+use super::{install_tls_provider, map_error, nodelay, Rounds, SqlOptions, SqlServer, SqlTarget, MAX_SESSION_BYTES};
 use crate::core::error::{Result, StoreError};
 use crate::core::lease::{self as leases, Claim, Fence, LeaseInfo, LeaseRequest};
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
@@ -240,8 +238,7 @@ fn check_names(write: &Write<'_>) -> Result<()> {
     check_name("session id", session, MAX_SESSION_BYTES)?;
     if let Write::Keys { writes, .. } = *write {
         for key in writes {
-            check_name("key type", &key.kind, MAX_TYPE_BYTES)?;
-            check_name("key id", &key.id, MAX_ID_BYTES)?;
+            super::check_key_names("PostgreSQL", &key.kind, &key.id)?;
         }
     }
     Ok(())
@@ -461,7 +458,7 @@ impl Store for PostgresStore {
         }
     }
 
-    /// One statement (`id = ANY($3)`): one snapshot for all ids.
+    /// One statement (an index probe per id, see `Queries::get_keys`): one snapshot for all ids.
     fn get_keys(&mut self, session: &str, kind: &str, ids: &[String]) -> Result<Vec<Option<Vec<u8>>>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -649,6 +646,10 @@ impl Store for PostgresStore {
             problems.push(format!("{bad} leases have a negative epoch, or a holder without an epoch"));
         }
         Ok(problems)
+    }
+
+    fn name_limits(&self) -> Option<crate::core::store::NameLimits> {
+        Some(crate::core::sql::NAME_LIMITS)
     }
 
     fn identity(&self) -> String {

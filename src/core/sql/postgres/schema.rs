@@ -169,7 +169,14 @@ impl Queries {
         let text = |sql: String| -> Arc<str> { sql.into() };
         Queries {
             get_creds: text(format!("SELECT creds FROM {s}.sessions WHERE session = $1")),
-            get_keys: text(format!("SELECT id, value FROM {s}.keys WHERE session = $1 AND type = $2 AND id = ANY($3)")),
+            // One index probe per id, whatever the planner believes: `OFFSET 0` keeps the
+            // lateral subquery from being flattened into a join, which on a table not yet
+            // ANALYZEd (a new schema, a bulk load) becomes a walk over the whole session with
+            // `id = ANY($3)` as a mere filter.
+            get_keys: text(format!(
+                "SELECT k.id, k.value FROM unnest($3::bytea[]) AS w(id) \
+                 CROSS JOIN LATERAL (SELECT id, value FROM {s}.keys WHERE session = $1 AND type = $2 AND id = w.id OFFSET 0) k"
+            )),
             apply_keys: text(format!("SELECT {LEASE_COLUMNS} FROM {s}.apply_keys($1, $2, $3, $4, $5, $6, $7, $8, $9)")),
             set_creds: text(format!("SELECT {LEASE_COLUMNS} FROM {s}.set_creds($1, $2, $3, $4, $5)")),
             clear_session: text(format!("SELECT {LEASE_COLUMNS} FROM {s}.clear_session($1, $2, $3, $4, $5)")),
