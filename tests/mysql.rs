@@ -180,8 +180,8 @@ fn two_stores_creating_one_record_at_once_one_wins_and_both_read_its_value() {
         })
         .collect();
     let outcomes: Vec<Vec<(bool, Option<Vec<u8>>)>> = racers.into_iter().map(|r| r.join().unwrap()).collect();
-    for round in 0..ROUNDS {
-        let ((won_0, read_0), (won_1, read_1)) = (&outcomes[0][round], &outcomes[1][round]);
+    assert!(outcomes.iter().all(|rounds| rounds.len() == ROUNDS));
+    for (round, ((won_0, read_0), (won_1, read_1))) in outcomes[0].iter().zip(&outcomes[1]).enumerate() {
         assert!(won_0 != won_1, "round {round}: exactly one creator wins ({won_0}, {won_1})");
         let winner = format!("from {}", if *won_0 { 0 } else { 1 }).into_bytes();
         assert_eq!((read_0.as_ref(), read_1.as_ref()), (Some(&winner), Some(&winner)), "round {round}");
