@@ -64,7 +64,7 @@ for (const backend of backends) {
       const { url, versions } = backend.make()
       const outcomes = await Promise.all(Array.from({ length: 8 }, () => openIn(url)))
       for (const { code, out } of outcomes) t.is(code, 0, out)
-      t.is(versions(), backend.name === 'postgres' ? '1,2' : '1')
+      t.is(versions(), backend.name === 'postgres' ? '1,2,3' : '2')
       const store = await openStore(url)
       await store.setKeys('s', { t: { a: { v: 1 } } })
       t.deepEqual(await store.check(), [])

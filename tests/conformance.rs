@@ -247,6 +247,7 @@ fn store_records_are_swapped_only_from_what_they_hold_and_never_seen_as_sessions
         assert_eq!(store.meta("cipher").unwrap(), Some(b"first\0\xff".to_vec()), "{name}: the winner's bytes");
         assert!(!store.swap_meta("cipher", Some(b"first"), Some(b"second")).unwrap(), "{name}: a prefix is not the value");
         assert!(store.swap_meta("cipher", Some(b"first\0\xff"), Some(b"second")).unwrap(), "{name}");
+        assert!(store.swap_meta("cipher", Some(b"second"), Some(b"second")).unwrap(), "{name}: a value swapped for itself");
         assert!(store.swap_meta("other", None, Some(b"")).unwrap(), "{name}: an empty value is a value");
         assert_eq!(store.meta("other").unwrap(), Some(Vec::new()), "{name}");
         assert_eq!(store.sessions().unwrap(), Vec::<String>::new(), "{name}: records are not sessions");
@@ -469,6 +470,34 @@ fn redis_keeps_no_time_without_data_and_expires_it_with_the_session() {
     // A session's time alone does not make it a session.
     redis::cmd("SET").arg("t:{ghost}:updated").arg(1).exec(&mut raw).unwrap();
     assert_eq!(plain.sessions().unwrap(), ["p"]);
+}
+
+#[test]
+fn redis_keeps_records_apart_from_sessions_under_the_prefix_and_never_expires_them() {
+    let dir = test_dir();
+    let Some(server) = RedisServer::start(&dir) else { return };
+    let target = RedisTarget::Server(server.url.clone());
+    let ttl = Some(std::time::Duration::from_secs(600));
+    let mut store = RedisStore::open(&target, RedisOptions { key_prefix: "r".into(), ttl, ..RedisOptions::default() }).unwrap();
+    let mut raw = redis::Client::open(server.url.as_str()).unwrap().get_connection().unwrap();
+
+    assert!(store.swap_meta("cipher", None, Some(b"salt")).unwrap());
+    assert!(store.swap_meta("{odd}name", None, Some(b"v")).unwrap());
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("r:*").query(&mut raw).unwrap();
+    keys.sort();
+    assert_eq!(keys, ["r:records:%7Bodd%7Dname", "r:records:cipher"], "no brace: outside every session's key space");
+    let ttl: i64 = redis::cmd("PTTL").arg("r:records:cipher").query(&mut raw).unwrap();
+    assert_eq!(ttl, -1, "a record has no TTL, whatever the store's");
+    store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap();
+    assert_eq!(store.sessions().unwrap(), Vec::<String>::new());
+    assert_eq!(store.leases().unwrap().into_iter().map(|(s, _)| s).collect::<Vec<_>>(), ["s"]);
+    // A store whose prefix extends this one's sees none of its records as sessions either.
+    let mut nested = RedisStore::open(&target, RedisOptions { key_prefix: "r:records".into(), ..RedisOptions::default() }).unwrap();
+    assert_eq!(nested.sessions().unwrap(), Vec::<String>::new());
+    assert_eq!(nested.meta("cipher").unwrap(), None);
+    // A record holding another type is an error, and is left as it is.
+    redis::cmd("HSET").arg("r:records:bad").arg("f").arg("v").exec(&mut raw).unwrap();
+    assert_eq!(store.swap_meta("bad", None, Some(b"x")).unwrap_err().code(), "ERR_STORE_IO");
 }
 
 #[test]

@@ -94,7 +94,7 @@ fn create_false_refuses_a_prefix_without_tables_and_creates_nothing() {
     assert_eq!(err.code(), "ERR_STORE_NOT_FOUND");
     open(&ns, true).unwrap();
     open(&ns, false).unwrap();
-    assert_eq!(tables_of(&ns).len(), 4);
+    assert_eq!(tables_of(&ns).len(), 5);
 }
 
 #[test]
@@ -110,7 +110,89 @@ fn a_migration_cut_short_between_statements_is_completed_by_the_next_open() {
     let mut store = open(&ns, true).unwrap();
     store.apply("s", &[put("k", b"v")], None).unwrap();
     assert_eq!(version_of(&ns), Some(SCHEMA_VERSION.to_string()));
+    assert_eq!(tables_of(&ns).len(), 5);
+}
+
+/// What version 1 (before the store records) created, from its own migration file.
+fn create_version_1(ns: &MysqlNamespace) {
+    let step = include_str!("../src/core/sql/mysql/migrations/001_initial.sql");
+    let body: Vec<&str> = step.lines().filter(|line| !line.trim_start().starts_with("--")).collect();
+    let mut statements: Vec<String> =
+        body.join("\n").split(';').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.replace("{p}", &ns.prefix)).collect();
+    statements.push(format!("INSERT INTO {} (id, version) VALUES (1, 1)", ns.table("schema_version")));
+    exec(&ns.base_url, &statements).unwrap();
+}
+
+#[test]
+fn a_database_of_the_previous_version_is_upgraded_and_keeps_its_sessions() {
+    let Some(ns) = MysqlNamespace::new() else { return };
+    create_version_1(&ns);
     assert_eq!(tables_of(&ns).len(), 4);
+    // A session as version 1 wrote it: its row, a key, the placeholder lease row.
+    exec(
+        &ns.base_url,
+        &[
+            format!("INSERT INTO {} (session, creds, updated_at) VALUES ('s', 'creds', 1)", ns.table("sessions")),
+            format!("INSERT INTO {} (session, type, id, value) VALUES ('s', 't', 'k', 'v')", ns.table("keys")),
+            format!("INSERT INTO {} VALUES ('s', 0, '', '', '', 0, 0, 0)", ns.table("leases")),
+        ],
+    )
+    .unwrap();
+    assert_eq!(open(&ns, false).map(|_| ()).unwrap_err(), StoreError::OlderSchema { found: 1, current: SCHEMA_VERSION });
+    assert_eq!(version_of(&ns).as_deref(), Some("1"), "not upgraded without create");
+    let mut store = open(&ns, true).unwrap();
+    assert_eq!(version_of(&ns), Some(SCHEMA_VERSION.to_string()));
+    assert_eq!(tables_of(&ns).len(), 5, "the records table added");
+    assert_eq!(store.sessions().unwrap(), ["s"]);
+    assert_eq!(store.get_creds("s").unwrap(), Some(b"creds".to_vec()));
+    assert_eq!(store.get_keys("s", "t", &["k".into()]).unwrap(), vec![Some(b"v".to_vec())]);
+    assert_eq!(store.meta("cipher").unwrap(), None);
+    assert!(store.swap_meta("cipher", None, Some(b"salt")).unwrap());
+    assert!(store.check().unwrap().is_empty());
+    drop(store);
+    assert_eq!(open(&ns, false).unwrap().meta("cipher").unwrap(), Some(b"salt".to_vec()));
+}
+
+/// Two stores (two pools, as two processes) creating the same record at once, round after
+/// round: exactly one wins each time, and both then read the winner's value.
+#[test]
+fn two_stores_creating_one_record_at_once_one_wins_and_both_read_its_value() {
+    const ROUNDS: usize = 25;
+    let Some(ns) = MysqlNamespace::new() else { return };
+    let ns = Arc::new(ns);
+    open(&ns, true).unwrap();
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let racers: Vec<_> = (0..2)
+        .map(|i| {
+            let (ns, barrier) = (ns.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut store = open(&ns, true).unwrap();
+                let mine = format!("from {i}").into_bytes();
+                (0..ROUNDS)
+                    .map(|round| {
+                        let name = format!("cipher{round}");
+                        barrier.wait();
+                        let won = store.swap_meta(&name, None, Some(&mine)).unwrap();
+                        (won, store.meta(&name).unwrap())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let outcomes: Vec<Vec<(bool, Option<Vec<u8>>)>> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(outcomes.iter().all(|rounds| rounds.len() == ROUNDS));
+    for (round, ((won_0, read_0), (won_1, read_1))) in outcomes[0].iter().zip(&outcomes[1]).enumerate() {
+        assert!(won_0 != won_1, "round {round}: exactly one creator wins ({won_0}, {won_1})");
+        let winner = format!("from {}", if *won_0 { 0 } else { 1 }).into_bytes();
+        assert_eq!((read_0.as_ref(), read_1.as_ref()), (Some(&winner), Some(&winner)), "round {round}");
+    }
+    // Row counts are rows matched: replacing a value by itself is a swap.
+    let mut store = open(&ns, true).unwrap();
+    let now = store.meta("cipher0").unwrap().unwrap();
+    assert!(store.swap_meta("cipher0", Some(&now), Some(&now)).unwrap());
+    assert!(!store.swap_meta("cipher0", Some(b"other"), Some(&now)).unwrap());
+    assert_eq!(store.swap_meta(&"n".repeat(256), None, Some(b"v")).unwrap_err().code(), "ERR_INVALID_ARG");
+    assert_eq!(store.meta(&"n".repeat(256)).unwrap(), None);
 }
 
 #[test]

@@ -83,9 +83,11 @@ fn without_create_missing_tables_are_not_found_and_an_older_schema_is_not_upgrad
     assert_eq!(exists.as_deref(), Some("0"), "nothing was created");
 
     schema.open(true).unwrap().set_creds("s", &encode(&Value::Object(vec![])), None).unwrap();
-    // As the previous version left it: the last step not applied (its functions stay, which
-    // the step replaces).
-    execute(&url, &format!("DELETE FROM \"{}\".schema_version WHERE version = {SCHEMA_VERSION}", schema.name));
+    // As the previous version left it: the last step not applied, so no records table.
+    execute(
+        &url,
+        &format!("DELETE FROM \"{s}\".schema_version WHERE version = {SCHEMA_VERSION}; DROP TABLE \"{s}\".store_records", s = schema.name),
+    );
     let err = schema.open(false).err().unwrap();
     assert_eq!(err, StoreError::OlderSchema { found: SCHEMA_VERSION - 1, current: SCHEMA_VERSION });
     assert_eq!(version_of(&schema), Some((SCHEMA_VERSION - 1).to_string()), "not upgraded");
@@ -94,6 +96,90 @@ fn without_create_missing_tables_are_not_found_and_an_older_schema_is_not_upgrad
     assert!(store.get_creds("s").unwrap().is_some());
     drop(store);
     schema.open(false).unwrap();
+}
+
+/// What version 2 (before the store records) created, from its own migration files, with
+/// their version rows.
+fn create_version_2(schema: &TestSchema) {
+    let quoted = format!("\"{}\"", schema.name);
+    let steps = [
+        ("001_initial", include_str!("../src/core/sql/postgres/migrations/001_initial.sql")),
+        ("002_write_functions", include_str!("../src/core/sql/postgres/migrations/002_write_functions.sql")),
+    ];
+    for (n, (name, sql)) in steps.into_iter().enumerate() {
+        execute(&schema.url, &sql.replace("__SCHEMA__", &quoted));
+        execute(&schema.url, &format!("INSERT INTO {quoted}.schema_version VALUES ({}, '{name}', 0)", n + 1));
+    }
+}
+
+#[test]
+fn a_schema_of_the_previous_version_is_upgraded_and_keeps_its_sessions() {
+    let Some(url) = machine_url() else { return };
+    let schema = TestSchema::new(&url);
+    create_version_2(&schema);
+    // A session as version 2 wrote it, through its own functions.
+    let (s, creds) = (format!("\"{}\"", schema.name), encode(&Value::Object(vec![])));
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    execute(
+        &url,
+        &format!(
+            "SELECT * FROM {s}.set_creds('\\x73', NULL, NULL, 1, '\\x{}');
+             SELECT * FROM {s}.apply_keys('\\x73', NULL, NULL, 1, '{{}}', '{{}}', ARRAY['\\x74'::bytea], ARRAY['\\x6b'::bytea], ARRAY['\\x{}'::bytea])",
+            hex(&creds),
+            hex(&v(b"kept"))
+        ),
+    );
+    assert_eq!(version_of(&schema).as_deref(), Some("2"));
+    assert_eq!(schema.open(false).err().unwrap(), StoreError::OlderSchema { found: 2, current: SCHEMA_VERSION });
+    let mut store = schema.open(true).unwrap();
+    assert_eq!(version_of(&schema), Some(SCHEMA_VERSION.to_string()));
+    assert_eq!(store.sessions().unwrap(), ["s"]);
+    assert_eq!(store.get_creds("s").unwrap(), Some(creds));
+    assert_eq!(store.get_keys("s", "t", &["k".into()]).unwrap(), vec![Some(v(b"kept"))]);
+    assert_eq!(store.meta("cipher").unwrap(), None);
+    assert!(store.swap_meta("cipher", None, Some(b"salt")).unwrap());
+    assert!(store.check().unwrap().is_empty());
+    drop(store);
+    assert_eq!(schema.open(false).unwrap().meta("cipher").unwrap(), Some(b"salt".to_vec()));
+}
+
+/// Two stores (two pools, as two processes) creating the same record at once, round after
+/// round: exactly one wins each time, and both then read the winner's value.
+#[test]
+fn two_stores_creating_one_record_at_once_one_wins_and_both_read_its_value() {
+    const ROUNDS: usize = 25;
+    let Some(url) = machine_url() else { return };
+    let schema = Arc::new(TestSchema::new(&url));
+    schema.open(true).unwrap();
+    let barrier = Arc::new(Barrier::new(2));
+    let racers: Vec<_> = (0..2)
+        .map(|i| {
+            let (schema, barrier) = (schema.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut store = schema.open(true).unwrap();
+                let mine = format!("from {i}").into_bytes();
+                (0..ROUNDS)
+                    .map(|round| {
+                        let name = format!("cipher{round}");
+                        barrier.wait();
+                        let won = store.swap_meta(&name, None, Some(&mine)).unwrap();
+                        (won, store.meta(&name).unwrap())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let outcomes: Vec<Vec<(bool, Option<Vec<u8>>)>> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(outcomes.iter().all(|rounds| rounds.len() == ROUNDS));
+    for (round, ((won_0, read_0), (won_1, read_1))) in outcomes[0].iter().zip(&outcomes[1]).enumerate() {
+        assert!(won_0 != won_1, "round {round}: exactly one creator wins ({won_0}, {won_1})");
+        let winner = format!("from {}", if *won_0 { 0 } else { 1 }).into_bytes();
+        assert_eq!((read_0.as_ref(), read_1.as_ref()), (Some(&winner), Some(&winner)), "round {round}");
+    }
+    let mut store = schema.open(true).unwrap();
+    let now = store.meta("cipher0").unwrap().unwrap();
+    assert!(store.swap_meta("cipher0", Some(&now), Some(&now)).unwrap(), "replacing a value by itself is a swap");
+    assert_eq!(store.swap_meta(&"n".repeat(256), None, Some(b"v")).unwrap_err().code(), "ERR_INVALID_ARG");
 }
 
 #[test]

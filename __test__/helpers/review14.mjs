@@ -39,7 +39,7 @@ export function myStore() {
   return { url: `mysql://root@127.0.0.1:3306/test?tablePrefix=${prefix}`, prefix }
 }
 
-export const myTables = (prefix) => ['sessions', 'keys', 'leases', 'schema_version'].map((t) => `\`${prefix}${t}\``).join(', ')
+export const myTables = (prefix) => ['sessions', 'keys', 'leases', 'store_records', 'schema_version'].map((t) => `\`${prefix}${t}\``).join(', ')
 
 export function dropAll() {
   if (schemas.size > 0 && postgresAvailable()) {

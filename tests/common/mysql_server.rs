@@ -95,7 +95,7 @@ impl MysqlNamespace {
     }
 
     pub fn drop_tables(&self) -> Result<(), String> {
-        let tables: Vec<String> = ["sessions", "keys", "leases", "schema_version"].iter().map(|t| self.table(t)).collect();
+        let tables: Vec<String> = ["sessions", "keys", "leases", "store_records", "schema_version"].iter().map(|t| self.table(t)).collect();
         exec(&self.base_url, &[format!("DROP TABLE IF EXISTS {}", tables.join(", "))])
     }
 }

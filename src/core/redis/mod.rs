@@ -9,6 +9,7 @@
 //! | `baileys:{S}:keys:<type>` | hash | id → value (codec blob) |
 //! | `baileys:{S}:updated` | string | the last write, ms since the epoch (writer's clock) |
 //! | `baileys:{S}:lease` | hash | the session's lease: holder, process, epoch, host, pid, acquired, expires (server's clock) |
+//! | `baileys:records:<name>` | string | the store's own record `name` ([`Store::meta`]), no TTL |
 //!
 //! `{S}` is a cluster hash tag: all of a session's keys live in one slot, so every
 //! operation on a session is a single-slot command or script, on a standalone server and on
@@ -145,6 +146,10 @@ const RELEASE_LUA: &str = include_str!("scripts/release.lua");
 /// Reads the lease and whether it is live by the server's clock.
 const LEASE_LUA: &str = include_str!("scripts/lease.lua");
 
+/// Compares and swaps a store record (KEYS[1]; ARGV: whether a value is expected, the value,
+/// whether to set, the new value).
+const SWAP_META_LUA: &str = include_str!("scripts/swap_meta.lua");
+
 /// Ids per page of `scripts/list_page.lua`.
 const LIST_PAGE_SIZE: u32 = 1000;
 
@@ -164,6 +169,7 @@ struct Scripts {
     renew: Script,
     release: Script,
     lease: Script,
+    swap_meta: Script,
 }
 
 impl Scripts {
@@ -183,6 +189,7 @@ impl Scripts {
             renew: with_touch(RENEW_LUA),
             release: with_touch(RELEASE_LUA),
             lease: with_touch(LEASE_LUA),
+            swap_meta: Script::new(SWAP_META_LUA),
         }
     }
 }
@@ -332,6 +339,16 @@ impl RedisStore {
             lease: format!("{base}:lease"),
             hash_prefix: format!("{base}:keys:"),
         }
+    }
+
+    /// The key of the store's record `name` ([`Store::meta`]): `<prefix>:records:<name>`, with
+    /// the name escaped as a session id is, so that it holds no `{`. Every session key holds
+    /// one (`<prefix>:{…}`) and the session scans match `<prefix>:{*`, so no record is ever
+    /// taken for a session's key, of this store or of one whose prefix extends this one's
+    /// (`<prefix>:records`). Without a hash tag the whole key picks the slot: one key per
+    /// record, single-slot on a cluster.
+    fn record_key(&self, name: &str) -> String {
+        format!("{}:records:{}", self.options.key_prefix, escape_session(name))
     }
 
     /// When the round trip about to be sent must have finished. The first one of an operation
@@ -736,12 +753,24 @@ impl Store for RedisStore {
         Ok(out)
     }
 
-    fn meta(&mut self, _name: &str) -> Result<Option<Vec<u8>>> {
-        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
+    /// One `GET`; a record has no TTL to refresh.
+    fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        let key = self.record_key(name);
+        self.query(redis::cmd("GET").arg(key))
     }
 
-    fn swap_meta(&mut self, _name: &str, _expected: Option<&[u8]>, _value: Option<&[u8]>) -> Result<bool> {
-        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
+    /// One script (`scripts/swap_meta.lua`): the comparison and the change are atomic, and a
+    /// record is never given the store's TTL (it is not a session's: an expired salt would
+    /// make every sealed value unreadable).
+    fn swap_meta(&mut self, name: &str, expected: Option<&[u8]>, value: Option<&[u8]>) -> Result<bool> {
+        let key = self.record_key(name);
+        let deadline = self.round_trip_deadline();
+        let mut invocation = self.scripts.swap_meta.prepare_invoke();
+        invocation.key(key);
+        invocation.arg(if expected.is_some() { "1" } else { "0" }).arg(expected.unwrap_or_default());
+        invocation.arg(if value.is_some() { "1" } else { "0" }).arg(value.unwrap_or_default());
+        let swapped: i64 = block_on(&self.runtime, deadline, invocation.invoke_async(&mut self.connection))?;
+        Ok(swapped == 1)
     }
 
     fn sessions(&mut self) -> Result<Vec<String>> {

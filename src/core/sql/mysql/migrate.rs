@@ -17,7 +17,7 @@ use super::tables::{mysql_number, Ctx};
 use crate::core::error::{Result, StoreError};
 
 /// Step `n` (0-based) takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/001_initial.sql"), include_str!("migrations/002_store_records.sql")];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -136,6 +136,15 @@ mod tests {
         assert_eq!(statements.len(), 4);
         assert!(statements.iter().all(|s| s.starts_with("CREATE TABLE IF NOT EXISTS `bots_")));
         assert!(statements.iter().all(|s| !s.contains("{p}") && !s.contains("--")));
+        let records = super::statements(MIGRATIONS[1], "bots_");
+        assert!(matches!(&records[..], [one] if one.starts_with("CREATE TABLE IF NOT EXISTS `bots_store_records` (")), "{records:?}");
+    }
+
+    #[test]
+    fn every_step_says_what_it_does_first() {
+        for (n, sql) in MIGRATIONS.iter().enumerate() {
+            assert!(sql.starts_with(&format!("-- {:03}_", n + 1)), "step {}", n + 1);
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The MySQL / MariaDB backend (`docs/mysql.md`): `mysql://` and `mariadb://` URLs, tables
-//! `<prefix>sessions`, `<prefix>keys`, `<prefix>leases` and `<prefix>schema_version` in the
+//! `<prefix>sessions`, `<prefix>keys`, `<prefix>leases`, `<prefix>store_records` (the store's
+//! own records, [`Store::meta`], which no session statement reads) and `<prefix>schema_version` in the
 //! URL's database (prefix `baileys_` by default), InnoDB, names as `VARBINARY` (their UTF-8
 //! bytes, so byte order and NUL as the contract wants), values as `LONGBLOB` codec blobs.
 //!
@@ -36,6 +37,13 @@ use crate::core::sql::{install_tls_provider, Rounds, SqlOptions, SqlServer, SqlT
 use crate::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 use tables::{check_session, groups, padded, q, text, Ctx, StoredLease, Tables, LEASE_COLUMNS, PAGE};
 use write::Op;
+
+/// The longest record name ([`Store::swap_meta`]), in UTF-8 bytes: its column is as wide as
+/// a session id's.
+const MAX_RECORD_NAME_BYTES: usize = MAX_SESSION_BYTES;
+
+/// MySQL's error number for a duplicate key.
+const ER_DUP_ENTRY: u16 = 1062;
 
 /// Ids per `SELECT … IN (…)` of `get_keys`.
 const GET_CHUNK: usize = 1024;
@@ -359,16 +367,58 @@ impl Store for MysqlStore {
         }
     }
 
+    /// A name longer than the column names no record.
+    fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        if name.len() > MAX_RECORD_NAME_BYTES {
+            return Ok(None);
+        }
+        let (pool, ctx) = (&self.pool, &self.ctx);
+        let sql = format!("SELECT value FROM {} WHERE name = ?", ctx.t.records);
+        self.rounds.run_mapped(async move {
+            match q(sql).bind(name.as_bytes()).fetch_optional(pool).await.map_err(|e| ctx.err(e))? {
+                Some(row) => row.try_get::<Vec<u8>, _>(0).map(Some).map_err(|e| ctx.err(e)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// ONE statement (autocommit: its own transaction, committed when it answers), chosen by
+    /// what is expected and what is to be written. InnoDB's `UPDATE` and `DELETE` read the
+    /// row's latest committed version under its lock, so the comparison in their `WHERE` and
+    /// the change are one; of two creators, the second's `INSERT` waits for the first's row
+    /// and fails as a duplicate (which is "not swapped"). The row counts are rows *matched*,
+    /// not changed (sqlx connects with `CLIENT_FOUND_ROWS`), so replacing a value by itself is
+    /// a swap too.
+    fn swap_meta(&mut self, name: &str, expected: Option<&[u8]>, value: Option<&[u8]>) -> Result<bool> {
+        tables::check_name("record name", name, MAX_RECORD_NAME_BYTES)?;
+        if let Some(value) = value {
+            self.ctx.check_value("a record", value.len() + expected.map_or(0, <[u8]>::len) + name.len())?;
+        }
+        let (pool, ctx) = (&self.pool, &self.ctx);
+        let t = &ctx.t.records;
+        let query = match (expected, value) {
+            (None, None) => q(format!("SELECT CAST(COUNT(*) AS SIGNED) FROM {t} WHERE name = ?")).bind(name.as_bytes()),
+            (None, Some(value)) => q(format!("INSERT INTO {t} (name, value) VALUES (?, ?)")).bind(name.as_bytes()).bind(value),
+            (Some(expected), Some(value)) => {
+                q(format!("UPDATE {t} SET value = ? WHERE name = ? AND value = ?")).bind(value).bind(name.as_bytes()).bind(expected)
+            }
+            (Some(expected), None) => q(format!("DELETE FROM {t} WHERE name = ? AND value = ?")).bind(name.as_bytes()).bind(expected),
+        };
+        self.rounds.run_mapped(async move {
+            if expected.is_none() && value.is_none() {
+                let row = query.fetch_one(pool).await.map_err(|e| ctx.err(e))?;
+                return Ok(row.try_get::<i64, _>(0).map_err(|e| ctx.err(e))? == 0);
+            }
+            match query.execute(pool).await {
+                Ok(done) => Ok(done.rows_affected() == 1),
+                Err(e) if tables::mysql_number(&e) == Some(ER_DUP_ENTRY) => Ok(false),
+                Err(e) => Err(ctx.err(e)),
+            }
+        })
+    }
+
     /// Sessions with creds or at least one key (a session row whose keys were all deleted
     /// stays until the session is deleted, and is not listed).
-    fn meta(&mut self, _name: &str) -> Result<Option<Vec<u8>>> {
-        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
-    }
-
-    fn swap_meta(&mut self, _name: &str, _expected: Option<&[u8]>, _value: Option<&[u8]>) -> Result<bool> {
-        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
-    }
-
     fn sessions(&mut self) -> Result<Vec<String>> {
         let (s, k) = (&self.ctx.t.sessions, &self.ctx.t.keys);
         let has_data = format!("(s.creds IS NOT NULL OR EXISTS (SELECT 1 FROM {k} k WHERE k.session = s.session))");

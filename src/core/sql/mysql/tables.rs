@@ -63,6 +63,8 @@ pub(crate) struct Tables {
     pub sessions: String,
     pub keys: String,
     pub leases: String,
+    /// The store's own records ([`Store::meta`](crate::core::store::Store::meta)).
+    pub records: String,
     pub version: String,
 }
 
@@ -74,6 +76,7 @@ impl Tables {
             sessions: quoted("sessions"),
             keys: quoted("keys"),
             leases: quoted("leases"),
+            records: quoted("store_records"),
             version: quoted("schema_version"),
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Layout (`migrations/*.sql`): `sessions` (creds, last write), `keys` keyed by
 //! `(session, type, id)`, `leases` (one row per session ever leased, kept by `delete_session`,
-//! so that epochs never go back), `schema_version`. Names are `bytea` (their UTF-8 bytes, which
+//! so that epochs never go back), `store_records` (the store's own records, [`Store::meta`]:
+//! no session query reads it), `schema_version`. Names are `bytea` (their UTF-8 bytes, which
 //! sort in the contract's byte order and may hold NUL), values `bytea` (the same codec blobs as
 //! SQLite and Redis, so moving a session between backends is a copy), times `bigint` ms.
 //!
@@ -44,6 +45,9 @@ use crate::core::lease::{self as leases, Claim, Fence, LeaseInfo, LeaseRequest};
 use crate::core::store::{now_millis, KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
 use lease::{IndexedLeaseRow, LeaseRow};
 use schema::Queries;
+
+/// The longest record name ([`Store::swap_meta`]), in UTF-8 bytes: a session id's limit.
+const MAX_RECORD_NAME_BYTES: usize = MAX_SESSION_BYTES;
 
 /// `application_name` of the store's connections, unless the URL gives one: what
 /// `pg_stat_activity` shows for them.
@@ -544,15 +548,39 @@ impl Store for PostgresStore {
         }
     }
 
+    /// A name longer than any stored one (see [`Store::swap_meta`]) names no record.
+    fn meta(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        if name.len() > MAX_RECORD_NAME_BYTES {
+            return Ok(None);
+        }
+        let pool = &self.pool;
+        let query = sqlx::query_scalar::<_, Vec<u8>>(AssertSqlSafe(self.queries.get_record.clone())).bind(name.as_bytes());
+        self.rounds.run(query.fetch_optional(pool))
+    }
+
+    /// ONE statement, chosen by what is expected and what is to be written (see the record
+    /// queries in `schema.rs`): atomic without an explicit transaction, one round trip, and
+    /// committed (flushed, `synchronous_commit = on`) when it answers. Record names are at most
+    /// as long as session ids, so that a store moves to MySQL whole.
+    fn swap_meta(&mut self, name: &str, expected: Option<&[u8]>, value: Option<&[u8]>) -> Result<bool> {
+        check_name("record name", name, MAX_RECORD_NAME_BYTES)?;
+        let pool = &self.pool;
+        let q = &self.queries;
+        let swapped = match (expected, value) {
+            (None, None) => {
+                let query = sqlx::query_scalar::<_, bool>(AssertSqlSafe(q.record_absent.clone())).bind(name.as_bytes());
+                return self.rounds.run(query.fetch_one(pool));
+            }
+            (None, Some(value)) => sqlx::query(AssertSqlSafe(q.create_record.clone())).bind(name.as_bytes()).bind(value),
+            (Some(expected), Some(value)) => {
+                sqlx::query(AssertSqlSafe(q.replace_record.clone())).bind(name.as_bytes()).bind(expected).bind(value)
+            }
+            (Some(expected), None) => sqlx::query(AssertSqlSafe(q.remove_record.clone())).bind(name.as_bytes()).bind(expected),
+        };
+        Ok(self.rounds.run(swapped.execute(pool))?.rows_affected() == 1)
+    }
+
     /// Sessions with creds or keys, paged by session (keyset).
-    fn meta(&mut self, _name: &str) -> Result<Option<Vec<u8>>> {
-        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
-    }
-
-    fn swap_meta(&mut self, _name: &str, _expected: Option<&[u8]>, _value: Option<&[u8]>) -> Result<bool> {
-        Err(StoreError::Unsupported("store records (PLACEHOLDER: to be written)".into()))
-    }
-
     fn sessions(&mut self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut after: Vec<u8> = Vec::new();

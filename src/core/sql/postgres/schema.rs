@@ -15,6 +15,7 @@ use crate::core::store::now_millis;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("001_initial", include_str!("migrations/001_initial.sql")),
     ("002_write_functions", include_str!("migrations/002_write_functions.sql")),
+    ("003_store_records", include_str!("migrations/003_store_records.sql")),
 ];
 
 /// The schema version this code writes.
@@ -158,6 +159,11 @@ pub(super) struct Queries {
     pub stats: Arc<str>,
     pub orphan_keys: Arc<str>,
     pub bad_leases: Arc<str>,
+    pub get_record: Arc<str>,
+    pub create_record: Arc<str>,
+    pub replace_record: Arc<str>,
+    pub remove_record: Arc<str>,
+    pub record_absent: Arc<str>,
 }
 
 /// The columns every write and lease function returns (see `migrations/002_write_functions.sql`).
@@ -222,6 +228,16 @@ impl Queries {
                 "SELECT count(*)::bigint FROM {s}.keys k WHERE NOT EXISTS (SELECT 1 FROM {s}.sessions x WHERE x.session = k.session)"
             )),
             bad_leases: text(format!("SELECT count(*)::bigint FROM {s}.leases WHERE epoch < 0 OR (epoch = 0 AND holder <> '')")),
+            // The swaps of a record, each one statement (so one implicit transaction) whose row
+            // count says whether it swapped. Two creators: the second's insert waits for the
+            // first's uncommitted row, then does nothing. An UPDATE or DELETE that waited for
+            // another's change of the row compares its latest committed version again (READ
+            // COMMITTED), so it never replaces a value that is no longer the one expected.
+            get_record: text(format!("SELECT value FROM {s}.store_records WHERE name = $1")),
+            create_record: text(format!("INSERT INTO {s}.store_records (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")),
+            replace_record: text(format!("UPDATE {s}.store_records SET value = $3 WHERE name = $1 AND value = $2")),
+            remove_record: text(format!("DELETE FROM {s}.store_records WHERE name = $1 AND value = $2")),
+            record_absent: text(format!("SELECT NOT EXISTS (SELECT 1 FROM {s}.store_records WHERE name = $1)")),
         }
     }
 }
