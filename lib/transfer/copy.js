@@ -167,7 +167,7 @@ function checkNames(target, session, entries) {
   const start = (name) => JSON.stringify(name.length > 32 ? `${name.slice(0, 32)}…` : name)
   for (const { type, id } of entries) {
     if (Buffer.byteLength(type) > limits.type) throw tooLong(`the key type ${start(type)}`, type, limits.type)
-    if (Buffer.byteLength(id) > limits.id) throw tooLong(`the id of the ${type} key ${start(id)}`, id, limits.id)
+    if (Buffer.byteLength(id) > limits.id) throw tooLong(`the key id ${start(id)} (of type ${type})`, id, limits.id)
   }
 }
 
