@@ -133,7 +133,8 @@ console.log(`\n${graph.size} JavaScript modules`)
 // none uses another backend or anything above; layers wrap any backend, so none names one.
 const RUST_RANKS = [
   ['src/core/error.rs', 'src/core/varint.rs', 'src/core/redact.rs'],
-  ['src/core/codec.rs', 'src/core/lease.rs', 'src/core/store.rs'],
+  // src/core/cipher/: the primitives of encryption at rest (keys, the store record, sealing).
+  ['src/core/codec.rs', 'src/core/lease.rs', 'src/core/store.rs', 'src/core/cipher/'],
   ['src/core/wire.rs'],
   // The backends; `src/core/sql/` holds the two SQL server backends (postgres/, mysql/) and
   // what they share (mod.rs, options.rs).

@@ -13,10 +13,11 @@
 //!                       `ERR_STORE_CORRUPT`. Above the cipher, since
 //!                       it checks plaintext blobs; below the cache, so that a cached value was
 //!                       checked once, when it came from the backend.
-//! cipher       (later)  encryption at rest, right above the backend: the backend (and a
-//!                       backup, a Redis replica) only ever holds ciphertext, and every layer
-//!                       above sees plaintext.
-//! backend               memory, sqlite, redis (later postgres, mysql): stores bytes, knows
+//! cipher       (now)    encryption at rest, right above the backend, when the store is
+//!                       opened with a key: the backend (and a backup, a Redis replica) only
+//!                       ever holds sealed values under hashed names, and every layer above
+//!                       sees plaintext.
+//! backend               memory, sqlite, redis, postgres, mysql: stores bytes, knows
 //!                       nothing of codecs, caches or keys.
 //! ```
 //!
