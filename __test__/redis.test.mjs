@@ -1021,13 +1021,15 @@ test('a primary and its replica are one store: migrate refuses to overwrite one 
   await store.close()
 })
 
-test('a cluster and one of its nodes are one store: migrate refuses to overwrite one with the other', async (t) => {
+test('a node of a cluster is no store of its own: opening it, or migrating onto or from it, is refused naming the cluster URL', async (t) => {
   if (!requireRedis(t)) return
   const cluster = await startRedisCluster()
   const store = await openStore(cluster.url)
   await store.setCreds('s', { registrationId: 1 })
   await store.close()
   const node = `redis://127.0.0.1:${cluster.nodes[0].port}`
+  const err = await rejectsWith(t, openStore(node), ErrorCodes.INVALID_ARG)
+  t.regex(err.message, /node of a Redis Cluster: open the cluster with redis\+cluster:/)
   await rejectsWith(t, migrate({ from: cluster.url, to: node, overwrite: true }), ErrorCodes.INVALID_ARG)
   await rejectsWith(t, migrate({ from: node, to: cluster.url, overwrite: true }), ErrorCodes.INVALID_ARG)
   const after = await openStore(cluster.url)

@@ -285,7 +285,7 @@ test('CommonJS and ES module entries export the same API', (t) => {
   }
   t.deepEqual(Object.values(cjs.ErrorCodes).sort(), [
     'ERR_INVALID_ARG', 'ERR_NATIVE_BINDING', 'ERR_SESSION_FENCED', 'ERR_SESSION_LOCKED', 'ERR_STORE_CLOSED', 'ERR_STORE_CORRUPT',
-    'ERR_STORE_IO', 'ERR_STORE_NOT_FOUND', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_VERSION', 'ERR_UNSUPPORTED', 'ERR_VERIFY_FAILED',
+    'ERR_STORE_IO', 'ERR_STORE_KEY', 'ERR_STORE_NOT_FOUND', 'ERR_STORE_UNAVAILABLE', 'ERR_STORE_VERSION', 'ERR_UNSUPPORTED', 'ERR_VERIFY_FAILED',
   ])
   t.deepEqual(Object.keys(cjs).sort(), Object.keys(esm).filter((k) => k !== 'default').sort())
   t.false(isAuthStoreError(new Error('plain')))

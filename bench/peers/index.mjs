@@ -32,6 +32,20 @@ export const STORES = [
   { id: 'pg', label: 'pg (one table, a transaction per set)', module: 'pg.mjs', options: {}, sql: 'postgres', persistent: true, skip: [...MANY, ...WIRED] },
   { id: 'ours-mysql', label: 'baileys-rust-auth (MySQL)', module: 'ours.mjs', options: { backend: 'mysql' }, sql: 'mysql', persistent: true, skip: [...MANY, ...WIRED] },
   { id: 'mysql2', label: 'mysql2 (one table, a transaction per set)', module: 'mysql2.mjs', options: {}, sql: 'mysql', persistent: true, skip: [...MANY, ...WIRED] },
+  // Encrypted at rest (docs/encryption.md): what the cipher layer costs, each against the same
+  // backend unencrypted (bench/lib/targets.mjs). The workloads that move values: the chat and
+  // fan-out, and the awaited small calls. Extra rows (one run by default): BENCH_EXTRA_RUNS=5
+  // for the targets' medians.
+  ...['sqlite', 'redis', 'postgres', 'mysql'].map((backend) => ({
+    id: `ours-${backend}-encrypted`,
+    label: `baileys-rust-auth (${{ sqlite: 'SQLite', redis: 'Redis', postgres: 'PostgreSQL', mysql: 'MySQL' }[backend]}), encrypted`,
+    module: 'ours.mjs',
+    options: { backend, encrypted: true },
+    ...(backend === 'redis' ? { redis: true } : backend === 'sqlite' ? {} : { sql: backend }),
+    persistent: true,
+    extra: true,
+    skip: ['coldstart', 'appstate', 'prekeys', 'fleet-100', ...MANY, ...WIRED],
+  })),
   // idle-100k would make 100,000 folders: skipped (noted in the report).
   { id: 'multi-file', label: 'useMultiFileAuthState', module: 'multi-file.mjs', options: {}, persistent: true, extra: true, skip: MANY },
   { id: 'memory-map', label: 'in-memory Map', module: 'memory-map.mjs', options: {}, persistent: false },

@@ -19,12 +19,16 @@ import { MYSQL_URL, namespaceOf, POSTGRES_URL } from '../lib/sql.mjs'
 // package name does not resolve from here).
 const { openStore, useRustAuthState } = createRequire(import.meta.url)('../../index.js')
 
+// The encrypted rows' key: any 32 bytes do (what is measured is the sealing, not the key).
+const KEY = Buffer.alloc(32, 0x5e)
+
 export async function open({ dir, redisUrl, keyPrefix, baileys, options }) {
+  const sealed = options.encrypted ? { encryption: { key: KEY } } : {}
   const store =
-    options.backend === 'redis' ? await openStore(redisUrl, { keyPrefix })
-      : options.backend === 'postgres' ? await openStore(POSTGRES_URL, { schema: `bench_${namespaceOf(keyPrefix)}` })
-      : options.backend === 'mysql' ? await openStore(MYSQL_URL, { tablePrefix: `bench_${namespaceOf(keyPrefix)}_` })
-      : await openStore(`sqlite:${join(dir, 'auth.db')}`)
+    options.backend === 'redis' ? await openStore(redisUrl, { keyPrefix, ...sealed })
+      : options.backend === 'postgres' ? await openStore(POSTGRES_URL, { schema: `bench_${namespaceOf(keyPrefix)}`, ...sealed })
+      : options.backend === 'mysql' ? await openStore(MYSQL_URL, { tablePrefix: `bench_${namespaceOf(keyPrefix)}_`, ...sealed })
+      : await openStore(`sqlite:${join(dir, 'auth.db')}`, sealed)
   return {
     async use(sessionId) {
       const ownership = { lease: options.lease, cacheBytes: options.cacheBytes }

@@ -280,7 +280,7 @@ impl RedisStore {
             group_deadlines: Vec::new(),
         };
         store.check()?;
-        store.identity = store.server_identity(target);
+        store.identity = store.server_identity(target)?;
         Ok(store)
     }
 
@@ -289,19 +289,25 @@ impl RedisStore {
     /// - a standalone server: `redis:<replication id>:db<n>:<prefix>`. A primary and its
     ///   replicas share the replication id (`master_replid`), so a replica's URL and the
     ///   primary's are one store, as their data is;
-    /// - a cluster, through a cluster URL or the URL of one of its nodes:
-    ///   `redis-cluster:<the masters' node ids, sorted>:<prefix>`;
+    /// - a cluster, through a cluster URL: `redis-cluster:<the masters' node ids, sorted>:<prefix>`.
+    ///   A plain URL of one of its nodes is refused (`ERR_INVALID_ARG`): a connection to one
+    ///   node reaches only that node's slots (every other key answers MOVED), so it is no store;
+    ///   the message names the cluster URL to use;
     /// - `unverified:redis:<URL without password>:db<n>:<prefix>` when the server does not let
     ///   this user ask (`INFO` is in the `@dangerous` ACL category; proxies may not have it).
     ///   The store works as ever; only tools that must know (a migration that would overwrite)
     ///   refuse to guess.
-    fn server_identity(&mut self, target: &RedisTarget) -> String {
+    fn server_identity(&mut self, target: &RedisTarget) -> Result<String> {
         let prefix = self.options.key_prefix.clone();
         let db = self.connection.get_db();
-        self.ask_identity(db, &prefix).unwrap_or_else(|err| {
-            tracing::debug!(error = %err, "the Redis server does not tell what it is");
-            format!("unverified:redis:{}:db{db}:{prefix}", target.shown())
-        })
+        match self.ask_identity(db, &prefix) {
+            Ok(identity) => Ok(identity),
+            Err(StoreError::InvalidArg(why)) => Err(StoreError::InvalidArg(format!("{}: {why}", target.shown()))),
+            Err(err) => {
+                tracing::debug!(error = %err, "the Redis server does not tell what it is");
+                Ok(format!("unverified:redis:{}:db{db}:{prefix}", target.shown()))
+            }
+        }
     }
 
     fn ask_identity(&mut self, db: i64, prefix: &str) -> Result<String> {
@@ -315,7 +321,9 @@ impl RedisStore {
                     .ok_or_else(|| StoreError::Io("Redis INFO has neither master_replid nor run_id".into()))?;
                 return Ok(format!("redis:{id}:db{db}:{prefix}"));
             }
-            // One node of a cluster: the store is the cluster.
+            return Err(StoreError::invalid(
+                "this Redis server is a node of a Redis Cluster: open the cluster with redis+cluster://host:port[,host:port…] (a connection to one node reaches only its own slots)",
+            ));
         }
         let nodes: String = self.query(redis::cmd("CLUSTER").arg("NODES"))?;
         let mut masters: Vec<&str> = nodes
