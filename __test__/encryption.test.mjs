@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 
 import test from 'ava'
 
-import { ErrorCodes, openStore, useRustAuthState } from '../index.mjs'
+import { ErrorCodes, migrate, openStore, useRustAuthState } from '../index.mjs'
 import { redisCommand, requireRedis, startRedis, stopAll } from './helpers/redis-server.mjs'
 import { tempDb } from './helpers/temp.mjs'
 
@@ -207,4 +207,20 @@ test('a flipped bit, a truncated value and two values swapped by hand each rejec
   await redisCommand(server, 'HSET', hash, f1, v1)
   t.deepEqual(await store.getKeys('s', 'pre-key', ['1', '2']), { 1: { v: Buffer.from('one-secret') }, 2: { v: Buffer.from('two-secret') } }, 'restored')
   await store.close()
+})
+
+test('migrate converts a plain store into an encrypted one, and moves sessions between stores under different keys', async (t) => {
+  const plain = await openStore(tempDb().url)
+  await writeSecrets(plain)
+  const a = await openStore(tempDb().url, key())
+  const b = await openStore(tempDb().url, key())
+  t.teardown(() => Promise.all([plain.close(), a.close(), b.close()]))
+  await migrate({ from: plain, to: a })
+  await migrate({ from: a, to: b })
+  for (const store of [a, b]) {
+    t.deepEqual(await store.sessions(), [SESSION])
+    t.is((await store.getCreds(SESSION)).note, CREDS_SECRET)
+    t.deepEqual(await store.listKeys(SESSION), await plain.listKeys(SESSION))
+    for (const [type, id] of Object.entries(IDS)) t.deepEqual(await store.getKeys(SESSION, type, [id]), await plain.getKeys(SESSION, type, [id]))
+  }
 })

@@ -9,9 +9,10 @@
 //! This file holds what the two share: the target and options ([`options`]), the runtime and
 //! deadline that bound every round trip, and the mapping of driver errors to our codes.
 //!
-//! Like the Redis backend, each store owns a single-threaded Tokio runtime on the thread its
-//! [`Executor`](crate::core::executor::Executor) gives it, and blocks on one round trip at a
-//! time: the [`Store`](crate::core::store::Store) trait is synchronous.
+//! Each store owns a Tokio runtime and blocks on one round trip at a time from the thread its
+//! [`Executor`](crate::core::executor::Executor) gives it (the [`Store`](crate::core::store::Store)
+//! trait is synchronous); unlike the Redis backend's, the runtime has one worker thread of its
+//! own, for what sqlx leaves to spawned tasks (see [`Rounds::new`]).
 
 pub mod mysql;
 mod nodelay;
