@@ -10,6 +10,7 @@ const args = require('./lib/args.js')
 const { AuthStore, openStore } = require('./lib/store.js')
 const { acquireShared } = require('./lib/shared-stores.js')
 const { importFolder, exportFolder, migrate } = require('./lib/transfer/migrate.js')
+const { rekey } = require('./lib/rekey.js')
 const { defaultStoreUrl } = require('./lib/default-store.js')
 const { ErrorCodes, isAuthStoreError, storeError } = require('./lib/errors.js')
 const { SessionLease } = require('./lib/ownership.js')
@@ -91,6 +92,7 @@ module.exports = {
   importFolder,
   exportFolder,
   migrate,
+  rekey,
   ErrorCodes,
   isAuthStoreError,
 }

@@ -18,7 +18,8 @@
 //! (`ERR_SESSION_LOCKED`). The lease methods take, renew and release leases; reads never look
 //! at leases. Layers forward fences unchanged.
 
-use super::error::Result;
+use super::cipher::UserKey;
+use super::error::{LeaseOwner, Result};
 use super::lease::{Fence, LeaseInfo, LeaseRequest};
 
 /// One change in a key batch: `value: None` deletes the key.
@@ -189,6 +190,62 @@ pub trait Store: Send {
         super::lease::check_lease_ms(lease_ms)?;
         Ok(leases.iter().map(|(session, fence)| self.renew_lease(session, fence, lease_ms)).collect())
     }
+
+    /// The controls of the store's encryption layer, if the store is encrypted: what a rekey
+    /// drives. Layers above it pass it through.
+    fn cipher(&mut self) -> Option<&mut dyn CipherControl> {
+        None
+    }
+}
+
+/// A rekey, step by step (docs/encryption.md, "Rotation"): [`begin`](CipherControl::rekey_begin)
+/// adds the new key and a new value key that seals every write from then on, while the old key
+/// still opens the store; [`rekey_session`](CipherControl::rekey_session) re-seals one session's
+/// values under that value key; [`finish`](CipherControl::rekey_finish) leaves the new key the
+/// only one that opens the store. Each step may be run again: an interrupted rekey resumes.
+pub trait CipherControl {
+    /// Begins a rekey to `new`, or finds it begun or finished.
+    fn rekey_begin(&mut self, new: &UserKey) -> Result<RekeyStart>;
+    /// Re-seals the values of `session` still sealed under an older value key, as the session's
+    /// owner for the time it takes (a lease made from `request`, given back at the end). A
+    /// session another process owns is left to it (owners re-seal their own sessions when they
+    /// renew their lease) and only counted.
+    fn rekey_session(&mut self, session: &str, request: &LeaseRequest) -> Result<SessionRekey>;
+    /// Ends the rekey: `new` is then the only key that opens the store.
+    fn rekey_finish(&mut self, new: &UserKey) -> Result<()>;
+}
+
+/// What [`CipherControl::rekey_begin`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RekeyStart {
+    /// The store had one key; it now has the new one too.
+    Begun,
+    /// A rekey to this key had begun: it resumes.
+    Resumed,
+    /// The new key is the only one that opens the store already: a rekey to it finished, or
+    /// it is the key the store had.
+    OnlyKey,
+}
+
+impl RekeyStart {
+    pub fn name(self) -> &'static str {
+        match self {
+            RekeyStart::Begun => "begun",
+            RekeyStart::Resumed => "resumed",
+            RekeyStart::OnlyKey => "only-key",
+        }
+    }
+}
+
+/// What [`CipherControl::rekey_session`] did to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRekey {
+    /// Values it re-sealed.
+    pub resealed: u64,
+    /// Values still sealed under an older key: 0 when the session is done.
+    pub stale: u64,
+    /// Who owns the session, when another process does (it re-seals them itself).
+    pub owner: Option<LeaseOwner>,
 }
 
 /// What [`Store::name_limits`] returns.

@@ -159,20 +159,43 @@ pub fn write_lease_outcomes(outcomes: &[crate::core::error::Result<LeaseInfo>]) 
                 e.string(&err.to_string());
                 if let Some(owner) = owner {
                     e.key("owner");
-                    e.object_header(4);
-                    e.key("host");
-                    e.string(&owner.host);
-                    e.key("pid");
-                    e.number(f64::from(owner.pid));
-                    e.key("acquiredAt");
-                    e.number(owner.acquired_at_ms as f64);
-                    e.key("expiresAt");
-                    e.number(owner.expires_at_ms as f64);
+                    owner_into(&mut e, owner);
                 }
             }
         }
     }
     e.finish()
+}
+
+/// What a rekey did to a session ([`SessionRekey`](crate::core::store::SessionRekey)), as a
+/// codec value: `{ resealed, stale, owner }`, `owner` null or `{ host, pid, acquiredAt,
+/// expiresAt }`.
+pub fn write_session_rekey(rekey: &crate::core::store::SessionRekey) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.object_header(3);
+    e.key("resealed");
+    e.number(rekey.resealed as f64);
+    e.key("stale");
+    e.number(rekey.stale as f64);
+    e.key("owner");
+    match &rekey.owner {
+        Some(owner) => owner_into(&mut e, owner),
+        None => e.null(),
+    }
+    e.finish()
+}
+
+/// A lease's owner, for people: `{ host, pid, acquiredAt, expiresAt }`.
+fn owner_into(e: &mut Encoder, owner: &crate::core::error::LeaseOwner) {
+    e.object_header(4);
+    e.key("host");
+    e.string(&owner.host);
+    e.key("pid");
+    e.number(f64::from(owner.pid));
+    e.key("acquiredAt");
+    e.number(owner.acquired_at_ms as f64);
+    e.key("expiresAt");
+    e.number(owner.expires_at_ms as f64);
 }
 
 /// Writes a batch (the JavaScript side does this; here for tests and Rust tools).

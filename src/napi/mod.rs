@@ -273,6 +273,18 @@ fn per_session_arg(
     Ok(sessions.into_iter().zip(each).collect())
 }
 
+/// The new key of a rekey: `{ key }` or `{ passphrase }`, as `options.encryption` takes it.
+fn new_key_arg(env: &Env, encryption: &Unknown<'_>) -> Result<UserKey, StoreError> {
+    encryption_arg(env.raw(), encryption.raw())?.ok_or_else(|| StoreError::invalid("a rekey needs the new key: { key } or { passphrase }"))
+}
+
+/// The encryption layer of a store, for a rekey.
+fn cipher_of(store: &mut dyn Store) -> CoreResult<&mut dyn crate::core::store::CipherControl> {
+    store
+        .cipher()
+        .ok_or_else(|| StoreError::Unsupported("this store is not encrypted: there is no key to change (encrypt it first)".into()))
+}
+
 /// The session id argument of most methods.
 fn session_arg(env: &Env, session: &Unknown<'_>) -> Result<String, StoreError> {
     value::string_arg(env.raw(), session.raw(), "sessionId")
@@ -503,6 +515,48 @@ impl NativeStore {
             |s, (renewals, lease_ms)| s.renew_leases(&renewals, lease_ms),
             |outcomes| Reply::Bytes(wire::write_lease_outcomes(&outcomes)),
         )
+    }
+
+    /// Begins a rekey of this encrypted store to `encryption` (`{ key }` or `{ passphrase }`),
+    /// or finds it begun or finished (docs/encryption.md, "Rotation"): resolves to `[what]`,
+    /// `'begun'`, `'resumed'` or `'only-key'` (the new key is the only one that opens the
+    /// store already). `ERR_UNSUPPORTED` on a plain store.
+    #[napi(ts_return_type = "Promise<string[]>", ts_args_type = "encryption: object")]
+    pub fn rekey_begin<'env>(&self, env: &'env Env, encryption: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || new_key_arg(env, &encryption),
+            |s, key| cipher_of(s)?.rekey_begin(&key),
+            |start| Reply::Names(vec![start.name().to_owned()]),
+        )
+    }
+
+    /// Re-seals a session's values under the rekey's new value key, as its temporary owner;
+    /// resolves to a codec blob `{ resealed, stale, owner }` (src/core/wire.rs).
+    #[napi(ts_return_type = "Promise<Buffer>", ts_args_type = "session: string, leaseMs: number, host: string")]
+    pub fn rekey_session<'env>(
+        &self,
+        env: &'env Env,
+        session: Unknown<'env>,
+        lease_ms: Unknown<'env>,
+        host: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        self.call(
+            env,
+            || {
+                let session = session_arg(env, &session)?;
+                let host = value::string_arg(env.raw(), host.raw(), "host")?;
+                Ok((session, LeaseRequest::new(lease_ms_arg(env, &lease_ms)?, Claim::Refuse, host)))
+            },
+            |s, (session, request)| cipher_of(s)?.rekey_session(&session, &request),
+            |rekey| Reply::Bytes(wire::write_session_rekey(&rekey)),
+        )
+    }
+
+    /// Ends a rekey: `encryption` is then the only key that opens the store.
+    #[napi(ts_return_type = "Promise<void>", ts_args_type = "encryption: object")]
+    pub fn rekey_finish<'env>(&self, env: &'env Env, encryption: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
+        self.call(env, || new_key_arg(env, &encryption), |s, key| cipher_of(s)?.rekey_finish(&key), |()| Reply::Unit)
     }
 
     /// Gives the lease `fence` names back (nothing happens if it was taken over).

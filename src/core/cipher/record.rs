@@ -103,6 +103,11 @@ pub fn unlock(record: &[u8], key: &UserKey) -> Result<StoreKeys> {
     }))
 }
 
+/// How many keys the record opens with: one, or two while a rekey runs.
+pub fn slot_count(record: &[u8]) -> Result<usize> {
+    parse(record).map(|(_, slots)| slots.len())
+}
+
 /// A record holding `keys` sealed under each of `slot_keys`.
 pub fn write(keys: &StoreKeys, slot_keys: &[&UserKey]) -> Result<Vec<u8>> {
     let store_id = keys.store_id();

@@ -80,6 +80,45 @@ impl StoreKeys {
         Ok(StoreKeys { store_id, index, values: vec![(current, value)], current })
     }
 
+    /// The value key id that seals new writes.
+    pub fn current(&self) -> u32 {
+        self.current
+    }
+
+    /// These keys with one more value key, made now, which seals new writes from then on
+    /// (a rekey): the others stay, so that every value sealed before opens as before.
+    pub fn with_new_value_key(&self) -> Result<StoreKeys> {
+        if self.values.len() >= usize::from(u8::MAX) {
+            return Err(StoreError::invalid(
+                "this store was rekeyed 255 times, as many as its record holds: migrate it into a new store to rekey it again",
+            ));
+        }
+        let mut id = [0u8; 4];
+        let id = loop {
+            random(&mut id)?;
+            let candidate = u32::from_be_bytes(id);
+            if self.values.iter().all(|(known, _)| *known != candidate) {
+                break candidate;
+            }
+        };
+        let mut value = Zeroizing::new([0u8; KEY_BYTES]);
+        random(value.as_mut())?;
+        let mut values = self.values.clone();
+        values.push((id, value));
+        Ok(StoreKeys { store_id: self.store_id, index: self.index.clone(), values, current: id })
+    }
+
+    /// Whether `other` are keys of this same store (its id and index key): what a record read
+    /// again must hold, whatever value keys it added.
+    pub fn same_store(&self, other: &StoreKeys) -> bool {
+        self.store_id == other.store_id && self.index[..] == other.index[..]
+    }
+
+    /// Whether these keys can open what `envelope` names (its value key is one of them).
+    pub fn knows(&self, envelope: &[u8]) -> bool {
+        key_id_of(envelope).is_none_or(|id| self.values.iter().any(|(known, _)| *known == id))
+    }
+
     /// The store's random id: in every envelope's associated data.
     pub fn store_id(&self) -> [u8; 16] {
         self.store_id
@@ -157,6 +196,13 @@ impl StoreKeys {
         Ok(plaintext)
     }
 
+    /// Opens an envelope sealed for `place` and seals its plaintext again, for the same place,
+    /// under the current value key (a rekey).
+    pub fn reseal(&self, place: Place<'_>, envelope: &[u8], what: &dyn Fn() -> String) -> Result<Vec<u8>> {
+        let plaintext = Zeroizing::new(self.open(place, envelope, what)?);
+        self.seal(place, &plaintext)
+    }
+
     fn associated_data(&self, place: Place<'_>, key_id: u32) -> Vec<u8> {
         let mut ad = Vec::with_capacity(96);
         ad.extend_from_slice(b"baileys-rust-auth sealed 1\0");
@@ -184,6 +230,14 @@ impl StoreKeys {
         }
         ad
     }
+}
+
+/// The id of the value key that sealed `envelope`, or `None` if it is no sealed value.
+pub fn key_id_of(envelope: &[u8]) -> Option<u32> {
+    if envelope.len() < HEADER_BYTES + TAG_BYTES || envelope[0] != SEALED_FORMAT {
+        return None;
+    }
+    Some(u32::from_be_bytes(envelope[1..5].try_into().expect("4 bytes")))
 }
 
 /// Whether a stored name has the shape of a hashed one (so a plain session in an encrypted

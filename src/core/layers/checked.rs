@@ -181,6 +181,10 @@ impl<S: Store> Store for Checked<S> {
         self.inner.name_limits()
     }
 
+    fn cipher(&mut self) -> Option<&mut dyn crate::core::store::CipherControl> {
+        self.inner.cipher()
+    }
+
     /// Checks each write as [`Store::set_creds`] and [`Store::apply`] do; the refused ones get
     /// their error and never reach the backend, which gets the rest as one group.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {

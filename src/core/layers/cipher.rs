@@ -27,21 +27,34 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::core::cipher::record::{self, RECORD_NAME};
-use crate::core::cipher::seal::{is_hashed, HASHED_ID_CHARS, HASHED_SESSION_CHARS};
+use crate::core::cipher::seal::{is_hashed, key_id_of, HASHED_ID_CHARS, HASHED_SESSION_CHARS};
 use crate::core::cipher::{Place, StoreKeys, UserKey};
 use crate::core::error::{Result, StoreError};
 use crate::core::lease::{Fence, LeaseInfo, LeaseRequest};
-use crate::core::store::{KeyInfo, KeyWrite, KindStats, SessionStats, Store, Write};
+use crate::core::store::{CipherControl, KeyInfo, KeyWrite, KindStats, RekeyStart, SessionRekey, SessionStats, Store, Write};
 use crate::core::varint;
 
 /// The prefix of the store records that hold sealed session names.
 const NAME_RECORD: &str = "session:";
+/// Keys read and re-sealed per batch by a rekey.
+const RESEAL_BATCH: usize = 256;
 
 /// A store whose names are hashed and values sealed; see the module doc.
 #[derive(Debug)]
 pub struct Sealed<S> {
     inner: S,
     keys: StoreKeys,
+    /// The key this store was opened with, to read the record again after a rekey.
+    user_key: UserKey,
+    /// The record `keys` came from, as last read.
+    record: Vec<u8>,
+    /// Whether that record has two keys: a rekey runs.
+    rekeying: bool,
+    /// Whether that record no longer opens with `user_key` (a rekey finished since this store
+    /// was opened): the keys already held still work, but no newer one can be learnt.
+    key_dropped: bool,
+    /// Hashed sessions this process owns whose values it re-sealed under the current value key.
+    resealed: HashSet<String>,
     /// Hashed sessions whose name record is known to be in the store.
     named: HashSet<String>,
     /// The issue times of the group about to be written (see [`Store::group_issued`]).
@@ -84,7 +97,136 @@ impl<S: Store> Sealed<S> {
                 }
             }
         };
-        Ok((Sealed { inner, keys, named: HashSet::new(), group_issued: Vec::new() }, found))
+        let record = inner.meta(RECORD_NAME)?.ok_or_else(|| StoreError::Io("the store's encryption record came and went".into()))?;
+        let rekeying = record::slot_count(&record)? > 1;
+        let store = Sealed {
+            inner,
+            keys,
+            user_key: key.clone(),
+            record,
+            rekeying,
+            key_dropped: false,
+            resealed: HashSet::new(),
+            named: HashSet::new(),
+            group_issued: Vec::new(),
+        };
+        Ok((store, found))
+    }
+
+    /// Reads the encryption record again and takes up the value keys a rekey added since, so
+    /// that values sealed under them open here and this process's writes use the newest. A
+    /// record this process's key no longer opens (a rekey finished and dropped it) leaves it
+    /// with the keys it holds.
+    fn refresh(&mut self) -> Result<()> {
+        let bytes = self
+            .inner
+            .meta(RECORD_NAME)?
+            .ok_or_else(|| StoreError::corrupt("the store's encryption record is gone: it was deleted by hand"))?;
+        if bytes == self.record {
+            return Ok(());
+        }
+        let rekeying = record::slot_count(&bytes)? > 1;
+        match record::unlock(&bytes, &self.user_key) {
+            Ok(keys) if keys.same_store(&self.keys) => {
+                self.keys = keys;
+                self.resealed.clear();
+            }
+            Ok(_) => return Err(StoreError::corrupt("the store's encryption record was replaced by another store's")),
+            Err(StoreError::Key(_)) => self.key_dropped = true,
+            Err(e) => return Err(e),
+        }
+        self.record = bytes;
+        self.rekeying = rekeying;
+        Ok(())
+    }
+
+    /// Makes sure the keys held open every one of `envelopes`: one sealed under a value key
+    /// this process does not know yet (a rekey began since it opened the store) makes it read
+    /// the record again.
+    fn learn<'v>(&mut self, mut envelopes: impl Iterator<Item = &'v [u8]>) -> Result<()> {
+        if envelopes.all(|e| self.keys.knows(e)) {
+            return Ok(());
+        }
+        self.refresh()?;
+        if self.key_dropped {
+            return Err(StoreError::Key(
+                "the store was rekeyed since it was opened here and its old key no longer opens it: restart with the new key".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What an owner does when it takes or renews leases: it reads the record again (so it
+    /// writes under the newest value key), and while a rekey runs it re-seals the values of
+    /// the sessions it owns, which the rekey cannot touch. Failures are left for the next
+    /// renewal: they never fail the lease.
+    fn after_leases(&mut self, owned: &[(String, Fence)]) {
+        if self.refresh().is_err() || !self.rekeying {
+            return;
+        }
+        for (hashed, fence) in owned {
+            if !self.resealed.contains(hashed) && matches!(self.reseal(hashed, Some(fence), None), Ok((_, 0))) {
+                self.resealed.insert(hashed.clone());
+            }
+        }
+    }
+
+    /// Re-seals the values of a session (hashed) that an older value key sealed, as the owner
+    /// `fence` names (renewing the lease for `renew_ms` between batches when given); without a
+    /// fence, only counts them. The name record is re-sealed either way (it is swapped, never
+    /// overwritten). Returns the values re-sealed and those left.
+    fn reseal(&mut self, hashed: &str, fence: Option<&Fence>, renew_ms: Option<u64>) -> Result<(u64, u64)> {
+        let current = self.keys.current();
+        let stale = |value: &[u8]| key_id_of(value) != Some(current);
+        let (mut resealed, mut left) = (0u64, 0u64);
+        let record_name = format!("{NAME_RECORD}{hashed}");
+        if let Some(name) = self.inner.meta(&record_name)?.filter(|name| stale(name)) {
+            let place = Place::SessionName { session: hashed };
+            let fresh = self.keys.reseal(place, &name, &|| format!("the name of the stored session {hashed}"))?;
+            if self.inner.swap_meta(&record_name, Some(&name), Some(&fresh))? {
+                resealed += 1;
+            } else {
+                left += 1;
+            }
+        }
+        if let Some(creds) = self.inner.get_creds(hashed)?.filter(|creds| stale(creds)) {
+            match fence {
+                Some(fence) => {
+                    let fresh = self.keys.reseal(Place::Creds { session: hashed }, &creds, &|| format!("the creds of session {hashed}"))?;
+                    self.inner.set_creds(hashed, &fresh, Some(fence))?;
+                    resealed += 1;
+                }
+                None => left += 1,
+            }
+        }
+        let listed = self.inner.list_keys(hashed)?;
+        let mut start = 0;
+        while start < listed.len() {
+            let kind = listed[start].kind.clone();
+            let end = (start + listed[start..].iter().take_while(|k| k.kind == kind).count()).min(start + RESEAL_BATCH);
+            let ids: Vec<String> = listed[start..end].iter().map(|k| k.id.clone()).collect();
+            start = end;
+            let values = self.inner.get_keys(hashed, &kind, &ids)?;
+            let mut writes = Vec::new();
+            for (id, value) in ids.into_iter().zip(values) {
+                let Some(value) = value.filter(|value| stale(value)) else { continue };
+                if fence.is_none() {
+                    left += 1;
+                    continue;
+                }
+                let place = Place::Key { session: hashed, kind: &kind, id: &id };
+                let fresh = self.keys.reseal(place, &value, &|| format!("a value of {kind:?} in session {hashed}"))?;
+                writes.push(KeyWrite { kind: kind.clone(), id, value: Some(fresh) });
+            }
+            if let (Some(fence), false) = (fence, writes.is_empty()) {
+                self.inner.apply(hashed, &writes, Some(fence))?;
+                resealed += writes.len() as u64;
+                if let Some(ms) = renew_ms {
+                    self.inner.renew_lease(hashed, fence, ms)?;
+                }
+            }
+        }
+        Ok((resealed, left))
     }
 
     /// Writes the session's sealed name record unless it is known to be there: before a
@@ -106,6 +248,7 @@ impl<S: Store> Sealed<S> {
                 }
             }
         };
+        self.learn(std::iter::once(stored.as_slice()))?;
         let name = self.open_name(&hashed, &stored)?;
         if name != session {
             return Err(StoreError::corrupt(format!("the name record of session {session:?} names another session")));
@@ -132,6 +275,7 @@ impl<S: Store> Sealed<S> {
             .inner
             .meta(&format!("{NAME_RECORD}{hashed}"))?
             .ok_or_else(|| StoreError::corrupt(format!("the stored session {hashed} has no name record")))?;
+        self.learn(std::iter::once(sealed.as_slice()))?;
         self.open_name(hashed, &sealed)
     }
 
@@ -184,6 +328,82 @@ impl<S: Store> Sealed<S> {
     }
 }
 
+impl<S: Store> CipherControl for Sealed<S> {
+    fn rekey_begin(&mut self, new: &UserKey) -> Result<RekeyStart> {
+        self.refresh()?;
+        match record::unlock(&self.record, new) {
+            // Begun already (an interrupted rekey resumes), or finished.
+            Ok(keys) if keys.same_store(&self.keys) => {
+                self.keys = keys;
+                return Ok(if self.rekeying { RekeyStart::Resumed } else { RekeyStart::OnlyKey });
+            }
+            Ok(_) => return Err(StoreError::corrupt("the store's encryption record holds another store's keys")),
+            Err(StoreError::Key(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if self.key_dropped {
+            return Err(StoreError::Key("the key this store was opened with no longer opens it: another rekey finished".into()));
+        }
+        let keys = self.keys.with_new_value_key()?;
+        let bytes = record::write(&keys, &[&self.user_key, new])?;
+        if !self.inner.swap_meta(RECORD_NAME, Some(&self.record), Some(&bytes))? {
+            return Err(StoreError::Io(
+                "the store's encryption record changed as this rekey began (another rekey runs?): run it again".into(),
+            ));
+        }
+        self.keys = keys;
+        self.record = bytes;
+        self.rekeying = true;
+        self.resealed.clear();
+        Ok(RekeyStart::Begun)
+    }
+
+    fn rekey_session(&mut self, session: &str, request: &LeaseRequest) -> Result<SessionRekey> {
+        let hashed = self.name(session)?;
+        self.refresh()?;
+        self.rekey_hashed(&hashed, request).map_err(|e| renamed(e, &hashed, session))
+    }
+
+    fn rekey_finish(&mut self, new: &UserKey) -> Result<()> {
+        self.refresh()?;
+        let keys = record::unlock(&self.record, new)?;
+        if record::slot_count(&self.record)? > 1 {
+            let bytes = record::write(&keys, &[new])?;
+            if !self.inner.swap_meta(RECORD_NAME, Some(&self.record), Some(&bytes))? {
+                return Err(StoreError::Io("the store's encryption record changed as this rekey finished: run it again".into()));
+            }
+            self.record = bytes;
+        }
+        self.keys = keys;
+        self.user_key = new.clone();
+        self.rekeying = false;
+        self.key_dropped = false;
+        Ok(())
+    }
+}
+
+impl<S: Store> Sealed<S> {
+    /// [`CipherControl::rekey_session`] of a hashed session.
+    fn rekey_hashed(&mut self, hashed: &str, request: &LeaseRequest) -> Result<SessionRekey> {
+        let outcome = match self.inner.acquire_lease(hashed, request) {
+            Ok(info) => {
+                let fence = info.fence();
+                let done = self.reseal(hashed, Some(&fence), Some(request.lease_ms));
+                let released = self.inner.release_lease(hashed, &fence);
+                let (resealed, stale) = done?;
+                released?;
+                SessionRekey { resealed, stale, owner: None }
+            }
+            Err(StoreError::SessionLocked { owner, .. }) => {
+                let (resealed, stale) = self.reseal(hashed, None, None)?;
+                SessionRekey { resealed, stale, owner: Some(owner) }
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(outcome)
+    }
+}
+
 /// A backend error about a hashed session, told with the session's own name.
 fn renamed(err: StoreError, hashed: &str, session: &str) -> StoreError {
     let fix = |message: String| message.replace(&format!("{hashed:?}"), &format!("{session:?}")).replace(hashed, session);
@@ -211,6 +431,7 @@ impl<S: Store> Store for Sealed<S> {
     fn get_creds(&mut self, session: &str) -> Result<Option<Vec<u8>>> {
         let hashed = self.keys.session_name(session);
         let Some(sealed) = self.inner.get_creds(&hashed).map_err(|e| renamed(e, &hashed, session))? else { return Ok(None) };
+        self.learn(std::iter::once(sealed.as_slice()))?;
         let what = || format!("the creds of session {session:?}");
         self.keys.open(Place::Creds { session: &hashed }, &sealed, &what).map(Some)
     }
@@ -225,6 +446,7 @@ impl<S: Store> Store for Sealed<S> {
         let hashed = self.keys.session_name(session);
         let stored_ids: Vec<String> = ids.iter().map(|id| self.keys.key_name(&hashed, kind, id)).collect();
         let values = self.inner.get_keys(&hashed, kind, &stored_ids).map_err(|e| renamed(e, &hashed, session))?;
+        self.learn(values.iter().flatten().map(Vec::as_slice))?;
         ids.iter()
             .zip(&stored_ids)
             .zip(values)
@@ -253,12 +475,16 @@ impl<S: Store> Store for Sealed<S> {
 
     fn acquire_lease(&mut self, session: &str, request: &LeaseRequest) -> Result<LeaseInfo> {
         let hashed = self.name(session)?;
-        self.inner.acquire_lease(&hashed, request).map_err(|e| renamed(e, &hashed, session))
+        let info = self.inner.acquire_lease(&hashed, request).map_err(|e| renamed(e, &hashed, session))?;
+        self.after_leases(&[(hashed, info.fence())]);
+        Ok(info)
     }
 
     fn renew_lease(&mut self, session: &str, fence: &Fence, lease_ms: u64) -> Result<LeaseInfo> {
         let hashed = self.keys.session_name(session);
-        self.inner.renew_lease(&hashed, fence, lease_ms).map_err(|e| renamed(e, &hashed, session))
+        let info = self.inner.renew_lease(&hashed, fence, lease_ms).map_err(|e| renamed(e, &hashed, session))?;
+        self.after_leases(&[(hashed, fence.clone())]);
+        Ok(info)
     }
 
     fn acquire_leases(&mut self, requests: &[(String, LeaseRequest)]) -> Result<Vec<Result<LeaseInfo>>> {
@@ -267,6 +493,9 @@ impl<S: Store> Store for Sealed<S> {
             hashed.push((self.name(session)?, request.clone()));
         }
         let granted = self.inner.acquire_leases(&hashed)?;
+        let owned: Vec<(String, Fence)> =
+            hashed.iter().zip(&granted).filter_map(|((h, _), r)| r.as_ref().ok().map(|info| (h.clone(), info.fence()))).collect();
+        self.after_leases(&owned);
         Ok(granted
             .into_iter()
             .zip(requests.iter().zip(&hashed))
@@ -277,6 +506,9 @@ impl<S: Store> Store for Sealed<S> {
     fn renew_leases(&mut self, leases: &[(String, Fence)], lease_ms: u64) -> Result<Vec<Result<LeaseInfo>>> {
         let hashed: Vec<(String, Fence)> = leases.iter().map(|(session, fence)| (self.keys.session_name(session), fence.clone())).collect();
         let renewed = self.inner.renew_leases(&hashed, lease_ms)?;
+        let owned: Vec<(String, Fence)> =
+            hashed.iter().zip(&renewed).filter(|(_, r)| r.is_ok()).map(|((h, fence), _)| (h.clone(), fence.clone())).collect();
+        self.after_leases(&owned);
         Ok(renewed
             .into_iter()
             .zip(leases.iter().zip(&hashed))
@@ -341,6 +573,7 @@ impl<S: Store> Store for Sealed<S> {
             let end = start + stored[start..].iter().take_while(|k| k.kind == kind).count();
             let ids: Vec<String> = stored[start..end].iter().map(|k| k.id.clone()).collect();
             let values = self.inner.get_keys(&hashed, &kind, &ids).map_err(|e| renamed(e, &hashed, session))?;
+            self.learn(values.iter().flatten().map(Vec::as_slice))?;
             for (stored_id, value) in ids.iter().zip(values) {
                 if !is_hashed(stored_id, HASHED_ID_CHARS) {
                     return Err(StoreError::corrupt(format!("session {session:?} holds a key of {kind:?} that is not encrypted")));
@@ -392,6 +625,10 @@ impl<S: Store> Store for Sealed<S> {
     /// (but the session's, stored sealed in a record, which has no limit either).
     fn name_limits(&self) -> Option<crate::core::store::NameLimits> {
         None
+    }
+
+    fn cipher(&mut self) -> Option<&mut dyn CipherControl> {
+        Some(self)
     }
 
     /// Seals each write; one that cannot be (its name record cannot be written) gets its error
@@ -448,7 +685,9 @@ impl<S: Store> Store for Sealed<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::lease::Claim;
     use crate::core::memory::MemoryStore;
+    use crate::core::sqlite::SqliteStore;
 
     fn key(byte: u8) -> UserKey {
         UserKey::from_bytes(&[byte; 32]).unwrap()
@@ -520,5 +759,106 @@ mod tests {
         assert!(!err.to_string().contains("one") && !err.to_string().contains("two"));
         store.inner.set_creds(&hashed, b"\x01plain", None).unwrap();
         assert_eq!(store.get_creds("s").unwrap_err().code(), "ERR_STORE_CORRUPT");
+    }
+
+    fn request() -> LeaseRequest {
+        LeaseRequest::new(5000, Claim::Refuse, "rekey-test")
+    }
+
+    /// The value key ids of everything the backend holds: name records, creds, key values.
+    fn key_ids<S: Store>(backend: &mut S) -> Vec<u32> {
+        let mut ids = Vec::new();
+        for hashed in backend.sessions().unwrap() {
+            ids.extend(backend.meta(&format!("{NAME_RECORD}{hashed}")).unwrap().and_then(|v| key_id_of(&v)));
+            ids.extend(backend.get_creds(&hashed).unwrap().and_then(|v| key_id_of(&v)));
+            for key in backend.list_keys(&hashed).unwrap() {
+                let value = backend.get_keys(&hashed, &key.kind, std::slice::from_ref(&key.id)).unwrap().remove(0).unwrap();
+                ids.push(key_id_of(&value).expect("sealed"));
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn a_rekey_reseals_every_value_and_leaves_the_new_key_the_only_one() {
+        let (mut store, _) = Sealed::open(MemoryStore::new(), &key(1), true).unwrap();
+        store.set_creds("s", b"creds", None).unwrap();
+        let many: Vec<KeyWrite> = (0..300).map(|i| put("pre-key", &i.to_string(), format!("value {i}").as_bytes())).collect();
+        store.apply("s", &many, None).unwrap();
+        store.apply("t", &[put("session", "a", b"t's")], None).unwrap();
+        let before = store.keys.current();
+        assert_eq!(store.rekey_begin(&key(2)).unwrap(), RekeyStart::Begun);
+        assert_eq!(store.rekey_begin(&key(2)).unwrap(), RekeyStart::Resumed, "a second begin resumes");
+        assert_ne!(store.keys.current(), before);
+        store.apply("s", &[put("session", "x", b"written during the rekey")], None).unwrap();
+        let s = store.rekey_session("s", &request()).unwrap();
+        assert_eq!(
+            s,
+            SessionRekey { resealed: 1 + 1 + 300, stale: 0, owner: None },
+            "name, creds and 300 keys; the new write was sealed new"
+        );
+        assert_eq!(store.rekey_session("t", &request()).unwrap(), SessionRekey { resealed: 2, stale: 0, owner: None });
+        assert_eq!(store.rekey_session("s", &request()).unwrap().resealed, 0, "nothing left to re-seal");
+        store.rekey_finish(&key(2)).unwrap();
+        assert_eq!(store.rekey_begin(&key(2)).unwrap(), RekeyStart::OnlyKey);
+        let current = store.keys.current();
+        let mut backend = store.inner;
+        assert!(key_ids(&mut backend).iter().all(|id| *id == current), "every value under the new value key");
+        let (mut again, _) = Sealed::open(backend, &key(2), false).unwrap();
+        assert_eq!(again.get_keys("s", "pre-key", &["299".into()]).unwrap(), vec![Some(b"value 299".to_vec())]);
+        assert_eq!(again.get_creds("s").unwrap().as_deref(), Some(&b"creds"[..]));
+        assert_eq!(Sealed::open(again.inner, &key(1), false).unwrap_err().code(), "ERR_STORE_KEY");
+    }
+
+    #[test]
+    fn the_old_key_still_opens_the_store_until_the_rekey_finishes_and_reads_what_the_new_key_wrote() {
+        let path = std::env::temp_dir().join(format!("bra-rekey-{}-{}.db", std::process::id(), line!()));
+        let _ = std::fs::remove_file(&path);
+        let open = |k: u8| Sealed::open(SqliteStore::open_with(&path, true).unwrap(), &key(k), true).map(|(s, _)| s);
+        let mut app = open(1).unwrap();
+        app.set_creds("bot", b"creds", None).unwrap();
+        app.apply("bot", &[put("pre-key", "1", b"one")], None).unwrap();
+        let mut tool = open(1).unwrap();
+        assert_eq!(tool.rekey_begin(&key(2)).unwrap(), RekeyStart::Begun);
+        // The app, opened before, reads what the rekey re-sealed: it learns the new value key.
+        assert_eq!(tool.rekey_session("bot", &request()).unwrap().stale, 0);
+        assert_eq!(app.get_keys("bot", "pre-key", &["1".into()]).unwrap(), vec![Some(b"one".to_vec())]);
+        assert_eq!(app.keys.current(), tool.keys.current(), "and writes under it from then on");
+        // While the rekey runs, both keys open the store.
+        let mut with_new = open(2).unwrap();
+        assert_eq!(with_new.get_creds("bot").unwrap().as_deref(), Some(&b"creds"[..]));
+        assert!(open(1).is_ok());
+        tool.rekey_finish(&key(2)).unwrap();
+        assert_eq!(open(1).err().map(|e| e.code()), Some("ERR_STORE_KEY"));
+        assert_eq!(open(2).unwrap().get_keys("bot", "pre-key", &["1".into()]).unwrap(), vec![Some(b"one".to_vec())]);
+        // The app keeps working with the keys it holds.
+        app.apply("bot", &[put("pre-key", "2", b"two")], None).unwrap();
+        assert_eq!(with_new.get_keys("bot", "pre-key", &["2".into()]).unwrap(), vec![Some(b"two".to_vec())]);
+        drop((app, tool, with_new));
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn an_owner_reseals_its_own_sessions_when_it_renews_and_the_rekey_only_counts_them() {
+        let path = std::env::temp_dir().join(format!("bra-rekey-{}-{}.db", std::process::id(), line!()));
+        let _ = std::fs::remove_file(&path);
+        let open = |k: u8| Sealed::open(SqliteStore::open_with(&path, true).unwrap(), &key(k), true).map(|(s, _)| s);
+        let mut owner = open(1).unwrap();
+        let lease = owner.acquire_lease("bot", &request()).unwrap();
+        owner.set_creds("bot", b"creds", Some(&lease.fence())).unwrap();
+        owner.apply("bot", &[put("pre-key", "1", b"one"), put("pre-key", "2", b"two")], Some(&lease.fence())).unwrap();
+        let mut tool = open(1).unwrap();
+        tool.rekey_begin(&key(2)).unwrap();
+        let counted = tool.rekey_session("bot", &request()).unwrap();
+        assert_eq!((counted.resealed, counted.stale), (1, 3), "the name record is swapped; creds and two keys are the owner's");
+        assert_eq!(counted.owner.unwrap().host, "rekey-test");
+        owner.renew_leases(&[("bot".into(), lease.fence())], 5000).unwrap().remove(0).unwrap();
+        assert_eq!(tool.rekey_session("bot", &request()).unwrap().stale, 0, "the owner re-sealed them when it renewed");
+        assert_eq!(
+            owner.get_keys("bot", "pre-key", &["1".into(), "2".into()]).unwrap(),
+            vec![Some(b"one".to_vec()), Some(b"two".to_vec())]
+        );
+        drop((owner, tool));
+        let _ = std::fs::remove_file(&path);
     }
 }
