@@ -52,7 +52,10 @@ export interface AuthStoreError extends Error {
   owner?: LeaseOwner
   /** On `ERR_SESSION_LOCKED` from `importFolder`, `exportFolder` and `migrate`: the session refused. */
   session?: string
-  /** On `ERR_SESSION_LOCKED` from `migrate`: the store the session is owned in. */
+  /**
+   * On `ERR_SESSION_LOCKED` from `migrate`: the store the session is owned in; on `ERR_STORE_KEY`
+   * from `migrate`: the store (given as a URL) that the key did not open.
+   */
   storeOption?: 'from' | 'to'
 }
 
@@ -107,6 +110,12 @@ export declare class AuthStore {
   private constructor()
   /** The URL this store was opened with. */
   readonly url: string
+  /**
+   * Whether it was opened with `options.encryption` (an encrypted store: it opens only with its
+   * key). `exportFolder` and `migrate` into a store without encryption keep its values sealed
+   * unless given `decrypt: true`.
+   */
+  readonly encrypted: boolean
   /** Whether `close()` has been called. */
   readonly closed: boolean
   /**
@@ -287,11 +296,18 @@ export interface ExportFolderOptions extends TransferOptions {
    * owner (`err.owner`). `true` takes it all the same (that owner is fenced). Default false.
    */
   takeover?: boolean
+  /**
+   * A folder holds the creds and keys in the clear: a session of an encrypted store (an
+   * AuthStore whose `encrypted` is true, or a URL with `storeOptions.encryption`) is refused
+   * `ERR_INVALID_ARG` before anything is read, unless `true`. Default false.
+   */
+  decrypt?: boolean
 }
 
 /**
  * Writes a session as a folder that Baileys' `useMultiFileAuthState` opens. `folder` must not
- * exist or be empty; it appears complete and verified, or not at all.
+ * exist or be empty; it appears complete and verified, or not at all. A session of an
+ * encrypted store needs `decrypt: true` (the folder is plaintext).
  */
 export declare function exportFolder(folder: string, options: ExportFolderOptions): Promise<{ session: string; keys: number; folder: string }>
 
@@ -312,6 +328,14 @@ export interface MigrateOptions extends TransferOptions {
    * the same: their owners are fenced. Default false.
    */
   takeover?: boolean
+  /**
+   * From an encrypted store (an AuthStore whose `encrypted` is true, or a URL with
+   * `fromOptions.encryption`) into one without encryption, the values would leave in the
+   * clear: refused `ERR_INVALID_ARG` before either store is opened, unless `true`. Between
+   * encrypted stores (the same key or others) and from a plain store into an encrypted one,
+   * nothing is needed. Default false.
+   */
+  decrypt?: boolean
 }
 
 /** One session that `migrate` of every session could not copy, in `err.failures`. */

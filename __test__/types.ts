@@ -76,6 +76,11 @@ export async function operations(store: AuthStore): Promise<void> {
   const problems: string[] = imported.problems.map((p) => `${p.file}: ${p.reason}`)
   await exportFolder('./exported', { session: 'session-id', store: 'sqlite:./auth.db', takeover: false })
   const { sessions, skipped } = await migrate({ from: 'sqlite:./auth.db', to: 'redis://127.0.0.1:6379', overwrite: false, takeover: true })
+  const sealed: boolean = store.encrypted
+  // @ts-expect-error encrypted is read-only
+  store.encrypted = false
+  await exportFolder('./exported-clear', { session: 'session-id', store, decrypt: sealed })
+  await migrate({ from: store, to: 'sqlite:./plain.db', decrypt: true, toOptions: { encryption: null } })
   await importFolder('./auth_info_baileys', { session: 'session-id', takeover: true })
   await store.deleteSession('session-id', { takeover: true })
   void [when, perType, problems, sessions, skipped]

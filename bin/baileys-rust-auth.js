@@ -4,6 +4,7 @@
 // public API (index.js); docs/cli.md shows each command's --help, and a test keeps them equal.
 
 const { parseArgs } = require('node:util')
+const fs = require('node:fs')
 const path = require('node:path')
 const args = require('../lib/args.js')
 const { openStore } = require('../lib/store.js')
@@ -29,13 +30,26 @@ const KEY_PREFIX_OPTION = { 'key-prefix': { type: 'string', help: '--key-prefix 
 /** For commands that take a session from its owner when told (docs/cli.md, "Sessions in use"). */
 const takeoverOption = (help) => ({ takeover: { type: 'boolean', help: `--takeover         ${help}` } })
 const HELP_OPTION = { help: { type: 'boolean', short: 'h', help: '-h, --help         show this help' } }
+/** The column option descriptions start at; a longer option has its description on the next line. */
+const HELP_COLUMN = 19
+const helpLine = (option, text) =>
+  option.length <= HELP_COLUMN - 2 ? `${option.padEnd(HELP_COLUMN)}${text}` : `${option}\n${' '.repeat(HELP_COLUMN + 2)}${text}`
+/**
+ * The key of an encrypted store (docs/cli.md, "Encrypted stores"): a file or an environment
+ * variable, never the command line. `prefix` names the store of migrate ('from-', 'to-').
+ */
+const encryptionOptions = (prefix = '', whose = "the store's") => ({
+  [`${prefix}key-file`]: { type: 'string', help: helpLine(`--${prefix}key-file PATH`, `${whose} encryption key: a file of 32 bytes (hex, base64 or raw)`) },
+  [`${prefix}passphrase-env`]: { type: 'string', help: helpLine(`--${prefix}passphrase-env VAR`, `${whose} passphrase, in the environment variable VAR`) },
+})
+const ENCRYPTION_OPTIONS = encryptionOptions()
 
 const COMMANDS = {
   sessions: {
     summary: 'list the sessions of a store',
     usage: 'sessions [--store URL]',
     about: 'Lists the sessions of a store, one per line; with --json, each with its owner.',
-    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` }, ...JSON_OPTION, ...KEY_PREFIX_OPTION },
+    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` }, ...ENCRYPTION_OPTIONS, ...JSON_OPTION, ...KEY_PREFIX_OPTION },
     run: listSessions,
   },
   stats: {
@@ -44,7 +58,7 @@ const COMMANDS = {
     about:
       'Shows what a session holds: keys and bytes per type, its creds and its last write,\n' +
       'and who owns it (host, pid, lease expiry). Without SESSION, one line per session.',
-    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` }, ...JSON_OPTION, ...KEY_PREFIX_OPTION },
+    options: { store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` }, ...ENCRYPTION_OPTIONS, ...JSON_OPTION, ...KEY_PREFIX_OPTION },
     run: showStats,
   },
   import: {
@@ -61,6 +75,7 @@ const COMMANDS = {
       overwrite: { type: 'boolean', help: '--overwrite        replace the session if the store already has it' },
       type: { type: 'string', multiple: true, help: '--type NAME        also import key files of this type (repeatable)' },
       ...takeoverOption('import even if another process owns the session (it is fenced)'),
+      ...encryptionOptions('', "the store's (a new store is encrypted with it)"),
       'batch-size': { type: 'string', help: '--batch-size N     keys per write (default: 500)' },
       ...JSON_OPTION,
       ...QUIET_OPTION,
@@ -78,6 +93,8 @@ const COMMANDS = {
       session: { type: 'string', help: '--session ID       the session to export (required)' },
       from: { type: 'string', help: `--from URL         the store to read ${STORE_HELP}` },
       ...takeoverOption('export even if another process owns the session (it is fenced)'),
+      ...ENCRYPTION_OPTIONS,
+      decrypt: { type: 'boolean', help: '--decrypt          export a session of an encrypted store (the folder holds it in the clear)' },
       'batch-size': { type: 'string', help: '--batch-size N     keys per read (default: 500)' },
       ...JSON_OPTION,
       ...QUIET_OPTION,
@@ -99,6 +116,10 @@ const COMMANDS = {
       session: { type: 'string', help: '--session ID       copy only this session' },
       overwrite: { type: 'boolean', help: '--overwrite        replace sessions the target already has' },
       ...takeoverOption('copy sessions other processes own, in either store (they are fenced)'),
+      ...encryptionOptions('', 'both stores\''),
+      ...encryptionOptions('from-', 'the source store\'s'),
+      ...encryptionOptions('to-', 'the target store\'s'),
+      decrypt: { type: 'boolean', help: '--decrypt          copy an encrypted store into one without encryption (in the clear)' },
       'batch-size': { type: 'string', help: '--batch-size N     keys per write (default: 500)' },
       ...JSON_OPTION,
       ...QUIET_OPTION,
@@ -112,7 +133,7 @@ const COMMANDS = {
     about:
       'Copies a SQLite store, consistently, to FILE while applications keep using it. FILE\n' +
       'is replaced atomically: it is always the old file or a complete copy.',
-    options: { store: { type: 'string', help: `--store URL        the SQLite store ${STORE_HELP}` }, ...JSON_OPTION },
+    options: { store: { type: 'string', help: `--store URL        the SQLite store ${STORE_HELP}` }, ...ENCRYPTION_OPTIONS, ...JSON_OPTION },
     run: backupCommand,
   },
   'delete-session': {
@@ -123,6 +144,7 @@ const COMMANDS = {
       yes: { type: 'boolean', help: '--yes              confirm the deletion (required)' },
       store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` },
       ...takeoverOption('delete even if another process owns the session (it is fenced)'),
+      ...ENCRYPTION_OPTIONS,
       ...JSON_OPTION,
       ...KEY_PREFIX_OPTION,
     },
@@ -148,6 +170,8 @@ function mainHelp() {
     '',
     'Exit codes: 0 done, 1 failed, 2 wrong usage, 3 done with files or sessions left out.',
     'A session another process owns is refused (exit 1) unless --takeover is given.',
+    'An encrypted store opens with --key-file PATH or --passphrase-env VAR; its values',
+    'leave it in the clear (export, migrate to a plain store) only with --decrypt.',
     '',
   ].join('\n')
 }
@@ -205,10 +229,106 @@ const REDIS_KINDS = ['redis', 'redis-cluster']
  * is the binding's parseStoreUrl answer, through the argument gate). A store that a
  * command only reads (`create: false`) must exist: looking must never leave a new database.
  */
-function storeOptions(url, flags, { create = true } = {}) {
+function storeOptions(url, flags, { create = true, encryption = encryptionOf(flags) } = {}) {
   const options = create ? {} : { create: false }
   if (flags['key-prefix'] !== undefined && REDIS_KINDS.includes(args.storeUrl(url).kind)) options.keyPrefix = flags['key-prefix']
+  if (encryption !== undefined) options.encryption = encryption
   return options
+}
+
+/**
+ * A key file's key: its text (hex or base64; the binding ignores the whitespace around it), or
+ * exactly 32 raw bytes as a Buffer. A file others can read is used, with a warning. The key is
+ * never printed, whatever is wrong with it.
+ */
+function keyFromFile(option, file) {
+  if (file === '') throw new UsageError(`--${option} needs the path of a key file`)
+  let bytes
+  try {
+    bytes = fs.readFileSync(file)
+  } catch (err) {
+    throw new UsageError(`--${option} ${file}: the key file cannot be read (${err.code ?? err.message})`)
+  }
+  if (process.platform !== 'win32') {
+    const mode = fs.statSync(file).mode & 0o777
+    if ((mode & 0o044) !== 0) {
+      process.stderr.write(`warning: ${file} is readable by other users (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 it\n`)
+    }
+  }
+  if (bytes.length === 32) return { key: bytes }
+  const text = bytes.toString('utf8').trim()
+  bytes.fill(0)
+  if (text === '') throw new UsageError(`--${option} ${file}: the key file is empty`)
+  return { key: text }
+}
+
+/** A passphrase from the environment variable `--<option>` names (never its value in a message). */
+function passphraseFromEnv(option, name) {
+  if (name === '') throw new UsageError(`--${option} needs the name of an environment variable`)
+  const passphrase = process.env[name]
+  if (passphrase === undefined) throw new UsageError(`--${option}: the environment variable ${name} is not set`)
+  if (passphrase === '') throw new UsageError(`--${option}: the environment variable ${name} is empty`)
+  return { passphrase }
+}
+
+/**
+ * options.encryption from the flags `--<prefix>key-file` and `--<prefix>passphrase-env`, or
+ * undefined when neither is given (the store is then opened without a key).
+ */
+function encryptionOf(flags, prefix = '') {
+  const [file, env] = [`${prefix}key-file`, `${prefix}passphrase-env`]
+  if (flags[file] !== undefined && flags[env] !== undefined) throw new UsageError(`--${file} and --${env} cannot be given together: a store has one key`)
+  if (flags[file] !== undefined) return keyFromFile(file, flags[file])
+  if (flags[env] !== undefined) return passphraseFromEnv(env, flags[env])
+  return undefined
+}
+
+/** The keys of migrate's stores: `--from-…` and `--to-…`, else `--key-file` / `--passphrase-env` for both. */
+function migrateEncryption(flags) {
+  const given = (prefix) => flags[`${prefix}key-file`] !== undefined || flags[`${prefix}passphrase-env`] !== undefined
+  if (given('') && given('from-') && given('to-')) {
+    throw new UsageError('--key-file / --passphrase-env would apply to neither store: --from-… and --to-… both name a key')
+  }
+  const both = given('') ? encryptionOf(flags) : undefined
+  return {
+    from: given('from-') ? encryptionOf(flags, 'from-') : both,
+    to: given('to-') ? encryptionOf(flags, 'to-') : both,
+  }
+}
+
+/** The flags that give the key of a store, for messages: `--key-file or --passphrase-env`, or migrate's of one store. */
+function keyFlags(storeOption) {
+  const prefix = storeOption === 'from' ? 'from-' : storeOption === 'to' ? 'to-' : ''
+  return { file: `--${prefix}key-file`, env: `--${prefix}passphrase-env` }
+}
+
+/**
+ * The CLI's words for ERR_STORE_KEY (the library's name options.encryption): the flags that
+ * give a key, and for migrate which store (err.storeOption) it is about.
+ */
+function keyMessage(err) {
+  const { file, env } = keyFlags(err.storeOption)
+  const store = err.storeOption === 'from' ? 'the source store (--from)' : err.storeOption === 'to' ? 'the target store (--to)' : undefined
+  const message = String(err.message)
+    .replace(/\(options\.encryption, or BAILEYS_AUTH_KEY for useRustAuthState; /, `(${file} or ${env}; `)
+    .replace(/open it without encryption, or convert it first \([^)]*\)/, `open it without ${file} or ${env}, or migrate it into a new store opened with a key (docs/encryption.md)`)
+    .replace(/open it without a key/, `open it without ${file} or ${env}`)
+    .replace(/encryption: \{ key \}/, file)
+    .replace(/encryption: \{ passphrase \}/, env)
+    .replace(/options\.encryption/g, `${file} or ${env}`)
+  if (store === undefined) return message
+  return message.includes('this store') ? message.replace('this store', store) : `${store}: ${message}`
+}
+
+/**
+ * The CLI's words for the library's refusals to write an encrypted store's values in the clear
+ * (exportFolder's and migrate's `decrypt: true` is --decrypt here).
+ */
+function decryptMessage(message) {
+  return message
+    .replace('options.from is encrypted and options.to is not', 'the source store (--from) is encrypted and the target (--to) is not')
+    .replace('Open options.to with encryption, or pass decrypt: true to', 'Give the target a key (--to-key-file or --to-passphrase-env), or run again with --decrypt to')
+    .replace('pass decrypt: true to', 'run again with --decrypt to')
 }
 
 /** Runs `work` on the store `url` names, which must exist (these commands only read or delete). */
@@ -377,6 +497,7 @@ async function exportCommand(positionals, flags, out) {
     store: from,
     storeOptions: storeOptions(from, flags, { create: false }),
     takeover: flags.takeover ?? false,
+    decrypt: flags.decrypt ?? false,
     batchSize: batchSize(flags),
     onProgress: progressReporter(flags),
   })
@@ -388,16 +509,18 @@ async function migrateCommand(positionals, flags, out) {
   noPositionals(positionals)
   const from = required(flags, 'from')
   const to = required(flags, 'to')
+  const keys = migrateEncryption(flags)
   let result
   try {
     result = await migrate({
       from,
       to,
-      fromOptions: storeOptions(from, flags, { create: false }),
-      toOptions: storeOptions(to, flags),
+      fromOptions: storeOptions(from, flags, { create: false, encryption: keys.from }),
+      toOptions: storeOptions(to, flags, { encryption: keys.to }),
       session: flags.session,
       overwrite: flags.overwrite ?? false,
       takeover: flags.takeover ?? false,
+      decrypt: flags.decrypt ?? false,
       batchSize: batchSize(flags),
       onProgress: progressReporter(flags),
     })
@@ -509,7 +632,9 @@ async function main(argv) {
     const code = typeof err?.code === 'string' ? err.code : 'ERR_UNEXPECTED'
     // A session another process owns: its owner named, and --takeover (not the library's option) as the way on.
     const locked = isLocked(err) && !Array.isArray(err.failures)
-    const message = redactText(locked ? lockedMessage(err) : (err?.message ?? String(err)), urls)
+    // A key that does not open a store: the flags that give one (not the library's option).
+    const wrongKey = code === ErrorCodes.STORE_KEY && !Array.isArray(err.failures)
+    const message = redactText(locked ? lockedMessage(err) : wrongKey ? keyMessage(err) : decryptMessage(String(err?.message ?? err)), urls)
     const mismatches = Array.isArray(err?.mismatches) ? err.mismatches.map((m) => redactText(m, urls)) : []
     for (const mismatch of mismatches) process.stderr.write(`mismatch: ${mismatch}\n`)
     process.stderr.write(`error: ${message} (${code})\n`)

@@ -188,6 +188,21 @@ function encryption(value, what = 'options.encryption') {
   return key !== undefined ? { key: typeof key === 'string' ? key : Buffer.from(key) } : { passphrase }
 }
 
+/**
+ * Whether store options (openStore's, or a transfer's storeOptions / fromOptions / toOptions)
+ * ask for an encrypted store: `encryption` given and not null. Read once.
+ */
+function encryptionGiven(value, what = 'options') {
+  if (value === undefined || value === null) return false
+  let given
+  try {
+    given = value.encryption
+  } catch (cause) {
+    throw invalid(`${what} cannot be read`, cause)
+  }
+  return given !== undefined && given !== null
+}
+
 /** A lease duration in ms: a whole number from 1000 (1 s) to 86400000 (a day). */
 function leaseMs(value, what = 'leaseMs') {
   if (!Number.isInteger(value) || value < 1000 || value > 86400000) {
@@ -311,6 +326,7 @@ module.exports = {
   keyTypes,
   authStateOptions,
   encryption,
+  encryptionGiven,
   leaseMs,
   leaseOptions,
   claim,

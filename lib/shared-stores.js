@@ -60,7 +60,7 @@ function findOrOpenShared(url, parsed, encryption) {
       const entry = { sharingKey, users: 0, urlKeys: new Set([key]), store: undefined }
       // An explicit store.close() closes it for every session: forget it, so the next
       // useRustAuthState opens it anew.
-      entry.store = new AuthStore(native, url, () => forgetShared(entry))
+      entry.store = new AuthStore(native, url, () => forgetShared(entry), Boolean(encryption))
       sharedByIdentity.set(entry.sharingKey, entry)
       return entry
     })

@@ -55,21 +55,32 @@ class AuthStore {
   #native
   #url
   #onClose
+  #encrypted
 
   static {
     nativeOf = (store) => store.#native
   }
 
   /** @internal use openStore() */
-  constructor(native, url, onClose) {
+  constructor(native, url, onClose, encrypted = false) {
     this.#native = native
     this.#url = url
     this.#onClose = onClose
+    this.#encrypted = encrypted
   }
 
   /** The URL this store was opened with. */
   get url() {
     return this.#url
+  }
+
+  /**
+   * Whether the store was opened with options.encryption (it is then an encrypted store: one
+   * cannot be opened without its key). exportFolder and migrate keep its values sealed unless
+   * told `decrypt: true`.
+   */
+  get encrypted() {
+    return this.#encrypted
   }
 
   /** Whether close() has been called. */
@@ -288,14 +299,15 @@ class AuthStore {
  *   `memory:`, `redis://…`, `rediss://…`, `redis+unix://…`, `redis+cluster://…`,
  *   `postgres://…` (`postgresql://`) or `mysql://…` (`mariadb://`);
  *   default: env BAILEYS_AUTH_STORE, else `sqlite:./baileys-auth.db`.
- * @param {object} [options] create; for Redis, PostgreSQL and MySQL: connectTimeoutMs,
+ * @param {object} [options] create, encryption (`{ key }` or `{ passphrase }`); for Redis, PostgreSQL and MySQL: connectTimeoutMs,
  *   commandTimeoutMs; for Redis: keyPrefix, ttlSeconds; for PostgreSQL: schema; for MySQL:
  *   tablePrefix; for both: poolSize (index.d.ts documents each).
  */
 async function openStore(url = defaultStoreUrl(), options = {}) {
   args.storeUrl(url)
   args.options(options)
-  return new AuthStore(await NativeStore.open(url, options), url, null)
+  const encrypted = args.encryptionGiven(options)
+  return new AuthStore(await NativeStore.open(url, options), url, null, encrypted)
 }
 
 module.exports = { AuthStore, openStore, nativeOf: (store) => nativeOf(store) }

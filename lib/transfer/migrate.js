@@ -13,15 +13,40 @@ const { withSessionLease } = require('../ownership.js')
 const { DEFAULT_BATCH_SIZE, folderSource, storeSource, copySession } = require('./copy.js')
 const { exportSession } = require('./export.js')
 
-/** Runs `work` on the store an option names: an AuthStore as is, a URL opened and closed here. */
-async function withStore(store, what, work, storeOptions) {
+/**
+ * Runs `work` on the store an option names: an AuthStore as is, a URL opened and closed here.
+ * A key that does not open it (ERR_STORE_KEY) says which option named it (`err.storeOption`:
+ * 'from' or 'to' for migrate), so that tools can name their own flags.
+ */
+async function withStore(store, what, work, storeOptions, storeOption) {
   if (args.isAuthStore(args.storeOrUrl(store, what, AuthStore), AuthStore, what)) return work(store)
-  const opened = await openStore(store, storeOptions)
+  let opened
+  try {
+    opened = await openStore(store, storeOptions)
+  } catch (err) {
+    if (err?.code === ErrorCodes.STORE_KEY && storeOption !== undefined) err.storeOption = storeOption
+    throw err
+  }
   try {
     return await work(opened)
   } finally {
     await opened.close()
   }
+}
+
+/**
+ * Whether the store an option names is encrypted: an AuthStore opened with options.encryption,
+ * or a URL with `encryption` in its options. Known before any store is opened.
+ */
+function isEncrypted(store, storeOptions, what, storeWhat) {
+  return args.isAuthStore(store, AuthStore, storeWhat) ? store.encrypted : args.encryptionGiven(storeOptions, what)
+}
+
+/** `decrypt`, a boolean (false when not given). */
+function decryptOption(value) {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') throw storeError(ErrorCodes.INVALID_ARG, 'options.decrypt must be a boolean')
+  return value
 }
 
 /**
@@ -83,13 +108,27 @@ async function importFolder(folder, options = {}) {
  * Writes a session as a folder that Baileys' useMultiFileAuthState opens. The folder must not
  * exist or be empty; it appears complete and verified, or not at all. The session is read as
  * its temporary owner, so that no owner writes it meanwhile: one another owner holds is
- * refused unless `takeover` (see asOwner).
+ * refused unless `takeover` (see asOwner). A folder holds everything in the clear: a session
+ * of an encrypted store (opened with options.encryption) is refused ERR_INVALID_ARG, before
+ * anything is read, unless `decrypt: true`.
  */
 async function exportFolder(folder, options = {}) {
-  const opts = args.transferOptions(options ?? {}, ['session', 'store', 'storeOptions', 'batchSize', 'onProgress', 'takeover'], DEFAULT_BATCH_SIZE)
+  const names = ['session', 'store', 'storeOptions', 'batchSize', 'onProgress', 'takeover', 'decrypt']
+  const opts = args.transferOptions(options ?? {}, names, DEFAULT_BATCH_SIZE)
   const { session, store = defaultStoreUrl(), storeOptions } = opts.given
+  const decrypt = decryptOption(opts.given.decrypt)
   args.sessionId(session)
   args.folder(folder)
+  args.storeOrUrl(store, 'options.store', AuthStore)
+  // A folder is plaintext by nature: the values of an encrypted store leave it sealed only.
+  // Refused before the store is opened (an AuthStore: before anything is read).
+  if (!decrypt && isEncrypted(store, storeOptions, 'options.storeOptions', 'options.store')) {
+    throw storeError(
+      ErrorCodes.INVALID_ARG,
+      'the store is encrypted, and a useMultiFileAuthState folder would hold the creds and keys in the clear: ' +
+        'pass decrypt: true to export them decrypted',
+    )
+  }
   return withStore(
     store,
     'options.store',
@@ -123,16 +162,29 @@ function mayBeOneStore(a, b) {
  * `storeOption` for a session refused ERR_SESSION_LOCKED) and `err.result` (what was copied).
  * Each session is copied as the temporary owner of both its source and its target session
  * (no owner writes either meanwhile): one another owner holds is refused unless `takeover`.
+ * From an encrypted store into one without encryption is refused ERR_INVALID_ARG, before
+ * either store is opened, unless `decrypt: true`; between encrypted stores (with the same key
+ * or others) and from a plain store into an encrypted one, the values are sealed by the target.
  */
 async function migrate(options = {}) {
-  const names = ['from', 'to', 'session', 'fromOptions', 'toOptions', 'batchSize', 'onProgress', 'overwrite', 'takeover']
+  const names = ['from', 'to', 'session', 'fromOptions', 'toOptions', 'batchSize', 'onProgress', 'overwrite', 'takeover', 'decrypt']
   const opts = args.transferOptions(options ?? {}, names, DEFAULT_BATCH_SIZE)
   const { from, to, session, fromOptions, toOptions } = opts.given
+  const decrypt = decryptOption(opts.given.decrypt)
   if (session !== undefined) args.sessionId(session)
   // Both stores checked before either is opened: opening `from` may create its file.
   args.storeOrUrl(from, 'options.from', AuthStore)
   args.storeOrUrl(to, 'options.to', AuthStore)
   args.differentStores(from, to)
+  // The values of an encrypted store stay sealed: into a store without encryption only when
+  // told. Refused before either store is opened, so that nothing is written.
+  if (!decrypt && isEncrypted(from, fromOptions, 'options.fromOptions', 'options.from') && !isEncrypted(to, toOptions, 'options.toOptions', 'options.to')) {
+    throw storeError(
+      ErrorCodes.INVALID_ARG,
+      'options.from is encrypted and options.to is not: the target would hold the creds and keys in the clear. ' +
+        'Open options.to with encryption, or pass decrypt: true to copy them decrypted',
+    )
+  }
   return withStore(from, 'options.from', (source) =>
     withStore(to, 'options.to', async (target) => {
       // One store under two names (two paths of one file, two URLs of one Redis): copying it
@@ -191,8 +243,8 @@ async function migrate(options = {}) {
         throw err
       }
       return { sessions, skipped }
-    }, toOptions),
-  fromOptions)
+    }, toOptions, 'to'),
+  fromOptions, 'from')
 }
 
 module.exports = { importFolder, exportFolder, migrate }
