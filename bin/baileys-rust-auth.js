@@ -9,6 +9,7 @@ const path = require('node:path')
 const args = require('../lib/args.js')
 const { openStore } = require('../lib/store.js')
 const { importFolder, exportFolder, migrate } = require('../lib/transfer/migrate.js')
+const { rekey } = require('../lib/rekey.js')
 const { ErrorCodes, storeError } = require('../lib/errors.js')
 const { DEFAULT_STORE_URL, defaultStoreUrl } = require('../lib/default-store.js')
 const { closest } = require('../lib/did-you-mean.js')
@@ -135,6 +136,27 @@ const COMMANDS = {
       'is replaced atomically: it is always the old file or a complete copy.',
     options: { store: { type: 'string', help: `--store URL        the SQLite store ${STORE_HELP}` }, ...ENCRYPTION_OPTIONS, ...JSON_OPTION },
     run: backupCommand,
+  },
+  rekey: {
+    summary: 'change the key of an encrypted store, while it is in use',
+    usage: 'rekey --store URL --key-file OLD --new-key-file NEW',
+    about:
+      'Re-seals every value of an encrypted store under a new key while applications keep\n' +
+      'using it: the old key opens the store until the rekey finishes, then only the new one\n' +
+      'does. A session a running application owns is re-sealed by that application when it\n' +
+      'next renews its lease; the rekey waits for it (--wait-seconds). An interrupted rekey\n' +
+      'resumes when run again with the same keys. If owners did not re-seal their sessions\n' +
+      'in time, those are listed, the old key still opens the store, and the exit code is 3.',
+    options: {
+      store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` },
+      ...encryptionOptions('', "the store's current"),
+      ...encryptionOptions('new-', 'the new'),
+      'wait-seconds': { type: 'string', help: '--wait-seconds N   how long to wait for owners to re-seal their sessions (default: 60)' },
+      ...JSON_OPTION,
+      ...QUIET_OPTION,
+      ...KEY_PREFIX_OPTION,
+    },
+    run: rekeyCommand,
   },
   'delete-session': {
     summary: 'delete a session (creds and keys)',
@@ -565,6 +587,43 @@ async function backupCommand(positionals, flags, out) {
   const bytes = require('node:fs').statSync(file).size
   if (flags.json) out.json({ store: redactUrl(url), file: path.resolve(file), bytes })
   else out.text(`backed up ${redactUrl(url)} to ${file} (${formatBytes(bytes)})\n`)
+}
+
+async function rekeyCommand(positionals, flags, out) {
+  noPositionals(positionals)
+  const url = storeUrl(flags.store)
+  const from = encryptionOf(flags)
+  const to = encryptionOf(flags, 'new-')
+  if (from === undefined) throw new UsageError("--key-file or --passphrase-env is required: the store's current key")
+  if (to === undefined) throw new UsageError('--new-key-file or --new-passphrase-env is required: the new key')
+  let waitMs
+  if (flags['wait-seconds'] !== undefined) {
+    const seconds = Number(flags['wait-seconds'])
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 86400) throw new UsageError('--wait-seconds must be a whole number from 0 to 86400')
+    waitMs = seconds * 1000
+  }
+  const onProgress = flags.quiet
+    ? undefined
+    : ({ session, resealed, stale, owner }) => {
+        const line =
+          stale === 0
+            ? `re-sealed ${session}: ${resealed} value(s)`
+            : `waiting for ${session}: ${stale} value(s) left to its owner ${ownerText(owner ?? { host: '?', pid: '?', expiresAt: undefined })}`
+        process.stderr.write(`${line}\n`)
+      }
+  const result = await rekey({ store: url, from, to, storeOptions: storeOptions(url, { 'key-prefix': flags['key-prefix'] }), waitMs, onProgress })
+  const pending = result.pending.map(({ session, stale, owner }) => ({ session, stale, owner: owner === null ? null : leaseJson(owner) }))
+  if (flags.json) out.json({ ...result, pending })
+  for (const { session, stale, owner } of result.pending) {
+    process.stderr.write(`not re-sealed: ${session}: ${stale} value(s), owned by ${owner === null ? 'nobody now' : ownerText(owner)}\n`)
+  }
+  if (!result.finished) {
+    process.stderr.write(
+      `${result.pending.length} session(s) are not re-sealed yet (listed above): the old key still opens the store; run the same rekey again to finish\n`,
+    )
+    return EXIT.PROBLEMS
+  }
+  if (!flags.json) out.text(`rekeyed ${redactUrl(url)}: ${result.sessions} session(s), ${result.resealed} value(s) re-sealed; only the new key opens it now\n`)
 }
 
 async function deleteSessionCommand(positionals, flags, out) {
