@@ -364,6 +364,49 @@ export declare function migrate(options: MigrateOptions): Promise<{
   skipped: { session: string; reason: string }[]
 }>
 
+export interface RekeyOptions {
+  /** The encrypted store. Default: `$BAILEYS_AUTH_STORE`, else `sqlite:./baileys-auth.db`. */
+  store?: string
+  /** Its other options (`keyPrefix`, `schema`, timeouts, …); not `encryption`: the keys are `from` and `to`. */
+  storeOptions?: Omit<OpenStoreOptions, 'encryption' | 'create'>
+  /** The key the store has now. */
+  from: EncryptionOptions
+  /** The new key: `{ key }` or `{ passphrase }` (the kind may change). */
+  to: EncryptionOptions
+  /**
+   * How long to wait for sessions that running applications own: each owner re-seals its own
+   * sessions when it next renews its lease (every third of `leaseMs`). Default 60000 ms; 0 waits
+   * for none.
+   */
+  waitMs?: number
+  /** Called after each session is looked at: `stale` values still under an older key (0: done), `owner` when a process owns it. */
+  onProgress?: (event: { session: string; resealed: number; stale: number; owner: LeaseOwner | null; done: number; total: number }) => void
+}
+
+/** What `rekey` did. */
+export interface RekeyResult {
+  /** Sessions of the store. */
+  sessions: number
+  /** Values re-sealed under the new key by this run (name records, creds, keys). */
+  resealed: number
+  /** Whether the rekey finished: only `to` opens the store now. */
+  finished: boolean
+  /** When not finished: the sessions whose owners had not re-sealed them when `waitMs` ran out. Run `rekey` again. */
+  pending: { session: string; stale: number; owner: LeaseOwner | null }[]
+}
+
+/**
+ * Changes the key of an encrypted store while applications keep using it (docs/encryption.md,
+ * "Rotation"): the new key and a new value key join the store, every value is re-sealed under
+ * it (each session as its temporary owner; sessions a running application owns are re-sealed
+ * by that application at its next lease renewal), then the old key is dropped. Until it
+ * finishes, both keys open the store. Interrupted (even by SIGKILL), it resumes when run again
+ * with the same keys; run after it finished, it re-seals what is left and finishes again. Rejects
+ * `ERR_STORE_KEY` when neither key opens the store (or the store is not encrypted),
+ * `ERR_INVALID_ARG` when `to` is the key the store has already.
+ */
+export declare function rekey(options: RekeyOptions): Promise<RekeyResult>
+
 /**
  * Options of `openStore`. `create` applies to every store; the timeouts to Redis, PostgreSQL
  * and MySQL; `keyPrefix` and `ttlSeconds` to Redis only; `schema`, `tablePrefix` and `poolSize`

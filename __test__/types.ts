@@ -14,6 +14,8 @@ import {
   migrate,
   type MigrateFailure,
   openStore,
+  rekey,
+  type RekeyResult,
   type SessionStats,
   type TransferResult,
   useRustAuthState,
@@ -81,6 +83,11 @@ export async function operations(store: AuthStore): Promise<void> {
   store.encrypted = false
   await exportFolder('./exported-clear', { session: 'session-id', store, decrypt: sealed })
   await migrate({ from: store, to: 'sqlite:./plain.db', decrypt: true, toOptions: { encryption: null } })
+  const rekeyed: RekeyResult = await rekey({ store: 'sqlite:./auth.db', from: { key: Buffer.alloc(32) }, to: { passphrase: 'p' }, waitMs: 0 })
+  const pendingOwners: (string | undefined)[] = rekeyed.pending.map((p) => p.owner?.host)
+  // @ts-expect-error the keys of a rekey are from and to, not storeOptions.encryption
+  await rekey({ from: { key: 'k' }, to: { key: 'k2' }, storeOptions: { encryption: null } })
+  void pendingOwners
   await importFolder('./auth_info_baileys', { session: 'session-id', takeover: true })
   await store.deleteSession('session-id', { takeover: true })
   void [when, perType, problems, sessions, skipped]
