@@ -248,6 +248,16 @@ pub struct SessionRekey {
     pub owner: Option<LeaseOwner>,
 }
 
+/// What a layer that passes only some writes of a group on (the others refused) tells the
+/// store under it of their issue times: those of the passed writes, in order, if the layer
+/// was told one per write of the group ([`Store::group_issued`]).
+pub fn pass_group_issued<S: Store + ?Sized>(inner: &mut S, issued: Vec<std::time::Instant>, passed: &[bool]) {
+    if issued.len() == passed.len() {
+        let kept: Vec<std::time::Instant> = issued.into_iter().zip(passed).filter(|(_, passed)| **passed).map(|(at, _)| at).collect();
+        inner.group_issued(&kept);
+    }
+}
+
 /// What [`Store::name_limits`] returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NameLimits {

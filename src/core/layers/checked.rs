@@ -199,11 +199,8 @@ impl<S: Store> Store for Checked<S> {
             })
             .collect();
         let passed: Vec<Write<'_>> = group.iter().zip(&results).filter(|(_, refused)| refused.is_none()).map(|(w, _)| *w).collect();
-        let issued = std::mem::take(&mut self.group_issued);
-        if issued.len() == group.len() {
-            let kept: Vec<Instant> = issued.into_iter().zip(&results).filter(|(_, refused)| refused.is_none()).map(|(at, _)| at).collect();
-            self.inner.group_issued(&kept);
-        }
+        let passed_flags: Vec<bool> = results.iter().map(Option::is_none).collect();
+        crate::core::store::pass_group_issued(&mut self.inner, std::mem::take(&mut self.group_issued), &passed_flags);
         let mut applied = self.inner.write_group(&passed).into_iter();
         results
             .iter_mut()

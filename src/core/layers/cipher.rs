@@ -663,11 +663,8 @@ impl<S: Store> Store for Sealed<S> {
                 SealedWrite::Keys { session, writes, fence } => Write::Keys { session, writes, fence: *fence },
             })
             .collect();
-        let issued = std::mem::take(&mut self.group_issued);
-        if issued.len() == group.len() {
-            let kept: Vec<Instant> = sealed.iter().map(|(i, _)| issued[*i]).collect();
-            self.inner.group_issued(&kept);
-        }
+        let passed_flags: Vec<bool> = results.iter().map(Option::is_none).collect();
+        crate::core::store::pass_group_issued(&mut self.inner, std::mem::take(&mut self.group_issued), &passed_flags);
         let applied = self.inner.write_group(&passed);
         for ((i, write), result) in sealed.iter().zip(applied) {
             let hashed = match write {
