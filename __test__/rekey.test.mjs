@@ -163,3 +163,47 @@ for (const kind of ['sqlite', 'redis']) {
     t.like(await rekey({ store: url, storeOptions, from: { key: a }, to: { key: b } }), { resealed: 0, finished: true })
   })
 }
+
+test('two Baileys devices keep talking through a rekey of their store, and on under the new key after a restart', async (t) => {
+  const baileys = await import('baileys')
+  const { makeDevice, sendDirect, startSession } = await import('../examples/lib/simulated-devices.mjs')
+  const ALICE = { jid: '15559990001@s.whatsapp.net', lid: '90009990001@lid' }
+  const BOB = { jid: '15559990002@s.whatsapp.net', lid: '90009990002@lid' }
+  const { url } = tempDb()
+  const [a, b] = [newKey(), newKey()]
+  const devices = async (store) => ({
+    alice: await makeDevice(baileys, await useRustAuthState('alice', { store, baileys, lease: true, leaseMs: 3000 }), ALICE),
+    bob: await makeDevice(baileys, await useRustAuthState('bob', { store, baileys, lease: true, leaseMs: 3000 }), BOB),
+  })
+  let sent = 0
+  const converse = async (alice, bob, count) => {
+    for (let i = 0; i < count; i++, sent++) {
+      const [from, to] = sent % 2 === 0 ? [bob, alice] : [alice, bob]
+      t.is((await sendDirect(from, to, `message ${sent}`)).type, 'msg')
+    }
+  }
+  let store = await openStore(url, { encryption: { key: a } })
+  let { alice, bob } = await devices(store)
+  await startSession(alice, bob)
+  t.is((await sendDirect(alice, bob, 'first')).type, 'pkmsg')
+  await converse(alice, bob, 20)
+  // The rekey runs while both keep talking; both sessions are owned, so each device re-seals its own.
+  let finished = false
+  const rekeyed = rekey({ store: url, from: { key: a }, to: { key: b } }).finally(() => {
+    finished = true
+  })
+  while (!finished) await converse(alice, bob, 2)
+  t.like(await rekeyed, { sessions: 2, finished: true, pending: [] })
+  await converse(alice, bob, 20)
+  await alice.auth.close()
+  await bob.auth.close()
+  await store.close()
+  t.is((await t.throwsAsync(opensWith(url, a))).code, ErrorCodes.STORE_KEY)
+  store = await openStore(url, { encryption: { key: b } })
+  ;({ alice, bob } = await devices(store))
+  await converse(alice, bob, 20)
+  await alice.auth.close()
+  await bob.auth.close()
+  await store.close()
+  t.like(await rekey({ store: url, from: { key: a }, to: { key: b } }), { resealed: 0, finished: true })
+})
