@@ -379,8 +379,12 @@ export interface RekeyOptions {
    * for none.
    */
   waitMs?: number
-  /** Called after each session is looked at: `stale` values still under an older key (0: done), `owner` when a process owns it. */
-  onProgress?: (event: { session: string; resealed: number; stale: number; owner: LeaseOwner | null; done: number; total: number }) => void
+  /**
+   * Called after each session is looked at: `stale` values still under an older key (0: done),
+   * `owner` when a process owns it; `look` counts the looks at every session (the rekey ends with
+   * one that re-sealed nothing, at least two seconds after it began).
+   */
+  onProgress?: (event: { session: string; resealed: number; stale: number; owner: LeaseOwner | null; done: number; total: number; look: number }) => void
 }
 
 /** What `rekey` did. */

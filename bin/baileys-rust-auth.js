@@ -604,7 +604,9 @@ async function rekeyCommand(positionals, flags, out) {
   }
   const onProgress = flags.quiet
     ? undefined
-    : ({ session, resealed, stale, owner }) => {
+    : ({ session, resealed, stale, owner, look }) => {
+        // The last looks list only what they found.
+        if (look > 0 && resealed === 0 && stale === 0) return
         const line =
           stale === 0
             ? `re-sealed ${session}: ${resealed} value(s)`

@@ -21,6 +21,10 @@ const DEFAULT_WAIT_MS = 60_000
 const REKEY_LEASE_MS = 10_000
 /** How often sessions that owners still hold are looked at again. */
 const POLL_MS = 1_000
+/** How long after it began a rekey takes its last look at every session: twice the time a writer takes to learn of it. */
+const SETTLE_MS = 2_000
+/** Looks at every session before a rekey gives up finding nothing left to re-seal. */
+const MAX_LOOKS = 10
 
 const invalid = (message) => storeError(ErrorCodes.INVALID_ARG, message)
 
@@ -72,6 +76,42 @@ function ownerOf(owner) {
   return { host: owner.host, pid: owner.pid, acquiredAt: new Date(owner.acquiredAt), expiresAt: new Date(owner.expiresAt) }
 }
 
+/** Every session of the store: those with creds or keys, and those that only have a lease. */
+async function sessionsOf(store) {
+  const names = new Set(await store.sessions())
+  for (const { session } of await store.leases()) names.add(session)
+  return [...names].sort()
+}
+
+/**
+ * One look at every session: each re-sealed as its temporary owner, or, while another process
+ * owns it, looked at again every POLL_MS until that owner has re-sealed it or `deadline` passes.
+ * Resolves to the values re-sealed, the sessions it re-sealed values of, and the sessions still
+ * owned with values left.
+ */
+async function pass(native, sessions, deadline, report) {
+  let resealedHere = 0
+  const touched = []
+  let done = 0
+  let todo = sessions
+  for (;;) {
+    const left = []
+    for (const session of todo) {
+      const { resealed, stale, owner } = codec.decodeValue(await native.rekeySession(session, REKEY_LEASE_MS, hostName()))
+      resealedHere += resealed
+      if (resealed > 0) touched.push({ session, stale: resealed, owner: null })
+      if (stale > 0) left.push({ session, stale, owner: ownerOf(owner) })
+      else done += 1
+      report({ session, resealed, stale, owner: ownerOf(owner), done, total: sessions.length })
+    }
+    todo = left.map(({ session }) => session)
+    const now = Date.now()
+    if (left.length === 0 || now >= deadline) return { resealed: resealedHere, touched, pending: left }
+    // Owners re-seal their sessions when they renew their leases (every third of a lease).
+    await sleep(Math.min(POLL_MS, deadline - now))
+  }
+}
+
 /** Re-seals an encrypted store under a new key (see `rekey` in index.d.ts). */
 async function rekey(options) {
   const { store: url, from, to, storeOptions, waitMs, onProgress } = rekeyOptions(options)
@@ -82,34 +122,34 @@ async function rekey(options) {
     if (start === 'only-key' && openedWith === 'from') {
       throw invalid('options.to is the key the store has already: there is nothing to change')
     }
-    const names = new Set(await store.sessions())
-    for (const { session } of await store.leases()) names.add(session)
-    const sessions = [...names].sort()
-    const result = { sessions: sessions.length, resealed: 0, finished: false, pending: [] }
-    const deadline = Date.now() + waitMs
-    let todo = sessions
-    let done = 0
-    for (;;) {
-      const left = []
-      for (const session of todo) {
-        const { resealed, stale, owner } = codec.decodeValue(await native.rekeySession(session, REKEY_LEASE_MS, hostName()))
-        result.resealed += resealed
-        if (stale > 0) left.push({ session, stale, owner: ownerOf(owner) })
-        else done += 1
-        onProgress?.({ session, resealed, stale, owner: ownerOf(owner), done, total: sessions.length })
-      }
-      todo = left.map(({ session }) => session)
-      const now = Date.now()
-      if (left.length === 0 || now >= deadline) {
-        result.pending = left
+    const begunAt = Date.now()
+    const deadline = begunAt + waitMs
+    const result = { sessions: 0, resealed: 0, finished: false, pending: [] }
+    // A process that only writes reads the store's record again at most a second after the
+    // rekey began (src/core/layers/cipher.rs, REFRESH_EVERY), and seals under the new value key
+    // from then on: what it wrote before is found by a look at every session (new ones too)
+    // taken after that. The rekey ends with a look that had nothing left to re-seal.
+    for (let look = 0; ; look++) {
+      if (look > 0) await sleep(Math.max(0, begunAt + SETTLE_MS - Date.now()))
+      const sessions = await sessionsOf(store)
+      const { resealed, touched, pending } = await pass(native, sessions, deadline, (event) => onProgress?.({ ...event, look }))
+      result.sessions = sessions.length
+      result.resealed += resealed
+      if (pending.length > 0) {
+        result.pending = pending
         break
       }
-      // Owners re-seal their sessions when they renew their leases (every third of a lease).
-      await sleep(Math.min(POLL_MS, deadline - now))
-    }
-    if (result.pending.length === 0) {
-      await native.rekeyFinish(to)
-      result.finished = true
+      if (look > 0 && resealed === 0) {
+        await native.rekeyFinish(to)
+        result.finished = true
+        break
+      }
+      if (look >= MAX_LOOKS) {
+        // Something keeps writing under an older value key (a process paused through the
+        // rekey, say): the old key stays until a later rekey finds nothing left.
+        result.pending = touched
+        break
+      }
     }
     return result
   } finally {

@@ -65,9 +65,15 @@ pub fn create(key: &UserKey) -> Result<(Vec<u8>, StoreKeys)> {
 /// The keys of the store this record belongs to, opened with `key`: `ERR_STORE_KEY` if no
 /// slot is `key`'s, `ERR_STORE_CORRUPT` if the record is damaged.
 pub fn unlock(record: &[u8], key: &UserKey) -> Result<StoreKeys> {
+    unlock_slot(record, key).map(|(keys, _)| keys)
+}
+
+/// [`unlock`], with the position of `key`'s slot: while a rekey runs, slot 0 is the old key's
+/// and slot 1 the new key's.
+pub fn unlock_slot(record: &[u8], key: &UserKey) -> Result<(StoreKeys, usize)> {
     let (store_id, slots) = parse(record)?;
     let mut kinds_tried = (false, false);
-    for slot in &slots {
+    for (position, slot) in slots.iter().enumerate() {
         let secret = match (&slot.kdf, key) {
             (Kdf::Raw, UserKey::Raw(raw)) => Zeroizing::new(**raw),
             (Kdf::Argon2id { salt, cost }, UserKey::Passphrase(passphrase)) => stretch(passphrase, salt, *cost)?,
@@ -90,7 +96,7 @@ pub fn unlock(record: &[u8], key: &UserKey) -> Result<StoreKeys> {
         aead(&seal_key)
             .decrypt_inout_detached(&nonce, &slot_ad(&store_id, &slot.check), plaintext.as_mut_slice().into(), &tag)
             .map_err(|_| StoreError::corrupt("the store's encryption record fails its seal: it was damaged or edited"))?;
-        return read_keys(&plaintext, store_id);
+        return read_keys(&plaintext, store_id).map(|keys| (keys, position));
     }
     Err(StoreError::Key(match kinds_tried {
         (true, false) if matches!(key, UserKey::Passphrase(_)) => {

@@ -24,7 +24,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::core::cipher::record::{self, RECORD_NAME};
 use crate::core::cipher::seal::{is_hashed, key_id_of, HASHED_ID_CHARS, HASHED_SESSION_CHARS};
@@ -38,6 +38,9 @@ use crate::core::varint;
 const NAME_RECORD: &str = "session:";
 /// Keys read and re-sealed per batch by a rekey.
 const RESEAL_BATCH: usize = 256;
+/// How often a store that only writes reads the encryption record again, to learn that a rekey
+/// began (and seal under its new value key): a rekey waits twice this before its last look.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// A store whose names are hashed and values sealed; see the module doc.
 #[derive(Debug)]
@@ -55,6 +58,8 @@ pub struct Sealed<S> {
     key_dropped: bool,
     /// Hashed sessions this process owns whose values it re-sealed under the current value key.
     resealed: HashSet<String>,
+    /// When the record was last read.
+    refreshed_at: Instant,
     /// Hashed sessions whose name record is known to be in the store.
     named: HashSet<String>,
     /// The issue times of the group about to be written (see [`Store::group_issued`]).
@@ -75,8 +80,11 @@ impl<S: Store> Sealed<S> {
     /// A store holding plain sessions or leases is refused (`ERR_STORE_KEY`, nothing written):
     /// it must be converted whole (`encrypt`), never mixed.
     pub fn open(mut inner: S, key: &UserKey, create: bool) -> Result<(Self, Found)> {
-        let (keys, found) = match inner.meta(RECORD_NAME)? {
-            Some(bytes) => (record::unlock(&bytes, key)?, Found::Encrypted),
+        // The record kept is the one unlocked, never a second read: a rekey beginning in
+        // between would leave these keys beside a newer record, which `refresh` would then
+        // take for known.
+        let (keys, found, record) = match inner.meta(RECORD_NAME)? {
+            Some(bytes) => (record::unlock(&bytes, key)?, Found::Encrypted, bytes),
             None => {
                 if !create {
                     return Err(StoreError::Key("this store is not encrypted: open it without a key".into()));
@@ -88,16 +96,15 @@ impl<S: Store> Sealed<S> {
                 }
                 let (bytes, keys) = record::create(key)?;
                 if inner.swap_meta(RECORD_NAME, None, Some(&bytes))? {
-                    (keys, Found::Created)
+                    (keys, Found::Created, bytes)
                 } else {
                     // Another process encrypted it meanwhile: its keys are the store's.
                     let theirs =
                         inner.meta(RECORD_NAME)?.ok_or_else(|| StoreError::Io("the store's encryption record came and went".into()))?;
-                    (record::unlock(&theirs, key)?, Found::Encrypted)
+                    (record::unlock(&theirs, key)?, Found::Encrypted, theirs)
                 }
             }
         };
-        let record = inner.meta(RECORD_NAME)?.ok_or_else(|| StoreError::Io("the store's encryption record came and went".into()))?;
         let rekeying = record::slot_count(&record)? > 1;
         let store = Sealed {
             inner,
@@ -107,6 +114,7 @@ impl<S: Store> Sealed<S> {
             rekeying,
             key_dropped: false,
             resealed: HashSet::new(),
+            refreshed_at: Instant::now(),
             named: HashSet::new(),
             group_issued: Vec::new(),
         };
@@ -122,6 +130,7 @@ impl<S: Store> Sealed<S> {
             .inner
             .meta(RECORD_NAME)?
             .ok_or_else(|| StoreError::corrupt("the store's encryption record is gone: it was deleted by hand"))?;
+        self.refreshed_at = Instant::now();
         if bytes == self.record {
             return Ok(());
         }
@@ -138,6 +147,14 @@ impl<S: Store> Sealed<S> {
         self.record = bytes;
         self.rekeying = rekeying;
         Ok(())
+    }
+
+    /// Before a write: reads the record again if it was last read [`REFRESH_EVERY`] ago, so that
+    /// a store that only writes learns of a rekey too. A failure is the write's to meet.
+    fn refresh_if_due(&mut self) {
+        if self.refreshed_at.elapsed() >= REFRESH_EVERY {
+            let _ = self.refresh();
+        }
     }
 
     /// Makes sure the keys held open every one of `envelopes`: one sealed under a value key
@@ -331,13 +348,17 @@ impl<S: Store> Sealed<S> {
 impl<S: Store> CipherControl for Sealed<S> {
     fn rekey_begin(&mut self, new: &UserKey) -> Result<RekeyStart> {
         self.refresh()?;
-        match record::unlock(&self.record, new) {
+        match record::unlock_slot(&self.record, new) {
+            // A rekey from this key to another one runs: resuming it to this key would drop
+            // the other.
+            Ok((_, 0)) if self.rekeying => return Err(another_rekey()),
             // Begun already (an interrupted rekey resumes), or finished.
-            Ok(keys) if keys.same_store(&self.keys) => {
+            Ok((keys, _)) if keys.same_store(&self.keys) => {
                 self.keys = keys;
                 return Ok(if self.rekeying { RekeyStart::Resumed } else { RekeyStart::OnlyKey });
             }
             Ok(_) => return Err(StoreError::corrupt("the store's encryption record holds another store's keys")),
+            Err(StoreError::Key(_)) if self.rekeying => return Err(another_rekey()),
             Err(StoreError::Key(_)) => {}
             Err(e) => return Err(e),
         }
@@ -359,14 +380,17 @@ impl<S: Store> CipherControl for Sealed<S> {
     }
 
     fn rekey_session(&mut self, session: &str, request: &LeaseRequest) -> Result<SessionRekey> {
-        let hashed = self.name(session)?;
+        let hashed = self.keys.session_name(session);
         self.refresh()?;
         self.rekey_hashed(&hashed, request).map_err(|e| renamed(e, &hashed, session))
     }
 
     fn rekey_finish(&mut self, new: &UserKey) -> Result<()> {
         self.refresh()?;
-        let keys = record::unlock(&self.record, new)?;
+        let (keys, position) = record::unlock_slot(&self.record, new)?;
+        if self.rekeying && position != 1 {
+            return Err(another_rekey());
+        }
         if record::slot_count(&self.record)? > 1 {
             let bytes = record::write(&keys, &[new])?;
             if !self.inner.swap_meta(RECORD_NAME, Some(&self.record), Some(&bytes))? {
@@ -385,6 +409,12 @@ impl<S: Store> CipherControl for Sealed<S> {
 impl<S: Store> Sealed<S> {
     /// [`CipherControl::rekey_session`] of a hashed session.
     fn rekey_hashed(&mut self, hashed: &str, request: &LeaseRequest) -> Result<SessionRekey> {
+        // A session without creds or keys (deleted, or only ever leased) has nothing to re-seal
+        // but its name: taking its lease would bring it back into the listings.
+        if self.inner.get_creds(hashed)?.is_none() && self.inner.list_keys(hashed)?.is_empty() {
+            let (resealed, stale) = self.reseal(hashed, None, None)?;
+            return Ok(SessionRekey { resealed, stale, owner: None });
+        }
         let outcome = match self.inner.acquire_lease(hashed, request) {
             Ok(info) => {
                 let fence = info.fence();
@@ -402,6 +432,13 @@ impl<S: Store> Sealed<S> {
         };
         Ok(outcome)
     }
+}
+
+/// The refusal of a rekey while another one, to another key, runs.
+fn another_rekey() -> StoreError {
+    StoreError::invalid(
+        "another rekey, from this store's key to another new key, runs on this store: finish it first (run it again with its new key), then rekey again",
+    )
 }
 
 /// A backend error about a hashed session, told with the session's own name.
@@ -437,6 +474,7 @@ impl<S: Store> Store for Sealed<S> {
     }
 
     fn set_creds(&mut self, session: &str, creds: &[u8], fence: Option<&Fence>) -> Result<()> {
+        self.refresh_if_due();
         let hashed = self.name(session)?;
         let sealed = self.keys.seal(Place::Creds { session: &hashed }, creds)?;
         self.inner.set_creds(&hashed, &sealed, fence).map_err(|e| renamed(e, &hashed, session))
@@ -458,6 +496,7 @@ impl<S: Store> Store for Sealed<S> {
     }
 
     fn apply(&mut self, session: &str, writes: &[KeyWrite], fence: Option<&Fence>) -> Result<()> {
+        self.refresh_if_due();
         let hashed = if writes.iter().any(|w| w.value.is_some()) { self.name(session)? } else { self.keys.session_name(session) };
         let sealed = self.seal_batch(&hashed, writes)?;
         self.inner.apply(&hashed, &sealed, fence).map_err(|e| renamed(e, &hashed, session))
@@ -634,6 +673,7 @@ impl<S: Store> Store for Sealed<S> {
     /// Seals each write; one that cannot be (its name record cannot be written) gets its error
     /// and never reaches the backend, which gets the rest as one group.
     fn write_group(&mut self, group: &[Write<'_>]) -> Vec<Result<()>> {
+        self.refresh_if_due();
         let mut results: Vec<Option<Result<()>>> = Vec::with_capacity(group.len());
         let mut sealed: Vec<(usize, SealedWrite<'_>)> = Vec::with_capacity(group.len());
         for (i, write) in group.iter().enumerate() {
@@ -786,6 +826,12 @@ mod tests {
         let before = store.keys.current();
         assert_eq!(store.rekey_begin(&key(2)).unwrap(), RekeyStart::Begun);
         assert_eq!(store.rekey_begin(&key(2)).unwrap(), RekeyStart::Resumed, "a second begin resumes");
+        for other in [key(1), key(3)] {
+            // Back to the old key, or to a third: either would drop the running rekey's new key.
+            assert_eq!(store.rekey_begin(&other).unwrap_err().code(), "ERR_INVALID_ARG");
+        }
+        assert_eq!(store.rekey_finish(&key(1)).unwrap_err().code(), "ERR_INVALID_ARG", "the old key cannot finish it");
+        assert_eq!(store.rekey_finish(&key(3)).unwrap_err().code(), "ERR_STORE_KEY", "nor a key it does not hold");
         assert_ne!(store.keys.current(), before);
         store.apply("s", &[put("session", "x", b"written during the rekey")], None).unwrap();
         let s = store.rekey_session("s", &request()).unwrap();
