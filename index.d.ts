@@ -370,9 +370,9 @@ export interface RekeyOptions {
   /** Its other options (`keyPrefix`, `schema`, timeouts, …); not `encryption`: the keys are `from` and `to`. */
   storeOptions?: Omit<OpenStoreOptions, 'encryption' | 'create'>
   /** The key the store has now. */
-  from: EncryptionOptions
+  from: EncryptionSource
   /** The new key: `{ key }` or `{ passphrase }` (the kind may change). */
-  to: EncryptionOptions
+  to: EncryptionSource
   /**
    * How long to wait for sessions that running applications own: each owner re-seals its own
    * sessions when it next renews its lease (every third of `leaseMs`). Default 60000 ms; 0 waits
@@ -454,15 +454,22 @@ export interface OpenStoreOptions {
   /**
    * Encryption at rest (docs/encryption.md), on every kind of store. An empty store opened
    * with a key becomes encrypted; an encrypted store opens only with its key, a plain one only
-   * without: otherwise `ERR_STORE_KEY`, before anything is read or written. `null`: none.
+   * without: otherwise `ERR_STORE_KEY`, before anything is read or written. `null`: none. A
+   * function is called once, as the store opens, for the key (from a KMS or the OS keychain).
    */
-  encryption?: EncryptionOptions | null
+  encryption?: EncryptionSource | null
 }
 
 /**
  * The key of an encrypted store: one of `key` or `passphrase`. There is no way back from a
  * lost key: keep it as carefully as the store.
  */
+/**
+ * A key, or a function that fetches it when the store opens (a KMS, the OS keychain); its
+ * rejection rejects the open as it is.
+ */
+export type EncryptionSource = EncryptionOptions | (() => EncryptionOptions | Promise<EncryptionOptions>)
+
 export interface EncryptionOptions {
   /** 32 random bytes, as a Buffer or as hex (64 digits) or base64 text (`openssl rand -base64 32`). */
   key?: Uint8Array | string
@@ -511,7 +518,7 @@ export interface UseRustAuthStateOptions {
    * `BAILEYS_AUTH_KEY` (32 bytes as hex or base64) when it is set, else none. Not with an
    * `AuthStore` as `store`: that store was opened with its own.
    */
-  encryption?: EncryptionOptions | null
+  encryption?: EncryptionSource | null
 }
 
 /** `RustAuthState.stats()`. */

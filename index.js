@@ -63,7 +63,7 @@ async function useRustAuthState(sessionId, options = {}) {
   if (givenStore && given.encryption !== undefined) {
     throw storeError(ErrorCodes.INVALID_ARG, 'options.encryption is for a store URL: an AuthStore was opened with its own (openStore(url, { encryption }))')
   }
-  const shared = givenStore ? null : await acquireShared(storeOption ?? defaultStoreUrl(), encryptionOf(given))
+  const shared = givenStore ? null : await acquireShared(storeOption ?? defaultStoreUrl(), await args.resolvedEncryption(encryptionOf(given)))
   const store = shared?.store ?? storeOption
   let creds, appStateSyncKey
   let lease = null

@@ -224,3 +224,29 @@ test('migrate converts a plain store into an encrypted one, and moves sessions b
     for (const [type, id] of Object.entries(IDS)) t.deepEqual(await store.getKeys(SESSION, type, [id]), await plain.getKeys(SESSION, type, [id]))
   }
 })
+
+test('the key may come from a callback (a KMS, the OS keychain), called once as the store opens', async (t) => {
+  const { url } = tempDb()
+  const key = randomBytes(32)
+  let calls = 0
+  const fromKms = async () => {
+    calls += 1
+    return { key }
+  }
+  const store = await openStore(url, { encryption: fromKms })
+  t.true(store.encrypted)
+  await store.setCreds('s', { n: 1 })
+  await store.close()
+  t.is(calls, 1)
+  const again = await openStore(url, { encryption: { key } })
+  t.deepEqual(await again.getCreds('s'), { n: 1 })
+  await again.close()
+  const { state, close } = await useRustAuthState('s', { store: url, encryption: () => ({ key: key.toString('base64') }) })
+  t.is(state.creds.n, 1)
+  await close()
+  const down = new Error('the KMS cannot be reached')
+  t.is(await t.throwsAsync(openStore(url, { encryption: () => Promise.reject(down) })), down)
+  t.is((await t.throwsAsync(openStore(url, { encryption: async () => null }))).code, ErrorCodes.INVALID_ARG)
+  t.is((await t.throwsAsync(openStore(url, { encryption: async () => ({ key: 'short' }) }))).code, ErrorCodes.INVALID_ARG)
+  t.is((await t.throwsAsync(openStore(url, { encryption: async () => ({ key: randomBytes(32) }) }))).code, ErrorCodes.STORE_KEY)
+})

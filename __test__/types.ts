@@ -83,6 +83,8 @@ export async function operations(store: AuthStore): Promise<void> {
   store.encrypted = false
   await exportFolder('./exported-clear', { session: 'session-id', store, decrypt: sealed })
   await migrate({ from: store, to: 'sqlite:./plain.db', decrypt: true, toOptions: { encryption: null } })
+  await openStore('sqlite:./kms.db', { encryption: async () => ({ key: Buffer.alloc(32) }) })
+  await useRustAuthState('session-id', { store: 'sqlite:./kms.db', encryption: () => ({ passphrase: 'p' }) })
   const rekeyed: RekeyResult = await rekey({ store: 'sqlite:./auth.db', from: { key: Buffer.alloc(32) }, to: { passphrase: 'p' }, waitMs: 0 })
   const pendingOwners: (string | undefined)[] = rekeyed.pending.map((p) => p.owner?.host)
   // @ts-expect-error the keys of a rekey are from and to, not storeOptions.encryption

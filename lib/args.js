@@ -171,7 +171,9 @@ function authStateOptions(value) {
  */
 function encryption(value, what = 'options.encryption') {
   if (value === null) return null
-  if (typeof value !== 'object') throw invalid(`${what} must be { key } or { passphrase }, or null`)
+  // A callback (a KMS, the OS keychain): called when the store opens (resolvedEncryption).
+  if (typeof value === 'function') return value
+  if (typeof value !== 'object') throw invalid(`${what} must be { key } or { passphrase }, a function resolving to one, or null`)
   let key, passphrase
   try {
     ;({ key, passphrase } = value)
@@ -186,6 +188,21 @@ function encryption(value, what = 'options.encryption') {
     throw invalid(`${what}.passphrase must be a non-empty string`)
   }
   return key !== undefined ? { key: typeof key === 'string' ? key : Buffer.from(key) } : { passphrase }
+}
+
+/**
+ * options.encryption ready for the native store: a callback given is called (once) and what it
+ * resolves to is checked as `{ key }` or `{ passphrase }`. Its errors reject as they are (a KMS
+ * that cannot be reached says so itself); messages never repeat a key.
+ */
+async function resolvedEncryption(value, what = 'options.encryption') {
+  const read = encryption(value, what)
+  if (typeof read !== 'function') return read
+  const got = await read()
+  if (got === null || got === undefined || typeof got === 'function') {
+    throw invalid(`${what}() must resolve to { key } or { passphrase }`)
+  }
+  return encryption(got, `${what}()`)
 }
 
 /**
@@ -327,6 +344,7 @@ module.exports = {
   authStateOptions,
   encryption,
   encryptionGiven,
+  resolvedEncryption,
   leaseMs,
   leaseOptions,
   claim,

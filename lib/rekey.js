@@ -114,7 +114,9 @@ async function pass(native, sessions, deadline, report) {
 
 /** Re-seals an encrypted store under a new key (see `rekey` in index.d.ts). */
 async function rekey(options) {
-  const { store: url, from, to, storeOptions, waitMs, onProgress } = rekeyOptions(options)
+  const read = rekeyOptions(options)
+  const { store: url, storeOptions, waitMs, onProgress } = read
+  const [from, to] = [await args.resolvedEncryption(read.from, 'options.from'), await args.resolvedEncryption(read.to, 'options.to')]
   const { store, openedWith } = await openEither(url, storeOptions, from, to)
   const native = nativeOf(store)
   try {

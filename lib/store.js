@@ -307,6 +307,7 @@ async function openStore(url = defaultStoreUrl(), options = {}) {
   args.storeUrl(url)
   args.options(options)
   const encrypted = args.encryptionGiven(options)
+  if (encrypted) options = { ...options, encryption: await args.resolvedEncryption(options.encryption) }
   return new AuthStore(await NativeStore.open(url, options), url, null, encrypted)
 }
 
