@@ -521,6 +521,11 @@ impl<S: Store> Store for Sealed<S> {
         self.inner.release_lease(&hashed, fence).map_err(|e| renamed(e, &hashed, session))
     }
 
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        let hashed = self.keys.session_name(session);
+        self.inner.forget_lease(&hashed, fence).map_err(|e| renamed(e, &hashed, session))
+    }
+
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         let hashed = self.keys.session_name(session);
         self.inner.lease(&hashed).map_err(|e| renamed(e, &hashed, session))

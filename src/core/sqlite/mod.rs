@@ -390,6 +390,21 @@ impl Store for SqliteStore {
     /// transaction could make another process's acquisition, at that very instant, think the
     /// holder alive. So a holder that died shows as live until the next owner takes the session
     /// (at once) or its lease lapses.
+    /// One `DELETE` that names the fence, without fsync like every lease record (see
+    /// [`without_fsync`]); the lock file goes back with the lease.
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        let locks = &self.locks;
+        without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM leases WHERE session = ?1 AND holder <> '' AND holder = ?2 AND epoch = ?3")?
+                .execute(params![session, fence.holder, fence.epoch as i64])?;
+            if deleted > 0 {
+                locks.give_back(session);
+            }
+            Ok(())
+        })
+    }
+
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let record = lease::read(&tx, session)?;
