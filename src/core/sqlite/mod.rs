@@ -78,6 +78,25 @@ impl SqliteStore {
         open::open_memory().map(Self::from)
     }
 
+    /// Wipes what was deleted from the database's files, not only from its tables: rebuilds the
+    /// database (`VACUUM`: no free page keeps an old row) and folds the WAL back into it and
+    /// empties it (no old frame keeps one either). Run after a store is encrypted in place, so
+    /// that its plain values are gone from the files. Fails if another connection keeps the
+    /// WAL from being emptied.
+    pub fn scrub(&mut self) -> Result<()> {
+        self.durable_again()?;
+        self.conn.execute_batch("VACUUM")?;
+        let (busy, _, _): (i64, i64, i64) =
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        if busy != 0 {
+            return Err(StoreError::Unavailable(
+                "another connection has the database open, so its WAL file may still hold deleted values: close it and run this again"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs `work` in one `IMMEDIATE` transaction after the session's fence check
     /// ([`LockFiles::check_write`]), and commits it; see [`write_tx`].
     fn write<T>(&mut self, session: &str, fence: Option<&Fence>, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {

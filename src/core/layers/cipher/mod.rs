@@ -34,6 +34,8 @@ use crate::core::lease::{Fence, LeaseInfo, LeaseRequest};
 use crate::core::store::{CipherControl, KeyInfo, KeyWrite, KindStats, RekeyStart, SessionRekey, SessionStats, Store, Write};
 use crate::core::varint;
 
+pub mod convert;
+
 /// The prefix of the store records that hold sealed session names.
 const NAME_RECORD: &str = "session:";
 /// Keys read and re-sealed per batch by a rekey.
@@ -83,7 +85,7 @@ impl<S: Store> Sealed<S> {
                 }
                 if !inner.sessions()?.is_empty() || !inner.leases()?.is_empty() {
                     return Err(StoreError::Key(
-                        "this store is not encrypted and holds sessions: open it without encryption, or convert it first (`baileys-rust-auth encrypt`, docs/encryption.md)".into(),
+                        "this store is not encrypted and holds sessions: open it without encryption, or convert it first (`baileys-rust-auth encrypt`, docs/encryption.md, \"Converting a whole store\")".into(),
                     ));
                 }
                 let (bytes, keys) = record::create(key)?;
