@@ -488,6 +488,45 @@ export interface EncryptionOptions {
  */
 export declare function openStore(url?: string, options?: OpenStoreOptions): Promise<AuthStore>
 
+/** Options of `encryptStore` and `decryptStore`. */
+export interface ConvertStoreOptions {
+  /** The store's URL, as `openStore` takes it. Default: env `BAILEYS_AUTH_STORE`, else `sqlite:./baileys-auth.db`. */
+  store?: string
+  /**
+   * The store's key: the one to encrypt it with (`encryptStore`), or the one it is encrypted
+   * with (`decryptStore`; another key rejects with `ERR_STORE_KEY`).
+   */
+  key: EncryptionOptions
+  /** Options of the store as `openStore` takes them, but `encryption` and `create` (it must exist). */
+  storeOptions?: Omit<OpenStoreOptions, 'encryption' | 'create'>
+  /**
+   * Called after each session converted (`session` is its own id, never a hash); the
+   * conversion waits for it to return. An error it throws is ignored.
+   */
+  onProgress?: (progress: { session: string; done: number; total: number }) => void
+}
+
+/**
+ * Encrypts a plain store in place (docs/encryption.md, "Converting a whole store"): every
+ * session is moved under its hashed name, sealed, read back and compared, then its plain copy
+ * and its lease record are deleted, so that the store holds no session id nor value in the
+ * clear afterwards (a SQLite file is also vacuumed). Applications must be stopped: a session
+ * with a live lease rejects with `ERR_SESSION_LOCKED` (with `err.owner`) before anything is
+ * written. While it runs, the store opens neither way (`ERR_STORE_UNAVAILABLE`); if it stops
+ * (killed, a lost connection), run it again: it resumes. A store already encrypted with this
+ * key is left as it is; with another, `ERR_STORE_KEY`. Resolves with the number of sessions
+ * the store holds.
+ */
+export declare function encryptStore(options: ConvertStoreOptions): Promise<{ sessions: number }>
+
+/**
+ * Makes an encrypted store plain again, in place: the reverse of `encryptStore`, with the same
+ * rules (applications stopped, resumable, the store closed to applications while it runs).
+ * A store that is not encrypted rejects with `ERR_STORE_KEY`. Resolves with the number of
+ * sessions the store holds.
+ */
+export declare function decryptStore(options: ConvertStoreOptions): Promise<{ sessions: number }>
+
 export interface UseRustAuthStateOptions {
   /**
    * A store URL or an open store. URLs share one open store per URL in the process.

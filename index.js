@@ -11,6 +11,7 @@ const { AuthStore, openStore } = require('./lib/store.js')
 const { acquireShared } = require('./lib/shared-stores.js')
 const { importFolder, exportFolder, migrate } = require('./lib/transfer/migrate.js')
 const { rekey } = require('./lib/rekey.js')
+const { encryptStore, decryptStore } = require('./lib/convert.js')
 const { defaultStoreUrl } = require('./lib/default-store.js')
 const { ErrorCodes, isAuthStoreError, storeError } = require('./lib/errors.js')
 const { SessionLease } = require('./lib/ownership.js')
@@ -93,6 +94,8 @@ module.exports = {
   exportFolder,
   migrate,
   rekey,
+  encryptStore,
+  decryptStore,
   ErrorCodes,
   isAuthStoreError,
 }

@@ -16,7 +16,7 @@ import { tempDb, tempDir } from './helpers/temp.mjs'
 import { writeSchemaV1Fixture } from './helpers/schema-v1.mjs'
 
 const DOCS = fileURLToPath(new URL('../docs/cli.md', import.meta.url))
-const COMMANDS = ['sessions', 'stats', 'import', 'export', 'migrate', 'backup', 'delete-session']
+const COMMANDS = ['sessions', 'stats', 'import', 'export', 'migrate', 'backup', 'delete-session', 'encrypt', 'decrypt']
 
 test.after.always(stopAll)
 

@@ -10,6 +10,7 @@ const args = require('../lib/args.js')
 const { openStore } = require('../lib/store.js')
 const { importFolder, exportFolder, migrate } = require('../lib/transfer/migrate.js')
 const { rekey } = require('../lib/rekey.js')
+const { encryptStore, decryptStore } = require('../lib/convert.js')
 const { ErrorCodes, storeError } = require('../lib/errors.js')
 const { DEFAULT_STORE_URL, defaultStoreUrl } = require('../lib/default-store.js')
 const { closest } = require('../lib/did-you-mean.js')
@@ -157,6 +158,41 @@ const COMMANDS = {
       ...KEY_PREFIX_OPTION,
     },
     run: rekeyCommand,
+  },
+  encrypt: {
+    summary: 'encrypt a plain store in place (applications stopped)',
+    usage: 'encrypt --store URL --key-file PATH',
+    about:
+      'Encrypts a plain store in place: every session is moved under its hashed name, sealed,\n' +
+      'read back and compared, then its plain copy is deleted. Stop the applications first: a\n' +
+      'session another process owns refuses the conversion before anything is written. While\n' +
+      'it runs, no application opens the store; an interrupted encrypt resumes when run again.',
+    options: {
+      store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` },
+      ...encryptionOptions('', "the store's new"),
+      ...JSON_OPTION,
+      ...QUIET_OPTION,
+      ...KEY_PREFIX_OPTION,
+    },
+    run: (positionals, flags, out) => convertCommand('encrypt', positionals, flags, out),
+  },
+  decrypt: {
+    summary: 'make an encrypted store plain again, in place (applications stopped)',
+    usage: 'decrypt --store URL --key-file PATH',
+    about:
+      'Makes an encrypted store plain again, in place: every session is moved back under its\n' +
+      'own name, in the clear, read back and compared, then its sealed copy is deleted. Stop\n' +
+      'the applications first: a session another process owns refuses the conversion before\n' +
+      'anything is written. While it runs, no application opens the store; an interrupted\n' +
+      'decrypt resumes when run again.',
+    options: {
+      store: { type: 'string', help: `--store URL        the store ${STORE_HELP}` },
+      ...ENCRYPTION_OPTIONS,
+      ...JSON_OPTION,
+      ...QUIET_OPTION,
+      ...KEY_PREFIX_OPTION,
+    },
+    run: (positionals, flags, out) => convertCommand('decrypt', positionals, flags, out),
   },
   'delete-session': {
     summary: 'delete a session (creds and keys)',
@@ -333,7 +369,7 @@ function keyMessage(err) {
   const store = err.storeOption === 'from' ? 'the source store (--from)' : err.storeOption === 'to' ? 'the target store (--to)' : undefined
   const message = String(err.message)
     .replace(/\(options\.encryption, or BAILEYS_AUTH_KEY for useRustAuthState; /, `(${file} or ${env}; `)
-    .replace(/open it without encryption, or convert it first \([^)]*\)/, `open it without ${file} or ${env}, or migrate it into a new store opened with a key (docs/encryption.md)`)
+    .replace(/open it without encryption, or convert it first \([^)]*\)/, `open it without ${file} or ${env}, or encrypt it first (baileys-rust-auth encrypt, docs/encryption.md)`)
     .replace(/open it without a key/, `open it without ${file} or ${env}`)
     .replace(/encryption: \{ key \}/, file)
     .replace(/encryption: \{ passphrase \}/, env)
@@ -626,6 +662,23 @@ async function rekeyCommand(positionals, flags, out) {
     return EXIT.PROBLEMS
   }
   if (!flags.json) out.text(`rekeyed ${redactUrl(url)}: ${result.sessions} session(s), ${result.resealed} value(s) re-sealed; only the new key opens it now\n`)
+}
+
+async function convertCommand(direction, positionals, flags, out) {
+  noPositionals(positionals)
+  const url = storeUrl(flags.store)
+  const key = encryptionOf(flags)
+  if (key === undefined) {
+    throw new UsageError(`--key-file or --passphrase-env is required: the key to ${direction === 'encrypt' ? 'encrypt the store with' : 'open the store with'}`)
+  }
+  const onProgress = flags.quiet
+    ? undefined
+    : ({ session, done, total }) => process.stderr.write(`${direction}ed ${session} (${done}/${total})\n`)
+  const run = direction === 'encrypt' ? encryptStore : decryptStore
+  const { sessions } = await run({ store: url, key, storeOptions: storeOptions(url, { 'key-prefix': flags['key-prefix'] }), onProgress })
+  if (flags.json) out.json({ store: redactUrl(url), [`${direction}ed`]: true, sessions })
+  else if (direction === 'encrypt') out.text(`encrypted ${redactUrl(url)}: ${sessions} session(s); it opens only with its key now\n`)
+  else out.text(`decrypted ${redactUrl(url)}: ${sessions} session(s); it opens without a key now\n`)
 }
 
 async function deleteSessionCommand(positionals, flags, out) {

@@ -28,7 +28,8 @@ const RANKS = [
   // one open store, and one owned session: its lease and the owner's cache
   ['lib/store.js', 'lib/ownership.js', 'lib/owner-cache.js'],
   // what is built on stores: sharing them, moving sessions, the folder format
-  ['lib/shared-stores.js', 'lib/session-handle.js', 'lib/transfer/copy.js', 'lib/transfer/export.js', 'lib/transfer/migrate.js', 'lib/transfer/whole.js', 'lib/folder.js'],
+  ['lib/shared-stores.js', 'lib/session-handle.js', 'lib/transfer/copy.js', 'lib/transfer/export.js', 'lib/transfer/migrate.js', 'lib/transfer/whole.js', 'lib/folder.js',
+    'lib/rekey.js', 'lib/convert.js'],
   // the faces of the package
   ['index.js', 'index.mjs', 'bin/baileys-rust-auth.js'],
 ]

@@ -695,6 +695,31 @@ fn a_released_lease_is_taken_at_once_and_epochs_never_go_back_even_across_a_dele
 }
 
 #[test]
+fn a_forgotten_lease_is_gone_and_a_fence_that_no_longer_names_it_forgets_nothing() {
+    let (stores, _redis) = backends();
+    for (name, mut store) in stores {
+        let first = store.acquire_lease("s", &request_from("elsewhere", Claim::Refuse)).unwrap();
+        store.set_creds("s", &creds(b"c"), Some(&first.fence())).unwrap();
+        store.release_lease("s", &first.fence()).unwrap();
+        let second = store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap();
+        store.forget_lease("s", &first.fence()).unwrap(); // an older fence forgets nothing
+        let wrong = Fence { holder: "someone else".into(), epoch: second.epoch };
+        store.forget_lease("s", &wrong).unwrap(); // nor another holder at the same epoch
+        store.forget_lease("never", &second.fence()).unwrap(); // nor a session without a lease
+        let leases = store.leases().unwrap();
+        assert_eq!(leases.iter().map(|(s, l)| (s.as_str(), l.epoch)).collect::<Vec<_>>(), vec![("s", second.epoch)], "{name}");
+        store.forget_lease("s", &second.fence()).unwrap();
+        assert!(store.leases().unwrap().is_empty(), "{name}: forgotten");
+        assert_eq!(store.lease("s").unwrap(), None, "{name}");
+        assert_eq!(store.get_creds("s").unwrap(), Some(creds(b"c")), "{name}: the data stays");
+        assert_eq!(store.set_creds("s", &creds(b"late"), Some(&second.fence())).unwrap_err().code(), "ERR_SESSION_FENCED", "{name}");
+        let third = store.acquire_lease("s", &this_process(Claim::Refuse)).unwrap();
+        assert!(third.live, "{name}: the session is free");
+        store.release_lease("s", &third.fence()).unwrap();
+    }
+}
+
+#[test]
 fn renewal_extends_the_lease_and_a_fence_that_names_no_lease_is_refused() {
     let (stores, _redis) = backends();
     for (name, mut store) in stores {

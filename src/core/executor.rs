@@ -378,6 +378,9 @@ impl Store for ClosedStore {
     fn release_lease(&mut self, _: &str, _: &Fence) -> Result<()> {
         Err(StoreError::Closed)
     }
+    fn forget_lease(&mut self, _: &str, _: &Fence) -> Result<()> {
+        Err(StoreError::Closed)
+    }
     fn lease(&mut self, _: &str) -> Result<Option<LeaseInfo>> {
         Err(StoreError::Closed)
     }

@@ -146,6 +146,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        if self.held(session, fence).is_ok() {
+            self.leases.remove(session);
+        }
+        Ok(())
+    }
+
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         let now = HostClock::now();
         Ok(self.leases.get(session).map(|r| r.info(lease::is_live(r, &now, || false))))

@@ -96,6 +96,14 @@ pub trait Store: Send {
     /// over is left alone (not an error).
     fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()>;
 
+    /// Deletes the session's lease record, epoch and all, if `fence` still names it (holder and
+    /// epoch), in one statement or script; a lease taken over (or released) is left alone (not
+    /// an error). Only for a session that is gone for good under this name: a store conversion
+    /// (`encrypt`, `decrypt`) moves each session to another name and must leave no record of
+    /// the old one. Writes fenced before it stay fenced: the next lease starts again at epoch 1,
+    /// but with a new holder, and a fence compares both.
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()>;
+
     /// The session's stored lease, live or not, or `None` if it was never leased.
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>>;
 

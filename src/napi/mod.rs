@@ -8,6 +8,7 @@
 //! and reads the blobs and result buffers that come back. The public API is `index.js`;
 //! this class is not meant to be used directly.
 
+mod progress;
 mod reply;
 mod settle;
 mod value;
@@ -25,8 +26,9 @@ use settle::{Settle, Settler};
 use crate::core::cipher::UserKey;
 use crate::core::error::{Result as CoreResult, StoreError};
 use crate::core::executor::{Executor, QueuedWrite};
+use crate::core::layers::cipher::convert::Conversion;
 use crate::core::lease::{check_lease_ms, Claim, Fence, LeaseRequest, MAX_LEASE_MS};
-use crate::core::open::{open_url, OpenOptions};
+use crate::core::open::{convert_url_with, open_url, OpenOptions};
 use crate::core::redis::RedisOptions;
 use crate::core::sql::SqlOptions;
 use crate::core::store::Store;
@@ -332,6 +334,60 @@ impl NativeStore {
     }
 
     /// The session's creds as a codec blob, or null.
+    /// Converts the store a URL names in place (`direction`: `'encrypt'` or `'decrypt'`),
+    /// or resumes a conversion that stopped, with the store's key `encryption` (`{ key }` or
+    /// `{ passphrase }`), and opens it as it then is (with the key after an encryption).
+    /// `options` as [`NativeStore::open`] takes them, without `encryption`; `host` names this
+    /// process in the leases the conversion takes; `onProgress({ session, done, total })`, if
+    /// given, is called after each session, and the conversion waits for it to return.
+    #[napi(
+        ts_return_type = "Promise<NativeStore>",
+        ts_args_type = "url: string, options: object | undefined, direction: 'encrypt' | 'decrypt', encryption: object, host: string, onProgress?: (progress: { session: string, done: number, total: number }) => void"
+    )]
+    pub fn convert<'env>(
+        env: &'env Env,
+        url: Unknown<'env>,
+        options: Unknown<'env>,
+        direction: Unknown<'env>,
+        encryption: Unknown<'env>,
+        host: Unknown<'env>,
+        on_progress: Unknown<'env>,
+    ) -> napi::Result<Object<'env>, &'static str> {
+        let settler = Settler::new(env.raw()).map_err(coded)?;
+        let for_store = Arc::clone(&settler);
+        promise(env, &settler, move || {
+            let url_text = value::string_arg(env.raw(), url.raw(), "store URL")?;
+            let url = StoreUrl::parse(&url_text)?;
+            let options = open_options(env.raw(), options.raw(), &url)?;
+            if options.encryption.is_some() {
+                return Err(StoreError::invalid("the key of a conversion is its own argument, not options.encryption"));
+            }
+            let direction = value::string_arg(env.raw(), direction.raw(), "direction")?;
+            let direction = Conversion::parse(&direction).ok_or_else(|| StoreError::invalid("direction must be 'encrypt' or 'decrypt'"))?;
+            let key = encryption_arg(env.raw(), encryption.raw())?
+                .ok_or_else(|| StoreError::invalid("a conversion needs the store's key: { key } or { passphrase }"))?;
+            let host = value::string_arg(env.raw(), host.raw(), "host")?;
+            let progress = match value::type_of(env.raw(), on_progress.raw()) {
+                sys::ValueType::napi_undefined | sys::ValueType::napi_null => None,
+                sys::ValueType::napi_function => Some(progress::Progress::new(env.raw(), on_progress.raw())?),
+                _ => return Err(StoreError::invalid("onProgress must be a function")),
+            };
+            Ok(move |settle: Settle| {
+                Executor::open(
+                    move || {
+                        let mut tell = |p: &crate::core::layers::cipher::convert::Progress<'_>| {
+                            if let Some(progress) = &progress {
+                                progress.tell(p.session, p.done, p.total);
+                            }
+                        };
+                        convert_url_with(&url, options, direction, &key, &host, &mut tell)
+                    },
+                    move |opened| settle(opened.map(|exec| Reply::Opened(NativeStore::wrap(exec, for_store)))),
+                )
+            })
+        })
+    }
+
     #[napi(ts_return_type = "Promise<Buffer | null>")]
     pub fn get_creds<'env>(&self, env: &'env Env, session: Unknown<'env>) -> napi::Result<Object<'env>, &'static str> {
         self.call(env, || session_arg(env, &session), |s, session| s.get_creds(&session), Reply::Value)

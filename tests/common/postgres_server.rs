@@ -149,6 +149,9 @@ impl Store for WithSchema {
     fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
         self.store.release_lease(session, fence)
     }
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        self.store.forget_lease(session, fence)
+    }
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         self.store.lease(session)
     }

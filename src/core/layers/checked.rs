@@ -127,6 +127,10 @@ impl<S: Store> Store for Checked<S> {
         self.inner.release_lease(session, fence)
     }
 
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        self.inner.forget_lease(session, fence)
+    }
+
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         self.inner.lease(session)
     }

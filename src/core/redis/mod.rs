@@ -143,6 +143,9 @@ const RENEW_LUA: &str = include_str!("scripts/renew.lua");
 /// Releases the lease held under the fence, keeping its epoch.
 const RELEASE_LUA: &str = include_str!("scripts/release.lua");
 
+/// Deletes the lease hash if the fence still names it.
+const FORGET_LUA: &str = include_str!("scripts/forget.lua");
+
 /// Reads the lease and whether it is live by the server's clock.
 const LEASE_LUA: &str = include_str!("scripts/lease.lua");
 
@@ -168,6 +171,7 @@ struct Scripts {
     acquire: Script,
     renew: Script,
     release: Script,
+    forget: Script,
     lease: Script,
     swap_meta: Script,
 }
@@ -188,6 +192,7 @@ impl Scripts {
             acquire: with_touch(ACQUIRE_LUA),
             renew: with_touch(RENEW_LUA),
             release: with_touch(RELEASE_LUA),
+            forget: with_touch(FORGET_LUA),
             lease: with_touch(LEASE_LUA),
             swap_meta: Script::new(SWAP_META_LUA),
         }
@@ -739,6 +744,11 @@ impl Store for RedisStore {
     /// A fence that no longer matches releases nothing, and is no error.
     fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
         self.script::<i64>(|s| &s.release, session, Some(fence), vec![]).map(drop)
+    }
+
+    /// A fence that no longer matches forgets nothing, and is no error.
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        self.script::<i64>(|s| &s.forget, session, Some(fence), vec![]).map(drop)
     }
 
     /// One round trip; live by the server's clock.

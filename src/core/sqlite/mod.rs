@@ -78,6 +78,25 @@ impl SqliteStore {
         open::open_memory().map(Self::from)
     }
 
+    /// Wipes what was deleted from the database's files, not only from its tables: rebuilds the
+    /// database (`VACUUM`: no free page keeps an old row) and folds the WAL back into it and
+    /// empties it (no old frame keeps one either). Run after a store is encrypted in place, so
+    /// that its plain values are gone from the files. Fails if another connection keeps the
+    /// WAL from being emptied.
+    pub fn scrub(&mut self) -> Result<()> {
+        self.durable_again()?;
+        self.conn.execute_batch("VACUUM")?;
+        let (busy, _, _): (i64, i64, i64) =
+            self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        if busy != 0 {
+            return Err(StoreError::Unavailable(
+                "another connection has the database open, so its WAL file may still hold deleted values: close it and run this again"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Runs `work` in one `IMMEDIATE` transaction after the session's fence check
     /// ([`LockFiles::check_write`]), and commits it; see [`write_tx`].
     fn write<T>(&mut self, session: &str, fence: Option<&Fence>, work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
@@ -390,6 +409,21 @@ impl Store for SqliteStore {
     /// transaction could make another process's acquisition, at that very instant, think the
     /// holder alive. So a holder that died shows as live until the next owner takes the session
     /// (at once) or its lease lapses.
+    /// One `DELETE` that names the fence, without fsync like every lease record (see
+    /// [`without_fsync`]); the lock file goes back with the lease.
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        let locks = &self.locks;
+        without_fsync(&mut self.conn, &self.companions, &mut self.relaxed, |tx| {
+            let deleted = tx
+                .prepare_cached("DELETE FROM leases WHERE session = ?1 AND holder <> '' AND holder = ?2 AND epoch = ?3")?
+                .execute(params![session, fence.holder, fence.epoch as i64])?;
+            if deleted > 0 {
+                locks.give_back(session);
+            }
+            Ok(())
+        })
+    }
+
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let record = lease::read(&tx, session)?;

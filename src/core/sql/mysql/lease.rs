@@ -16,6 +16,12 @@ use crate::core::lease::{self, Claim, Fence, LeaseInfo, LeaseOwner, LeaseRequest
 const LEASE_CHUNK: usize = 1000;
 
 /// Refuses a request the lease table cannot hold.
+/// The statement of [`Store::forget_lease`](crate::core::store::Store::forget_lease) (binds:
+/// session, holder, epoch): the lease row goes only if the fence still names it.
+pub(crate) fn forget_sql(leases: &str) -> String {
+    format!("DELETE FROM {leases} WHERE session = ? AND holder <> '' AND holder = ? AND epoch = ?")
+}
+
 pub(crate) fn check_request(session: &str, request: &LeaseRequest) -> Result<()> {
     check_session(session)?;
     if request.holder.is_empty() {

@@ -321,6 +321,18 @@ impl Store for MysqlStore {
         })
     }
 
+    /// One statement: the row goes only if the fence still matches.
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        if check_session(session).is_err() {
+            return Ok(());
+        }
+        let pool = &self.pool;
+        let sql = lease::forget_sql(&self.ctx.t.leases);
+        self.rounds.run(async move {
+            q(sql).bind(session.as_bytes()).bind(fence.holder.as_bytes()).bind(fence.epoch as i64).execute(pool).await.map(drop)
+        })
+    }
+
     /// The placeholder rows of writes (epoch 0) are no lease.
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         if check_session(session).is_err() {

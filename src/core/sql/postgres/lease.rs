@@ -11,6 +11,13 @@ pub(super) type LeaseRow = (String, String, i64, String, i64, i64, i64, bool);
 /// A lease row with its 1-based position in the request (`acquire_leases`, `renew_leases`).
 pub(super) type IndexedLeaseRow = (i32, String, String, i64, String, i64, i64, i64, bool);
 
+/// The statement of [`Store::forget_lease`](crate::core::store::Store::forget_lease) (binds:
+/// session, holder, epoch): a plain `DELETE` re-checks its condition on the latest row version,
+/// so the lease row goes only if the fence still names it.
+pub(super) fn forget_sql(leases: &str) -> String {
+    format!("DELETE FROM {leases} WHERE session = $1 AND holder <> '' AND holder = $2 AND epoch = $3")
+}
+
 /// The stored lease a row describes; `None` for no lease (no row, or a placeholder: epoch 0).
 fn stored(session: &str, row: &LeaseRow) -> Result<Option<(u64, LeaseOwner)>> {
     let (_, _, epoch, host, pid, acquired_at_ms, expires_at_ms, _) = row;

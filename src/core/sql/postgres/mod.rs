@@ -515,6 +515,14 @@ impl Store for PostgresStore {
         self.rounds.run(query.execute(pool)).map(drop)
     }
 
+    /// One statement: the row goes only if the fence still matches.
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        let pool = &self.pool;
+        let (holder, epoch) = fence_args(Some(fence));
+        let query = sqlx::query(AssertSqlSafe(self.queries.forget_lease.clone())).bind(session.as_bytes()).bind(holder).bind(epoch);
+        self.rounds.run(query.execute(pool)).map(drop)
+    }
+
     /// Live by the server's clock.
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
         let pool = &self.pool;

@@ -151,6 +151,7 @@ pub(super) struct Queries {
     pub acquire_leases: Arc<str>,
     pub renew_leases: Arc<str>,
     pub release_lease: Arc<str>,
+    pub forget_lease: Arc<str>,
     pub lease: Arc<str>,
     pub leases_page: Arc<str>,
     pub sessions_page: Arc<str>,
@@ -192,6 +193,7 @@ impl Queries {
             release_lease: text(format!(
                 "UPDATE {s}.leases SET holder = '' WHERE session = $1 AND holder <> '' AND holder = $2 AND epoch = $3"
             )),
+            forget_lease: text(super::lease::forget_sql(&format!("{s}.leases"))),
             lease: text(format!(
                 "SELECT 'ok', holder, epoch, host, pid, acquired_at, expires_at, holder <> '' AND {s}.now_ms() < expires_at
                  FROM {s}.leases WHERE session = $1 AND epoch > 0"

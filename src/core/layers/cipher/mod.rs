@@ -34,6 +34,8 @@ use crate::core::lease::{Fence, LeaseInfo, LeaseRequest};
 use crate::core::store::{CipherControl, KeyInfo, KeyWrite, KindStats, RekeyStart, SessionRekey, SessionStats, Store, Write};
 use crate::core::varint;
 
+pub mod convert;
+
 /// The prefix of the store records that hold sealed session names.
 const NAME_RECORD: &str = "session:";
 /// Keys read and re-sealed per batch by a rekey.
@@ -91,7 +93,7 @@ impl<S: Store> Sealed<S> {
                 }
                 if !inner.sessions()?.is_empty() || !inner.leases()?.is_empty() {
                     return Err(StoreError::Key(
-                        "this store is not encrypted and holds sessions: open it without encryption, or convert it first (`baileys-rust-auth encrypt`, docs/encryption.md)".into(),
+                        "this store is not encrypted and holds sessions: open it without encryption, or convert it first (`baileys-rust-auth encrypt`, docs/encryption.md, \"Converting a whole store\")".into(),
                     ));
                 }
                 let (bytes, keys) = record::create(key)?;
@@ -558,6 +560,11 @@ impl<S: Store> Store for Sealed<S> {
     fn release_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
         let hashed = self.keys.session_name(session);
         self.inner.release_lease(&hashed, fence).map_err(|e| renamed(e, &hashed, session))
+    }
+
+    fn forget_lease(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        let hashed = self.keys.session_name(session);
+        self.inner.forget_lease(&hashed, fence).map_err(|e| renamed(e, &hashed, session))
     }
 
     fn lease(&mut self, session: &str) -> Result<Option<LeaseInfo>> {
