@@ -38,7 +38,8 @@ function convertOptions(value) {
 }
 
 async function convert(direction, options) {
-  const { store: url, key, storeOptions, onProgress } = convertOptions(options)
+  const { store: url, storeOptions, onProgress, ...read } = convertOptions(options)
+  const key = await args.resolvedEncryption(read.key, 'options.key')
   // The callback's own errors are not the conversion's: it goes on.
   const told = onProgress && ((progress) => {
     try {

@@ -29,6 +29,9 @@ pub const MARKER: &str = "cipher-conversion";
 /// between batches.
 const CONVERT_LEASE_MS: u64 = 10_000;
 
+/// How many times an encryption looks again for plain sessions written while it ran.
+const MAX_LOOKS: usize = 10;
+
 /// Which way a conversion goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conversion {
@@ -159,74 +162,113 @@ fn names<S: Store>(store: &mut S) -> Result<(Vec<String>, Vec<String>)> {
     Ok((data, leased))
 }
 
-/// Encrypts a plain store in place with `key` (or resumes an encryption that stopped), and
-/// returns it opened with the key. A store encrypted already is only opened, if `key` opens
-/// it (else `ERR_STORE_KEY`).
+/// Encrypts a plain store in place with `key` (or resumes an encryption that stopped, or
+/// moves the plain sessions a process that had the store open wrote into it since), and
+/// returns it opened with the key. A store encrypted already, with nothing plain in it, is
+/// only opened, if `key` opens it (else `ERR_STORE_KEY`).
 pub fn encrypt<S: Store>(mut inner: S, key: &UserKey, host: &str, progress: &mut OnProgress<'_>) -> Result<Sealed<S>> {
     let running = running(&mut inner)?;
     if running == Some(Conversion::Decrypt) {
         return Err(unfinished(Conversion::Decrypt));
     }
-    let record = inner.meta(RECORD_NAME)?;
-    let (mut sealed, mut fences, data, leased) = match record {
-        Some(record) if running.is_none() => {
-            return match record::unlock(&record, key) {
-                Ok(_) => Ok(Sealed::open(inner, key, false)?.0),
-                Err(StoreError::Key(_)) => {
-                    Err(StoreError::Key("this store is already encrypted, with another key: there is nothing to encrypt".into()))
-                }
-                Err(e) => Err(e),
-            };
-        }
-        // A run that stopped after writing the store's record: the sessions it converted are
-        // hashed and named.
-        Some(_) => {
-            let mut sealed = Sealed::open(inner, key, false)?.0;
-            let (mut data, mut leased) = names(&mut sealed.inner)?;
-            for list in [&mut data, &mut leased] {
-                let mut plain = Vec::with_capacity(list.len());
-                for name in list.drain(..) {
-                    if !sealed.is_converted(&name)? {
-                        plain.push(name);
-                    }
-                }
-                *list = plain;
+    let marker = Conversion::Encrypt.name().as_bytes();
+    // Whether this run set the marker and wrote the record, which it undoes if it is refused
+    // before it moved anything.
+    let mut began: Option<Vec<u8>> = None;
+    let mut marked = false;
+    if running.is_none() {
+        if let Some(record) = inner.meta(RECORD_NAME)? {
+            let mut sealed = opened(inner, &record, key)?;
+            if plain_names(&mut sealed)?.iter().all(Vec::is_empty) {
+                return Ok(sealed);
             }
-            let all: Vec<String> = data.iter().chain(&leased).cloned().collect();
-            let fences = lease_all(&mut sealed.inner, &all, host)?;
-            (sealed, fences, data, leased)
+            inner = sealed.inner;
         }
+        // The marker, before anything is listed: from here on no store opens and no other
+        // conversion begins, so what is listed next is all there is to move.
+        if !inner.swap_meta(MARKER, None, Some(marker))? {
+            return Err(StoreError::Unavailable("another conversion of this store began meanwhile: let it finish".into()));
+        }
+        marked = true;
+        if inner.meta(RECORD_NAME)?.is_none() {
+            let (bytes, _) = record::create(key)?;
+            if inner.swap_meta(RECORD_NAME, None, Some(&bytes))? {
+                began = Some(bytes);
+            }
+        }
+    }
+    let mut sealed = match inner.meta(RECORD_NAME)? {
+        Some(record) => opened(inner, &record, key)?,
+        // A run stopped after undoing its record, before its marker: begin again.
         None => {
-            let (data, leased) = names(&mut inner)?;
-            let all: Vec<String> = data.iter().chain(&leased).cloned().collect();
-            let fences = lease_all(&mut inner, &all, host)?;
-            if let Err(e) = begin_encrypt(&mut inner, key, running.is_some()) {
-                release_all(&mut inner, &fences);
-                return Err(e);
+            let (bytes, _) = record::create(key)?;
+            if !inner.swap_meta(RECORD_NAME, None, Some(&bytes))? {
+                return Err(StoreError::Unavailable("another conversion of this store began meanwhile: let it finish".into()));
             }
-            (Sealed::open(inner, key, false)?.0, fences, data, leased)
+            opened(inner, &bytes, key)?
+        }
+    };
+    let [data, leased] = plain_names(&mut sealed)?;
+    let all: Vec<String> = data.iter().chain(&leased).cloned().collect();
+    let mut fences = match lease_all(&mut sealed.inner, &all, host) {
+        Ok(fences) => fences,
+        Err(refused) => {
+            // A live lease refuses the conversion; a store this run began is left as it was.
+            if let Some(bytes) = &began {
+                sealed.inner.swap_meta(RECORD_NAME, Some(bytes), None)?;
+            }
+            if marked {
+                sealed.inner.swap_meta(MARKER, Some(marker), None)?;
+            }
+            return Err(refused);
         }
     };
     let moved = encrypt_all(&mut sealed, &mut fences, &data, &leased, progress);
     release_all(&mut sealed.inner, &fences);
     moved?;
-    if !sealed.inner.swap_meta(MARKER, Some(Conversion::Encrypt.name().as_bytes()), None)? {
-        return Err(StoreError::Io(format!("the store record {MARKER:?} changed during the conversion")));
+    // A process that had the store open before the marker (applications must be stopped, but
+    // one may not have been) can have written plain sessions meanwhile: look again until a
+    // listing finds none, so that the marker never goes while one is left.
+    for _ in 0..MAX_LOOKS {
+        let [data, leased] = plain_names(&mut sealed)?;
+        if data.is_empty() && leased.is_empty() {
+            break;
+        }
+        let all: Vec<String> = data.iter().chain(&leased).cloned().collect();
+        let mut fences = lease_all(&mut sealed.inner, &all, host)?;
+        let moved = encrypt_all(&mut sealed, &mut fences, &data, &leased, progress);
+        release_all(&mut sealed.inner, &fences);
+        moved?;
     }
+    // Another run of the same conversion may have ended it: the marker is gone either way.
+    sealed.inner.swap_meta(MARKER, Some(marker), None)?;
     Ok(sealed)
 }
 
-/// Writes the marker (unless a run that stopped wrote it) and the store's encryption record.
-fn begin_encrypt<S: Store>(inner: &mut S, key: &UserKey, marked: bool) -> Result<()> {
-    if !marked && !inner.swap_meta(MARKER, None, Some(Conversion::Encrypt.name().as_bytes()))? {
-        return Err(StoreError::Unavailable("another conversion of this store began meanwhile".into()));
+/// The store opened with `key` over its record; another key is `ERR_STORE_KEY`.
+fn opened<S: Store>(inner: S, record: &[u8], key: &UserKey) -> Result<Sealed<S>> {
+    match record::unlock(record, key) {
+        Ok(_) => Ok(Sealed::open(inner, key, false)?.0),
+        Err(StoreError::Key(_)) => {
+            Err(StoreError::Key("this store is encrypted already, with another key: there is nothing to encrypt".into()))
+        }
+        Err(e) => Err(e),
     }
-    let (bytes, _) = record::create(key)?;
-    if !inner.swap_meta(RECORD_NAME, None, Some(&bytes))? {
-        let theirs = inner.meta(RECORD_NAME)?.ok_or_else(|| StoreError::Io("the store's encryption record came and went".into()))?;
-        record::unlock(&theirs, key)?;
+}
+
+/// The backend names an encryption has still to move: plain sessions with data, and plain
+/// sessions with only a lease record.
+fn plain_names<S: Store>(sealed: &mut Sealed<S>) -> Result<[Vec<String>; 2]> {
+    let (data, leased) = names(&mut sealed.inner)?;
+    let mut out = [Vec::new(), Vec::new()];
+    for (list, names) in out.iter_mut().zip([data, leased]) {
+        for name in names {
+            if !sealed.is_converted(&name)? {
+                list.push(name);
+            }
+        }
     }
-    Ok(())
+    Ok(out)
 }
 
 fn encrypt_all<S: Store>(
@@ -272,9 +314,27 @@ pub fn decrypt<S: Store>(mut inner: S, key: &UserKey, host: &str, progress: &mut
     let (data, leased) = names(&mut sealed.inner)?;
     // Sessions under their own name are copies made by a run that stopped: done, or about to
     // be made again.
-    let hashed = |name: &String| is_hashed(name, HASHED_SESSION_CHARS);
-    let data: Vec<String> = data.into_iter().filter(hashed).collect();
-    let leased: Vec<String> = leased.into_iter().filter(hashed).collect();
+    // A session whose id merely looks like a hash (43 base64url characters) is a plain copy
+    // a run that stopped made: only a name record makes a session a sealed one.
+    let mut sealed_data = Vec::with_capacity(data.len());
+    for name in data {
+        if sealed.is_converted(&name)? {
+            sealed_data.push(name);
+        }
+    }
+    let data = sealed_data;
+    // Lease records of sessions without data: a run that stopped may have deleted the name
+    // record already.
+    let leased: Vec<String> = leased.into_iter().filter(|name| is_hashed(name, HASHED_SESSION_CHARS)).collect();
+    // A session whose own id is the stored name of another cannot be put beside it.
+    for hashed in &data {
+        let session = sealed.session_of(hashed)?;
+        if data.binary_search(&session).is_ok() {
+            return Err(StoreError::invalid(format!(
+                "session {session:?} cannot be decrypted in place: its id is the stored name of another session of this store; migrate the store into a new one instead"
+            )));
+        }
+    }
     let all: Vec<String> = data.iter().chain(&leased).cloned().collect();
     let mut fences = match lease_all(&mut sealed.inner, &all, host) {
         Ok(fences) => fences,
@@ -348,6 +408,11 @@ impl<S: Store> Sealed<S> {
 
     /// Moves a plain session under its hashed name, sealed, as the owner `fence` names.
     fn encrypt_session(&mut self, session: &str, fence: &Fence) -> Result<()> {
+        // Moved by another run of this conversion between the listing and the lease: its
+        // sealed copy is the session now, and must not be cleared.
+        if self.inner.get_creds(session)?.is_none() && self.inner.list_keys(session)?.is_empty() {
+            return self.inner.forget_lease(session, fence);
+        }
         let hashed = self.name(session)?;
         // What a run that stopped copied of it.
         self.inner.delete_session(&hashed, None)?;
@@ -381,6 +446,10 @@ impl<S: Store> Sealed<S> {
     /// Moves a hashed session under its own name `session`, in the clear, as the owner
     /// `fence` names; then its name record goes, and its lease record.
     fn decrypt_session(&mut self, hashed: &str, session: &str, fence: &Fence) -> Result<()> {
+        // Moved by another run of this conversion between the listing and the lease.
+        if self.inner.get_creds(hashed)?.is_none() && self.inner.list_keys(hashed)?.is_empty() {
+            return self.inner.forget_lease(hashed, fence);
+        }
         // What a run that stopped copied of it.
         self.inner.delete_session(session, None)?;
         if let Some(creds) = Store::get_creds(self, session)? {

@@ -286,7 +286,7 @@ impl<S: Store> Sealed<S> {
     fn session_of(&mut self, hashed: &str) -> Result<String> {
         if !is_hashed(hashed, HASHED_SESSION_CHARS) {
             return Err(StoreError::corrupt(format!(
-                "the encrypted store holds a session that is not encrypted ({} bytes of name): it was written without the key",
+                "the encrypted store holds a session that is not encrypted ({} bytes of name): it was written without the key (run `baileys-rust-auth encrypt` again to encrypt it)",
                 hashed.len()
             )));
         }
