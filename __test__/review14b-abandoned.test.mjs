@@ -60,8 +60,11 @@ for (const server of servers) {
     const last = await eventually(() => other.setKeys('s', { t: { after: 1 } }), 20_000)
     if (server.name === 'mysql') t.log('open transactions:', mySql('SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_rows_modified > 1000'))
     t.is(last.status, 'fulfilled', `another store cannot write the session: ${last.reason?.message}`)
-    // Nothing of the cut-off write is stored.
-    t.deepEqual((await other.listKeys('s')).map((k) => k.id).sort(), ['after', 'seed'])
+    // The cut-off write is all or nothing: a deadline that passes while its COMMIT is on the
+    // wire (a loaded machine) leaves its outcome unknown to the caller, never half of it stored.
+    const ids = (await other.listKeys('s')).map((k) => k.id)
+    t.true(ids.length === 2 || ids.length === 30_002, `${ids.length} keys: the cut-off write was stored in part`)
+    t.true(ids.includes('after') && ids.includes('seed'))
   })
 
   // FINDING (MySQL, high; same cause): with commandTimeoutMs under 2000 (innodb_lock_wait_timeout
