@@ -156,7 +156,9 @@ test('redis: a write issued after an older one timed out in line does not fail w
   t.teardown(() => store.close())
   await store.setKeys('warm', { t: { k: { v: 0 } } }) // scripts loaded
   let shown = 0
-  for (let round = 0; round < 6 && shown < 3; round++) {
+  // Rounds are inconclusive when the machine's load changes the listing's time: enough of them
+  // that a loaded machine shows it too.
+  for (let round = 0; round < 30 && shown < 3; round++) {
     started = performance.now()
     let listedAt = null
     const listing = store.listKeys('big').finally(() => (listedAt = performance.now()))
