@@ -39,7 +39,14 @@ for (const server of servers) {
   test(`${server.name}: a 10,000 pre-key set is all or nothing under a 200 ms commandTimeoutMs; big deletes, stats and listings succeed with the default`, async (t) => {
     if (!server.available()) return t.pass()
     const url = server.make()
-    const small = await openStore(url, { commandTimeoutMs: 200 })
+    // The tables made with the default deadline, and the 200 ms store's own open tried again:
+    // on a loaded machine either can take longer than 200 ms.
+    await (await openStore(url)).close()
+    let small = null
+    for (let attempt = 0; attempt < 20 && small === null; attempt++) {
+      small = await openStore(url, { commandTimeoutMs: 200 }).catch((err) => (err.code === 'ERR_STORE_UNAVAILABLE' ? null : Promise.reject(err)))
+    }
+    t.truthy(small, 'a store with commandTimeoutMs 200 opened')
     const outcome = await Promise.allSettled([small.setKeys('ten', { 'pre-key': preKeys(0, 10_000) })])
     t.log('10,000 pre-keys at 200 ms:', outcome[0].status, outcome[0].reason?.message)
     // Closed at once: on MySQL the cut-off transaction otherwise stays open, holding the
