@@ -410,7 +410,7 @@ impl<S: Store> Sealed<S> {
     fn encrypt_session(&mut self, session: &str, fence: &Fence) -> Result<()> {
         // Moved by another run of this conversion between the listing and the lease: its
         // sealed copy is the session now, and must not be cleared.
-        if self.inner.get_creds(session)?.is_none() && self.inner.list_keys(session)?.is_empty() {
+        if !self.holds_data(session)? {
             return self.inner.forget_lease(session, fence);
         }
         let hashed = self.name(session)?;
@@ -447,7 +447,7 @@ impl<S: Store> Sealed<S> {
     /// `fence` names; then its name record goes, and its lease record.
     fn decrypt_session(&mut self, hashed: &str, session: &str, fence: &Fence) -> Result<()> {
         // Moved by another run of this conversion between the listing and the lease.
-        if self.inner.get_creds(hashed)?.is_none() && self.inner.list_keys(hashed)?.is_empty() {
+        if !self.holds_data(hashed)? {
             return self.inner.forget_lease(hashed, fence);
         }
         // What a run that stopped copied of it.

@@ -151,6 +151,13 @@ impl<S: Store> Sealed<S> {
         Ok(())
     }
 
+    /// Whether the backend session `name` has creds or keys: one stats call, never a listing of
+    /// its keys (a rekey or a conversion lists them next anyway).
+    fn holds_data(&mut self, name: &str) -> Result<bool> {
+        let stats = self.inner.stats(name)?;
+        Ok(stats.creds_bytes.is_some() || stats.kinds.iter().any(|k| k.count > 0))
+    }
+
     /// Before a write: reads the record again if it was last read [`REFRESH_EVERY`] ago, so that
     /// a store that only writes learns of a rekey too. A failure is the write's to meet.
     fn refresh_if_due(&mut self) {
@@ -413,7 +420,7 @@ impl<S: Store> Sealed<S> {
     fn rekey_hashed(&mut self, hashed: &str, request: &LeaseRequest) -> Result<SessionRekey> {
         // A session without creds or keys (deleted, or only ever leased) has nothing to re-seal
         // but its name: taking its lease would bring it back into the listings.
-        if self.inner.get_creds(hashed)?.is_none() && self.inner.list_keys(hashed)?.is_empty() {
+        if !self.holds_data(hashed)? {
             let (resealed, stale) = self.reseal(hashed, None, None)?;
             return Ok(SessionRekey { resealed, stale, owner: None });
         }
